@@ -1,0 +1,28 @@
+"""Essential fallbacks: a fresh in-memory run when no plugin opens one."""
+
+from __future__ import annotations
+
+from maverick_core import hookimpl
+from maverick_core.config import Config
+from maverick_core.errors import ResumeRefused
+from maverick_core.inputs import complete_inputs
+from maverick_core.run import Run, RunRequest, new_run_id
+
+
+@hookimpl(trylast=True)
+def open_run(config: Config, request: RunRequest) -> Run:
+    """Start a fresh run; refuse resume requests nobody could handle."""
+    if request.resume or request.from_checkpoint:
+        blocked = "checkpoint" in config.pm.blocked_names
+        why = (
+            "the checkpoint plugin is blocked (-p no:checkpoint)"
+            if blocked
+            else "no plugin persists runs"
+        )
+        raise ResumeRefused(f"cannot resume: {why}")
+    return Run(
+        run_id=new_run_id(request.workflow.name),
+        workflow=request.workflow,
+        inputs=complete_inputs(request.workflow, request.inputs),
+        config=config,
+    )

@@ -1,0 +1,114 @@
+"""Error types that reach users.
+
+Every error a person can cause (bad YAML, a bad expression, a bad CLI value, a
+refused resume, a broken plugin) is a :class:`MaverickError`. The CLI prints its
+one-line message and exits with its ``exit_code``; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+
+class MaverickError(Exception):
+    """A user-facing error: one line, an exit code (2 = usage/definition/refusal)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Location:
+    """A position in a source file, 1-based, printed as ``file:line:col``."""
+
+    __slots__ = ("column", "file", "line")
+
+    def __init__(self, file: str, line: int, column: int) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def __repr__(self) -> str:
+        return f"Location({self.file!r}, {self.line}, {self.column})"
+
+
+class DefinitionError(MaverickError):
+    """A workflow file is invalid; the message names ``file:line:col: path: what``."""
+
+    def __init__(self, message: str, location: Location | None = None, path: str = "") -> None:
+        self.location = location
+        self.path = path
+        self.reason = message
+        prefix = f"{location}: " if location else ""
+        where = f"{path}: " if path else ""
+        super().__init__(f"{prefix}{where}{message}")
+
+
+class DefinitionErrors(MaverickError):
+    """Several definition errors found in one pass; printed one per line."""
+
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(e.message for e in errors))
+
+
+class ExpressionError(MaverickError):
+    """An expression could not be parsed, or was refused by the sandbox.
+
+    ``offset`` is the 0-based character offset inside the expression text where
+    the problem is, when known; the loader turns it into a file position.
+    """
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        self.offset = offset
+        super().__init__(message)
+
+
+class EvaluationError(MaverickError):
+    """An expression failed at run time (a missing key, a type mismatch)."""
+
+
+class InputError(MaverickError):
+    """A workflow input value is missing or of the wrong type."""
+
+
+class PluginError(MaverickError):
+    """A plugin failed to load or is invalid; names the plugin/distribution."""
+
+
+class ResumeRefused(MaverickError):
+    """A resume cannot go ahead (changed inputs or steps, nothing to resume, ...)."""
+
+
+class LockHeld(ResumeRefused):
+    """Another live process holds the run's lock."""
+
+
+class StoreError(MaverickError):
+    """A checkpoint store failed (unreachable, corrupt, unwritable).
+
+    A failed write during a run fails that run loudly (exit 1 through the
+    executor); outside a run (``runs list``) it is a one-line error, exit 2.
+    """
+
+
+class StepFailed(Exception):
+    """Raised by a step type to fail its step with a message (not a traceback)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Interrupted(BaseException):
+    """Raised inside the run when SIGINT/SIGTERM arrives; unwinds to the executor."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name

@@ -1,0 +1,327 @@
+"""Hook specifications: the public contract between maverick and its plugins.
+
+Every hook is called with keyword arguments. A plugin implements any subset with
+``@maverick_core.hookimpl`` and may accept fewer arguments than the spec names.
+Hooks marked "Stops at first non-None result" are ``firstresult`` hooks.
+
+The executor calls these hooks as it walks a workflow; it does no printing, no
+persistence and knows no step type. Those are all plugins: see
+``maverick_core/builtin/`` for the built-in ones and ``docs/hooks.md`` for the
+reference with examples.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import click
+
+    from maverick_core.config import Config
+    from maverick_core.run import (
+        CheckpointInfo,
+        Run,
+        RunOutcome,
+        RunRequest,
+        RunState,
+        StepRecord,
+    )
+
+hookspec = pluggy.HookspecMarker("maverick")
+
+
+# -------------------------------------------------------------------------
+# Registries: called once per plugin manager; each takes a ``register`` callback.
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_step_types(register: Callable[..., None]) -> None:
+    """Register step types (``shell``, ``loop``, ...).
+
+    :param register: ``register(step_type)`` where ``step_type`` has ``name``
+        (the YAML ``type:``), ``model`` (an attrs class deriving from
+        :class:`maverick_core.dsl.model.Step`) and ``run(ctx, step)`` returning the
+        step's output. See :class:`maverick_core.steps.StepType`.
+    """
+
+
+@hookspec
+def register_actions(register: Callable[..., None]) -> None:
+    """Register named actions for ``python`` steps.
+
+    :param register: ``register(name, function)``; ``function(**kwargs)`` returns the
+        step's output.
+    """
+
+
+@hookspec
+def register_agents(register: Callable[..., None]) -> None:
+    """Register agent backends for ``agent`` steps.
+
+    :param register: ``register(name, factory)``; ``factory(config: dict)`` returns an
+        object with ``ask(prompt: str, *, role: str, env: dict) -> str``.
+    """
+
+
+@hookspec
+def register_stores(register: Callable[..., None]) -> None:
+    """Register checkpoint stores by URL scheme.
+
+    :param register: ``register(scheme, factory)``; ``factory(url, project)`` returns a
+        :class:`maverick_core.storage.Store`.
+    """
+
+
+@hookspec
+def register_serializers(register: Callable[..., None]) -> None:
+    """Register checkpoint serializers.
+
+    :param register: ``register(serializer)``; the serializer has ``name``,
+        ``dumps(data) -> bytes`` and ``loads(bytes) -> data``.
+    """
+
+
+@hookspec
+def register_workflow_sources(register: Callable[..., None], config: Config) -> None:
+    """Register places where workflows are found by name.
+
+    :param register: ``register(name, directory, precedence)``; lower precedence
+        numbers win (project 10, user 20, plugins 30 by default, built-in 40).
+    :param config: the run's configuration (project root, options).
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to the ``maverick`` CLI.
+
+    :param cli: the top-level click group; call ``cli.add_command(...)``.
+    """
+
+
+# -------------------------------------------------------------------------
+# Configuration
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def configure(config: Config) -> None:
+    """Called once after all plugins are loaded and the project is known.
+
+    :param config: the configuration (project root, ``maverick.yaml`` settings,
+        CLI options, the plugin manager).
+    """
+
+
+# -------------------------------------------------------------------------
+# Runs: opening, starting, finishing
+# -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def open_run(config: Config, request: RunRequest) -> Run | None:
+    """Create the :class:`~maverick_core.run.Run` that will execute, new or resumed.
+
+    The checkpoint plugin implements this to create a run record, or to find,
+    check and lock a run to resume (raising
+    :class:`~maverick_core.errors.ResumeRefused` with the reason when it cannot).
+    The core's fallback (``trylast``) makes a fresh in-memory run and refuses
+    ``--resume`` when no plugin handled it.
+
+    Stops at first non-None result.
+
+    :param config: the configuration.
+    :param request: what the user asked for: workflow, inputs, resume options.
+    :returns: the run, or None to let another plugin decide.
+    """
+
+
+@hookspec
+def on_resume(run: Run, state: RunState) -> None:
+    """Called once when a resumed run starts, before the first step runs again.
+
+    Steps restored from the checkpoint get no ``before_step``/``after_step``.
+
+    :param run: the resumed run (``run.resumed_from`` names the checkpoint).
+    :param state: the restored state: every completed step's record.
+    """
+
+
+@hookspec
+def workflow_start(run: Run) -> None:
+    """Called when a run (fresh or resumed) starts executing its workflow.
+
+    :param run: the run.
+    """
+
+
+@hookspec
+def workflow_finish(run: Run, outcome: RunOutcome) -> None:
+    """Called last for every run that started, whatever happened.
+
+    :param run: the run.
+    :param outcome: ``status`` (completed, failed, interrupted), ``outputs``,
+        ``error`` and ``duration``.
+    """
+
+
+@hookspec
+def on_workflow_error(run: Run, error: BaseException) -> None:
+    """Called when a run fails or is interrupted, before ``workflow_finish``.
+
+    :param run: the run.
+    :param error: the step failure, checkpoint failure or
+        :class:`~maverick_core.errors.Interrupted`.
+    """
+
+
+# -------------------------------------------------------------------------
+# Steps
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def before_step(run: Run, step: Any, path: str) -> None:
+    """Called before a step runs (not for skipped or restored steps).
+
+    :param run: the run.
+    :param step: the step's model (``step.name``, ``step.type``, ...).
+    :param path: the step's path in the run, e.g. ``build``, ``each[2].work``,
+        ``sub.inner``.
+    """
+
+
+@hookspec
+def after_step(run: Run, step: Any, path: str, record: StepRecord) -> None:
+    """Called after a step ran, whether it completed or failed.
+
+    :param run: the run.
+    :param step: the step's model.
+    :param path: the step's path.
+    :param record: ``status`` (completed or failed), ``output`` (plain data),
+        ``error`` and ``duration``.
+    """
+
+
+@hookspec
+def on_step_error(run: Run, step: Any, path: str, error: BaseException) -> None:
+    """Called when a step fails, before its ``after_step`` and the workflow error.
+
+    :param run: the run.
+    :param step: the step's model.
+    :param path: the step's path.
+    :param error: the exception that failed it.
+    """
+
+
+@hookspec
+def on_step_skipped(run: Run, step: Any, path: str, reason: str) -> None:
+    """Called for a step whose ``when`` was false (it gets no ``before_step``).
+
+    :param run: the run.
+    :param step: the step's model.
+    :param path: the step's path.
+    :param reason: why it was skipped (the ``when`` expression).
+    """
+
+
+@hookspec
+def on_loop_start(run: Run, step: Any, path: str, total: int, done: int) -> None:
+    """Called when a loop begins iterating.
+
+    :param run: the run.
+    :param step: the loop step's model.
+    :param path: the loop's path.
+    :param total: how many iterations the loop has.
+    :param done: how many were restored from a checkpoint (not run again).
+    """
+
+
+@hookspec
+def on_iteration_finish(run: Run, step: Any, path: str, index: int, status: str) -> None:
+    """Called when one loop iteration ends.
+
+    :param run: the run.
+    :param step: the loop step's model.
+    :param path: the loop's path.
+    :param index: the iteration's index.
+    :param status: completed or failed.
+    """
+
+
+# -------------------------------------------------------------------------
+# Checkpoints
+# -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> CheckpointInfo | None:
+    """Persist the run's state as checkpoint ``checkpoint_id``.
+
+    Implemented by the checkpoint plugin. An exception fails the run loudly; a
+    checkpoint is never reported as saved unless this returned.
+
+    Stops at first non-None result.
+
+    :param run: the run.
+    :param checkpoint_id: the evaluated id (safe characters only).
+    :param state: the run's state; ``state.take_changes()`` gives what changed
+        since the previous commit.
+    :returns: what was written, or None when no plugin persists checkpoints.
+    """
+
+
+@hookspec
+def collect_checkpoint_data(run: Run, data: dict[str, Any]) -> None:
+    """Add a plugin's own plain data to the checkpoint being committed.
+
+    Write under a key of your own: ``data["myplugin"] = {...}``. The data comes back
+    to ``verify_resume`` when the run is resumed.
+
+    :param run: the run.
+    :param data: the mapping to add to.
+    """
+
+
+@hookspec
+def verify_resume(run: Run, data: dict[str, Any]) -> str | None:
+    """Check a plugin's checkpoint data before a run is resumed.
+
+    Raise :class:`~maverick_core.errors.ResumeRefused` to refuse the resume (the
+    message is shown, exit 2); return a string to warn and go on.
+
+    :param run: the run about to resume.
+    :param data: what ``collect_checkpoint_data`` stored at the restored checkpoint.
+    :returns: a warning, or None.
+    """
+
+
+@hookspec
+def after_checkpoint(run: Run, checkpoint: CheckpointInfo) -> None:
+    """Called after a checkpoint was durably committed.
+
+    :param run: the run.
+    :param checkpoint: ``checkpoint_id``, ``seq``, ``size`` (bytes), ``duration``.
+    """
+
+
+# -------------------------------------------------------------------------
+# Reporting
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def on_notice(run: Run | None, message: str) -> None:
+    """Something the user should know that is not an error.
+
+    Plugins call it (a lock takeover, a fallback to an older intact checkpoint,
+    ``--force`` overriding a refusal); reporters print it.
+
+    :param run: the run it concerns, if any.
+    :param message: one line.
+    """

@@ -1,0 +1,401 @@
+"""Hook-level specifications: when each hook is called, with what, in which order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from maverick_core import hookimpl
+from maverick_core.errors import ResumeRefused
+from maverick_core.plugins import make_plugin_manager
+
+SIMPLE = """
+version: "1.0"
+name: simple
+steps:
+  - name: first
+    type: shell
+    command: echo one
+  - name: maybe
+    type: shell
+    when: ${{ false }}
+    command: echo never
+  - name: second
+    type: shell
+    command: echo "${{ steps.first.output.stdout }} two"
+outputs:
+  said: ${{ steps.second.output.stdout }}
+"""
+
+LOOP = """
+version: "1.0"
+name: looping
+steps:
+  - name: each
+    type: loop
+    for_each: [a, b, c]
+    steps:
+      - name: work
+        type: shell
+        command: echo "${{ index }}-${{ item }}"
+      - name: mark
+        type: checkpoint
+        checkpoint_id: item_${{ index }}
+"""
+
+FAILING = """
+version: "1.0"
+name: failing
+steps:
+  - name: ok
+    type: shell
+    command: "true"
+  - name: boom
+    type: shell
+    command: echo broken >&2; exit 3
+  - name: never
+    type: shell
+    command: echo never
+"""
+
+
+def test_workflow_start_and_workflow_finish_bracket_every_step(
+    write_workflow, run_in_process, recorder
+):
+    result = run_in_process(write_workflow(SIMPLE), objects=(recorder,))
+    names = recorder.names()
+    assert names[0] == "workflow_start"
+    assert names[-1] == "workflow_finish"
+    assert result.status == "completed"
+    assert recorder.calls[-1][1]["outputs"] == {"said": "one two"}
+
+
+def test_before_step_and_after_step_pair_up_in_order(write_workflow, run_in_process, recorder):
+    run_in_process(write_workflow(SIMPLE), objects=(recorder,))
+    steps = [(n, a["path"]) for n, a in recorder.calls if n in ("before_step", "after_step")]
+    assert steps == [
+        ("before_step", "first"),
+        ("after_step", "first"),
+        ("before_step", "second"),
+        ("after_step", "second"),
+    ]
+
+
+def test_after_step_receives_the_plain_output(write_workflow, run_in_process, recorder):
+    run_in_process(write_workflow(SIMPLE), objects=(recorder,))
+    first = next(a for n, a in recorder.calls if n == "after_step" and a["path"] == "first")
+    assert first["output"] == {"stdout": "one", "stderr": "", "returncode": 0}
+    assert first["status"] == "completed"
+
+
+def test_skipped_step_gets_on_step_skipped_and_no_before_step(
+    write_workflow, run_in_process, recorder
+):
+    run_in_process(write_workflow(SIMPLE), objects=(recorder,))
+    assert recorder.paths("on_step_skipped") == ["maybe"]
+    assert "maybe" not in recorder.paths("before_step")
+    assert "maybe" not in recorder.paths("after_step")
+
+
+def test_on_step_error_precedes_after_step_and_on_workflow_error(
+    write_workflow, run_in_process, recorder
+):
+    result = run_in_process(write_workflow(FAILING), objects=(recorder,))
+    assert result.status == "failed"
+    order = [
+        n
+        for n in recorder.names()
+        if n in ("on_step_error", "after_step", "on_workflow_error", "workflow_finish")
+    ]
+    assert order == [
+        "after_step",
+        "on_step_error",
+        "after_step",
+        "on_workflow_error",
+        "workflow_finish",
+    ]
+    failed = [a for n, a in recorder.calls if n == "after_step" and a["status"] == "failed"]
+    assert failed[0]["path"] == "boom"
+    assert "exited with status 3" in failed[0]["error"] and "broken" in failed[0]["error"]
+    assert "never" not in recorder.paths("before_step")
+
+
+def test_on_loop_start_and_on_iteration_finish_report_each_iteration(
+    write_workflow, run_in_process, recorder
+):
+    run_in_process(write_workflow(LOOP), objects=(recorder,))
+    starts = [a for n, a in recorder.calls if n == "on_loop_start"]
+    assert starts == [{"path": "each", "total": 3, "done": 0}]
+    finished = [(a["index"], a["status"]) for n, a in recorder.calls if n == "on_iteration_finish"]
+    assert finished == [(0, "completed"), (1, "completed"), (2, "completed")]
+    assert recorder.paths("before_step") == [
+        "each",
+        "each[0].work",
+        "each[0].mark",
+        "each[1].work",
+        "each[1].mark",
+        "each[2].work",
+        "each[2].mark",
+    ]
+
+
+def test_after_checkpoint_follows_each_commit(write_workflow, run_in_process, recorder):
+    run_in_process(write_workflow(LOOP), objects=(recorder,))
+    commits = [(a["checkpoint_id"], a["seq"]) for n, a in recorder.calls if n == "after_checkpoint"]
+    assert commits == [("item_0", 1), ("item_1", 2), ("item_2", 3)]
+
+
+def test_commit_checkpoint_receives_the_state_with_the_checkpoint_step_in_it(
+    write_workflow, run_in_process
+):
+    seen: list[list[str]] = []
+
+    class Spy:
+        @hookimpl(tryfirst=True)
+        def commit_checkpoint(self, run: Any, checkpoint_id: str, state: Any) -> None:
+            seen.append(sorted(state.done_paths()))
+
+    run_in_process(write_workflow(LOOP), objects=(Spy(),))
+    assert seen[0] == ["each[0].mark", "each[0].work"]
+
+
+def test_collect_checkpoint_data_and_verify_resume_round_trip(
+    write_workflow, run_in_process, project
+):
+    class Pinned:
+        name = "pinned"
+
+        def __init__(self, version: str) -> None:
+            self.version = version
+            self.seen: list[dict[str, Any]] = []
+
+        @hookimpl
+        def collect_checkpoint_data(self, run: Any, data: dict[str, Any]) -> None:
+            data["pinned"] = {"tool_version": self.version}
+
+        @hookimpl
+        def verify_resume(self, run: Any, data: dict[str, Any]) -> str | None:
+            self.seen.append(data)
+            if data["pinned"]["tool_version"] != self.version:
+                raise ResumeRefused(f"tool version changed to {self.version}")
+            return None
+
+    path = write_workflow(LOOP + "  - name: boom\n    type: shell\n    command: exit 1\n")
+    first = run_in_process(path, objects=(Pinned("1.0"),))
+    assert first.status == "failed"
+    with pytest.raises(ResumeRefused, match=r"tool version changed to 2\.0"):
+        run_in_process(path, objects=(Pinned("2.0"),), resume=True)
+    same = Pinned("1.0")
+    again = run_in_process(path, objects=(same,), resume=True)
+    assert same.seen == [{"pinned": {"tool_version": "1.0"}}]
+    assert again.status == "failed"
+
+
+def test_on_resume_is_called_once_with_the_restored_state_and_restored_steps_get_no_hooks(
+    write_workflow, run_in_process, recorder, project
+):
+    marker = project / "fail-once"
+    marker.write_text("x")
+    path = write_workflow(
+        LOOP
+        + f"""  - name: flaky
+    type: shell
+    command: test ! -e {marker}
+"""
+    )
+    assert run_in_process(path).status == "failed"
+    marker.unlink()
+    result = run_in_process(path, objects=(recorder,), resume=True)
+    assert result.status == "completed"
+    resumes = [a for n, a in recorder.calls if n == "on_resume"]
+    assert len(resumes) == 1
+    assert resumes[0]["from"] == "item_2"
+    assert "each[2].mark" in resumes[0]["restored"]
+    assert recorder.names().index("on_resume") < recorder.names().index("before_step")
+    assert recorder.paths("before_step") == ["each", "flaky"]
+
+
+def test_open_run_can_be_provided_by_a_plugin(write_workflow, run_in_process):
+    from maverick_core.run import Run
+
+    class Opener:
+        @hookimpl(tryfirst=True)
+        def open_run(self, config: Any, request: Any) -> Any:
+            return Run(run_id="custom-id", workflow=request.workflow, inputs={}, config=config)
+
+    result = run_in_process(write_workflow(SIMPLE), objects=(Opener(),))
+    assert result.run.run_id == "custom-id"
+
+
+def test_configure_is_called_once_with_the_project(project):
+    from maverick_core.config import make_config
+
+    seen = []
+
+    class Plugin:
+        @hookimpl
+        def configure(self, config: Any) -> None:
+            seen.append(config.root)
+
+    make_config(make_plugin_manager(objects=(Plugin(),), autoload=False), project)
+    assert seen == [project.resolve()]
+
+
+def test_on_notice_reaches_plugins(write_workflow, run_in_process, recorder):
+    path = write_workflow("""
+        version: "1.0"
+        name: noisy
+        steps:
+          - {name: tell, type: python, action: "tests.unit.helpers:tell"}
+    """)
+    run_in_process(path, objects=(recorder,))
+    assert ("on_notice", {"message": "something worth knowing"}) in recorder.calls
+
+
+def test_register_step_types_adds_a_step_type(write_workflow, run_in_process):
+    import attrs
+
+    from maverick_core.dsl.model import Step
+
+    @attrs.frozen(kw_only=True)
+    class ShoutStep(Step):
+        text: str
+
+    class Shout:
+        name = "shout"
+        model = ShoutStep
+
+        def run(self, ctx: Any, step: Any) -> str:
+            return step.text.upper()
+
+    class Plugin:
+        @hookimpl
+        def register_step_types(self, register: Any) -> None:
+            register(Shout())
+
+    from maverick_core.config import make_config
+    from maverick_core.dsl.loader import load_workflow_text
+    from maverick_core.executor import Executor
+    from maverick_core.run import RunRequest
+
+    pm = make_plugin_manager(objects=(Plugin(),), blocked=("terminal",), autoload=False)
+    wf = load_workflow_text(
+        'version: "1.0"\nname: s\nsteps:\n  - {name: a, type: shout, text: hi}\n'
+        "outputs: {x: '${{ steps.a.output }}'}\n",
+        "s.yaml",
+        pm.registries.step_models(),
+    )
+    config = make_config(pm, write_workflow("x: 1\n", "unused.yaml").parent)
+    run = pm.hook.open_run(config=config, request=RunRequest(workflow=wf, inputs={}))
+    assert Executor(run).execute().outputs == {"x": "HI"}
+
+
+def test_register_actions_names_a_python_action(write_workflow, run_in_process):
+    class Plugin:
+        @hookimpl
+        def register_actions(self, register: Any) -> None:
+            register("double", lambda value: value * 2)
+
+    path = write_workflow("""
+        version: "1.0"
+        name: act
+        steps:
+          - {name: d, type: python, action: double, kwargs: {value: 21}}
+        outputs: {answer: "${{ steps.d.output }}"}
+    """)
+    assert run_in_process(path, objects=(Plugin(),)).outputs == {"answer": 42}
+
+
+def test_register_agents_fills_the_agent_registry():
+    class Plugin:
+        @hookimpl
+        def register_agents(self, register: Any) -> None:
+            register("echo", lambda config: None)
+
+    pm = make_plugin_manager(objects=(Plugin(),), autoload=False)
+    assert "echo" in pm.registries.agents
+
+
+def test_register_stores_and_register_serializers_select_by_scheme_and_name(project):
+    from maverick_core.plugins import get_serializer, open_store
+    from maverick_core.storage import Project
+
+    class Plugin:
+        @hookimpl
+        def register_stores(self, register: Any) -> None:
+            register("memory", lambda url, project: ("memory-store", url))
+
+        @hookimpl
+        def register_serializers(self, register: Any) -> None:
+            class Upper:
+                name = "upper"
+
+                def dumps(self, data: Any) -> bytes:
+                    return json.dumps(data).encode()
+
+                def loads(self, data: bytes) -> Any:
+                    return json.loads(data)
+
+            register(Upper())
+
+    pm = make_plugin_manager(objects=(Plugin(),), autoload=False)
+    assert open_store(pm, "memory://x", Project(project, "p")) == ("memory-store", "memory://x")
+    assert get_serializer(pm, "upper").name == "upper"
+
+
+def test_register_workflow_sources_adds_a_directory_by_precedence(project, tmp_path):
+    from maverick_core.config import make_config
+    from maverick_core.discovery import find_workflow
+
+    shared = tmp_path / "shared-workflows"
+    shared.mkdir()
+    (shared / "team.yaml").write_text('version: "1.0"\nname: team\nsteps: []\n')
+
+    class Plugin:
+        @hookimpl
+        def register_workflow_sources(self, register: Any, config: Any) -> None:
+            register("team", shared, 30)
+
+    config = make_config(make_plugin_manager(objects=(Plugin(),), autoload=False), project)
+    assert find_workflow(config, "team") == shared / "team.yaml"
+
+
+def test_register_commands_adds_a_cli_command():
+    from maverick_core.cli import State, build_cli
+
+    class Plugin:
+        @hookimpl
+        def register_commands(self, cli: click.Group) -> None:
+            @cli.command("hello-plugin")
+            def hello() -> None:
+                click.echo("hello from a plugin")
+
+    pm = make_plugin_manager(objects=(Plugin(),), autoload=False)
+    group = build_cli(pm)
+    result = CliRunner().invoke(group, ["hello-plugin"], obj=State(pm, None))
+    assert result.output == "hello from a plugin\n"
+
+
+def test_every_hookspec_has_a_test_and_a_docs_entry():
+    import ast
+
+    from maverick_core import hookspecs
+
+    specs = [n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "maverick_spec")]
+    assert len(specs) >= 20
+    test_names = [
+        node.name
+        for file in Path(__file__).resolve().parents[1].rglob("test_*.py")
+        for node in ast.walk(ast.parse(file.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    ]
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "hooks.md").read_text()
+    untested = [n for n in specs if not any(n in name for name in test_names)]
+    undocumented = [n for n in specs if f"### `{n}`" not in docs]
+    assert not untested, f"hooks without a test named after them: {untested}"
+    assert not undocumented, f"hooks missing from docs/hooks.md: {undocumented}"
