@@ -9,6 +9,7 @@ as one line on stderr with exit code 2; a failed run exits 1; an interrupted 130
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,10 +33,17 @@ LATEST = "__latest__"
 class State:
     """What the global options decided: plugins, project directory."""
 
-    def __init__(self, pm: MaverickPluginManager, project_dir: str | None) -> None:
+    def __init__(
+        self, pm: MaverickPluginManager, project_dir: str | None, global_args: Sequence[str] = ()
+    ) -> None:
         self.pm = pm
         self.project_dir = project_dir
+        self.global_args = list(global_args)
         self._config: Config | None = None
+
+    def command(self, *words: str) -> str:
+        """The ``maverick`` command line that repeats this invocation's global options."""
+        return shlex.join(["maverick", *self.global_args, *words])
 
     def config(self, **options: Any) -> Config:
         """The configuration (built once; later options are merged in)."""
@@ -130,6 +138,10 @@ def execute_workflow(
     from maverick_core.run import RunRequest
 
     state = _state()
+    extra = [("store", store), ("serializer", serializer)]
+    resume_command = " ".join(
+        [resume_command] + [f"--{name} {shlex.quote(value)}" for name, value in extra if value]
+    )
     config = state.config(
         store=store,
         serializer=serializer,
@@ -211,10 +223,16 @@ def run(workflow: str, assignments: tuple[str, ...], **options: Any) -> None:
     """Run WORKFLOW (a YAML file or a workflow name)."""
     from maverick_core.discovery import load_named_workflow
 
-    config = _state().config()
+    # the reporter is chosen when the configuration is built: pass the output options now
+    config = _state().config(
+        store=options["store"],
+        serializer=options["serializer"],
+        quiet=options["quiet"],
+        json=options["json_events"],
+    )
     loaded = load_named_workflow(config, workflow)
     given = parse_assignments(loaded, assignments)
-    command = f"maverick run {workflow}"
+    command = _state().command("run", workflow)
     sys.exit(
         execute_workflow(
             workflow, given, set(given), resume_command=command, workflow=loaded, **options
@@ -347,23 +365,38 @@ def plugins(as_json: bool) -> None:
 # ----------------------------------------------------------------------------- entry point
 
 
-def _preparse(argv: Sequence[str]) -> tuple[list[str], str | None]:
-    """Read ``-p`` and ``--project-dir`` before click, to load plugins first."""
+def _preparse(argv: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
+    """Read ``-p`` and ``--project-dir`` before click, to load plugins first.
+
+    Returns the plugin specs, the project directory, and the global options as
+    given (repeated in the command that resumes a run).
+    """
     plugins: list[str] = []
     project_dir = None
+    global_args: list[str] = []
     args = list(argv)
-    for i, arg in enumerate(args):
-        if arg == "--":
-            break
-        if arg == "-p" and i + 1 < len(args):
-            plugins.append(args[i + 1])
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-p", "--project-dir") and i + 1 < len(args):
+            value = args[i + 1]
+            if arg == "-p":
+                plugins.append(value)
+            else:
+                project_dir = value
+            global_args += [arg, value]
+            i += 2
+            continue
+        if arg.startswith("--project-dir="):
+            project_dir = arg.split("=", 1)[1]
+            global_args.append(arg)
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
             plugins.append(arg[2:].lstrip("="))
-        elif arg == "--project-dir" and i + 1 < len(args):
-            project_dir = args[i + 1]
-        elif arg.startswith("--project-dir="):
-            project_dir = arg.split("=", 1)[1]
-    return plugins, project_dir
+            global_args.append(arg)
+        elif not arg.startswith("-"):
+            break  # the subcommand: what follows is its own
+        i += 1
+    return plugins, project_dir, global_args
 
 
 def build_cli(pm: MaverickPluginManager) -> click.Group:
@@ -379,11 +412,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        plugin_specs, project_dir = _preparse(args)
+        plugin_specs, project_dir, global_args = _preparse(args)
         pm = make_plugin_manager(plugins=plugin_specs)
         group = build_cli(pm)
         group.main(
-            args=args, prog_name="maverick", obj=State(pm, project_dir), standalone_mode=True
+            args=args,
+            prog_name="maverick",
+            obj=State(pm, project_dir, global_args),
+            standalone_mode=True,
         )
     except DefinitionErrors as exc:
         for error in exc.errors:

@@ -310,7 +310,9 @@ class Executor:
 def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, Interrupted):
         return f"interrupted by {exc.signal_name}"
-    if isinstance(exc, StepFailure | StepFailed):
+    if isinstance(exc, StepFailure):
+        return str(exc)
+    if isinstance(exc, StepFailed):
         return exc.message
     if isinstance(exc, MaverickError):
         return exc.message

@@ -428,14 +428,14 @@ def _power(base: Any, exponent: Any, scope: _Scope) -> Any:
     return result
 
 
-_BINARY: Mapping[type[ast.operator], tuple[str, Callable[[Any, Any, _Scope], Any]]] = {
-    ast.Add: ("+", _add),
-    ast.Sub: ("-", _subtract),
-    ast.Mult: ("*", _multiply),
-    ast.Div: ("/", _divide),
-    ast.FloorDiv: ("//", _floor_divide),
-    ast.Mod: ("%", _modulo),
-    ast.Pow: ("**", _power),
+_BINARY: Mapping[type[ast.operator], Callable[[Any, Any, _Scope], Any]] = {
+    ast.Add: _add,
+    ast.Sub: _subtract,
+    ast.Mult: _multiply,
+    ast.Div: _divide,
+    ast.FloorDiv: _floor_divide,
+    ast.Mod: _modulo,
+    ast.Pow: _power,
 }
 
 _REFUSED_OPERATORS: Mapping[type[ast.AST], str] = {
@@ -1014,6 +1014,10 @@ class Template:
                     text = _to_text(value)
                 except _Fault as fault:
                     raise EvaluationError(f"{part.source}: {fault}") from None
+                except Exception as exc:  # str() of a value that is not plain data
+                    raise EvaluationError(
+                        f"{part.source}: cannot turn {_type_name(value)} into text: {exc}"
+                    ) from exc
             size += len(text)
             if size > MAX_TEXT:
                 raise EvaluationError(
@@ -1467,7 +1471,7 @@ class _Compiler:
                 f"operator {symbol!r} is not allowed (bitwise and matrix operators are refused)",
                 node,
             )
-        _symbol, apply = _BINARY[kind]
+        apply = _BINARY[kind]
         left = self.compile(node.left, depth)
         right = self.compile(node.right, depth)
         left_run, right_run = left.run, right.run

@@ -1,0 +1,98 @@
+"""maverick-msgpack: the ``msgpack`` checkpoint serializer (``--serializer msgpack``).
+
+MessagePack is smaller and faster than JSON for large outputs. Strings are str,
+binary is bin (``use_bin_type=True``, ``raw=False``), floats stay 64-bit doubles,
+dict key order is kept. Integers are limited to the 64-bit range msgpack can
+store; a larger one is a :class:`ValueError` naming the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from maverick_core import hookimpl
+from maverick_core.storage import Serializer
+
+__all__ = ["MsgpackSerializer", "register_serializers"]
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+class MsgpackSerializer:
+    """Plain data as MessagePack bytes, exact on the round trip."""
+
+    name = "msgpack"
+
+    def dumps(self, data: Any) -> bytes:
+        """Encode plain data.
+
+        :raises TypeError: for a value that is not plain data (names where it is).
+        :raises ValueError: for an integer outside msgpack's 64-bit range, or text
+            that is not valid Unicode.
+        """
+        try:
+            # strict_types: a tuple (or any subclass) is refused, not silently made a list.
+            packed: bytes = msgpack.packb(data, use_bin_type=True, strict_types=True)
+        except OverflowError as error:
+            raise ValueError(
+                "msgpack serializer: an integer is outside msgpack's range "
+                f"(-2**63 .. 2**64-1): {error}"
+            ) from None
+        except UnicodeEncodeError as error:
+            raise ValueError(f"msgpack serializer: text is not valid Unicode: {error}") from None
+        except TypeError as error:
+            problem = _find_non_plain(data, "$")
+            raise TypeError(f"msgpack serializer: {problem or error}") from None
+        # msgpack happily packs non-str dict keys; unpacking again (in C) and
+        # comparing catches them, and only then is the culprit searched in Python.
+        try:
+            same = self.loads(packed) == data
+        except ValueError:
+            same = False
+        if not same:
+            problem = _find_non_plain(data, "$")
+            if problem is not None:
+                raise TypeError(f"msgpack serializer: {problem}")
+        return packed
+
+    def loads(self, data: bytes) -> Any:
+        """Decode bytes written by :meth:`dumps`.
+
+        :raises ValueError: when the bytes are not one msgpack value of plain data.
+        """
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+
+
+def _find_non_plain(value: Any, path: str) -> str | None:
+    """Describe the first value under ``path`` that is not plain data."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                name = type(key).__name__
+                return f"cannot encode {name} key {key!r} at {path} (keys must be str)"
+            problem = _find_non_plain(item, f"{path}.{key}")
+            if problem is not None:
+                return problem
+        return None
+    if kind is list:
+        for index, item in enumerate(value):
+            problem = _find_non_plain(item, f"{path}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    if kind in _PLAIN_SCALARS or kind is bytes:
+        return None
+    return (
+        f"cannot encode {kind.__name__} at {path} (plain data only: dict with str keys, "
+        "list, str, int, float, bool, None)"
+    )
+
+
+@hookimpl
+def register_serializers(register: Callable[[Serializer], None]) -> None:
+    """Register the ``msgpack`` serializer."""
+    register(MsgpackSerializer())

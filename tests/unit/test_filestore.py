@@ -1,0 +1,477 @@
+"""The built-in file store: layout, permissions, framing, damage and locks on disk.
+
+The contract every store shares is checked by the conformance kit
+(test_store_conformance_builtin.py); these tests pin what is particular to files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maverick_core.builtin import filestore
+from maverick_core.builtin.filestore import ROTATE_BYTES, FileStore
+from maverick_core.errors import LockHeld, StoreError
+from maverick_core.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
+from maverick_core.testing.conformance import delta, make_run
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "proj"
+    root.mkdir()
+    return Project(root=root, name="proj")
+
+
+@pytest.fixture
+def store(project: Project) -> FileStore:
+    return FileStore.open("file:", project)
+
+
+@pytest.fixture
+def run_dir(store: FileStore) -> Path:
+    store.create_run(make_run("r1"))
+    return store.base / "r1"
+
+
+def journal(run_dir: Path) -> Path:
+    [path] = run_dir.glob("journal-*.log")
+    return path
+
+
+def records(store: FileStore, after_seq: int = 0) -> list[CheckpointRecord | DamagedRecord]:
+    return list(store.read_checkpoints("r1", after_seq))
+
+
+# ------------------------------------------------------------------- location
+
+
+def test_default_url_keeps_state_under_dot_maverick(store: FileStore, project: Project) -> None:
+    assert store.base == project.root / ".maverick" / "checkpoints"
+
+
+def test_dot_maverick_gets_a_gitignore_when_created(store: FileStore, project: Project) -> None:
+    store.create_run(make_run("r1"))
+    lines = (project.root / ".maverick" / ".gitignore").read_text().splitlines()
+    assert "*" in lines
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_ignores_run_state_but_not_project_workflows(
+    store: FileStore, project: Project
+) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=project.root, check=True)
+    store.create_run(make_run("r1"))
+    store.append_checkpoint(delta("r1", 1))
+    (project.root / ".maverick" / "workflows").mkdir()
+    (project.root / ".maverick" / "workflows" / "mine.yaml").write_text("name: mine\n")
+    listed = subprocess.run(
+        ["git", "status", "--porcelain", "-uall"],
+        cwd=project.root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert ".maverick/workflows/mine.yaml" in listed
+    assert "checkpoints" not in listed
+
+
+def test_an_existing_gitignore_is_left_alone(project: Project) -> None:
+    (project.root / ".maverick").mkdir()
+    (project.root / ".maverick" / ".gitignore").write_text("mine\n")
+    FileStore.open("file:", project).create_run(make_run("r1"))
+    assert (project.root / ".maverick" / ".gitignore").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("file:state/runs", "proj/state/runs"),
+        ("file:/ABS/runs", "runs"),
+        ("file:///ABS/runs", "runs"),
+        ("file://localhost/ABS/runs", "runs"),
+    ],
+)
+def test_urls_name_directories(project: Project, tmp_path: Path, url: str, expected: str) -> None:
+    store = FileStore.open(url.replace("/ABS", str(tmp_path)), project)
+    assert store.base == tmp_path / expected
+
+
+def test_a_store_elsewhere_writes_no_gitignore(project: Project, tmp_path: Path) -> None:
+    FileStore.open(f"file:{tmp_path}/runs", project).create_run(make_run("r1"))
+    assert not (project.root / ".maverick").exists()
+
+
+@pytest.mark.parametrize("url", ["file://server/share/runs", "sqlite:///x.db"])
+def test_urls_this_store_cannot_serve_are_refused(project: Project, url: str) -> None:
+    with pytest.raises(StoreError):
+        FileStore.open(url, project)
+
+
+@pytest.mark.parametrize("run_id", ["", ".", "..", ".hidden", "a/b", "../escape", "nul\0"])
+def test_run_ids_that_are_not_plain_names_are_refused(store: FileStore, run_id: str) -> None:
+    with pytest.raises(StoreError, match="invalid run id"):
+        store.get_run(run_id)
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def test_run_state_is_readable_by_the_owner_only(store: FileStore, project: Project) -> None:
+    run = make_run("r1")
+    store.create_run(run)
+    store.append_checkpoint(delta("r1", 1))
+    store.write_snapshot(delta("r1", 1, kind="full"))
+    store.acquire_lock("r1", LockHolder.current(time.time()))
+    store.update_run(run)
+    modes = {
+        str(path.relative_to(project.root)): stat.S_IMODE(path.stat().st_mode)
+        for path in [project.root / ".maverick", *(project.root / ".maverick").rglob("*")]
+        if path.name != ".gitignore"
+    }
+    assert modes == {name: 0o700 if (project.root / name).is_dir() else 0o600 for name in modes}
+    assert len(modes) == 7  # .maverick, checkpoints, r1, run.json, journal, snapshot, lock
+
+
+# -------------------------------------------------------------------- framing
+
+
+def test_a_json_payload_is_stored_verbatim_on_one_line(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1, payload=b'{"greeting":"hi there"}'))
+    store.append_checkpoint(delta("r1", 2))
+    lines = journal(run_dir).read_bytes().splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(b' r {"greeting":"hi there"}')
+
+
+def test_a_payload_with_newlines_stays_on_one_line(store: FileStore, run_dir: Path) -> None:
+    record = delta("r1", 1, payload=b"a\nb\x01c\n")
+    store.append_checkpoint(record)
+    assert journal(run_dir).read_bytes().count(b"\n") == 1
+    assert records(store) == [record]
+
+
+def test_a_commit_is_a_single_line_append(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    path = journal(run_dir)
+    before = path.read_bytes()
+    store.append_checkpoint(delta("r1", 2))
+    assert path.read_bytes().startswith(before)
+    assert path.read_bytes().count(b"\n") == 2
+
+
+# --------------------------------------------------------------------- damage
+
+
+def test_a_torn_tail_reads_as_damaged_at_the_end(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    with open(journal(run_dir), "ab") as handle:
+        handle.write(b"2 step_2_done 1700000002.1 del")
+    first, torn = records(store)
+    assert first.intact
+    assert isinstance(torn, DamagedRecord)
+    assert "torn" in torn.reason
+
+
+def test_appending_after_a_torn_tail_cuts_it_off(
+    store: FileStore, run_dir: Path, project: Project
+) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    with open(journal(run_dir), "ab") as handle:
+        handle.write(b"2 step_2_done 17000")
+    store.close()
+    reopened = FileStore.open("file:", project)
+    reopened.append_checkpoint(delta("r1", 2))
+    assert records(reopened) == [delta("r1", 1), delta("r1", 2)]
+
+
+def test_a_line_that_does_not_frame_is_damaged_and_later_lines_still_read(
+    store: FileStore, run_dir: Path
+) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    with open(journal(run_dir), "ab") as handle:
+        handle.write(b"this is not a record\n")
+    store.append_checkpoint(delta("r1", 2))
+    assert [type(r).__name__ for r in records(store)] == [
+        "CheckpointRecord",
+        "DamagedRecord",
+        "CheckpointRecord",
+    ]
+
+
+def test_an_edited_payload_on_disk_fails_the_checksum(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1, payload=b'{"ok":true}'))
+    path = journal(run_dir)
+    path.write_bytes(path.read_bytes().replace(b"true", b"fals"))
+    [read] = records(store)
+    assert isinstance(read, CheckpointRecord)
+    assert read.payload == b'{"ok":fals}'
+    assert not read.intact
+
+
+def test_a_damaged_snapshot_reads_as_damaged(store: FileStore, run_dir: Path) -> None:
+    store.write_snapshot(delta("r1", 3, kind="full"))
+    (run_dir / "snapshot").write_bytes(b"3 cut sho")
+    assert isinstance(store.read_snapshot("r1"), DamagedRecord)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cut=st.integers(min_value=0, max_value=2000),
+    flips=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), max_size=6),
+)
+def test_reading_any_damaged_journal_never_raises(
+    tmp_path_factory: pytest.TempPathFactory, cut: int, flips: list[tuple[int, int]]
+) -> None:
+    root = tmp_path_factory.mktemp("fuzz")
+    store = FileStore.open("file:", Project(root=root, name="fuzz"))
+    store.create_run(make_run("r1"))
+    for seq in range(1, 8):
+        store.append_checkpoint(delta("r1", seq, payload=b"x\n\x01" * seq * 10))
+    store.close()
+    path = journal(store.base / "r1")
+    data = bytearray(path.read_bytes()[:cut])
+    for position, value in flips:
+        if position < len(data):
+            data[position] = value
+    path.write_bytes(bytes(data))
+    read = records(store)
+    assert all(isinstance(r, CheckpointRecord | DamagedRecord) for r in read)
+    store.append_checkpoint(delta("r1", 100))
+    assert records(store)[-1] == delta("r1", 100)
+
+
+# ----------------------------------------------------- snapshots and segments
+
+
+def test_a_snapshot_after_a_small_journal_keeps_one_segment(
+    store: FileStore, run_dir: Path
+) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    store.write_snapshot(delta("r1", 1, kind="full"))
+    store.append_checkpoint(delta("r1", 2))
+    assert [p.name for p in run_dir.glob("journal-*.log")] == ["journal-1.log"]
+
+
+def test_a_snapshot_after_a_large_journal_starts_a_new_segment(
+    store: FileStore, run_dir: Path
+) -> None:
+    big = b"x" * (ROTATE_BYTES // 4)
+    for seq in range(1, 6):
+        store.append_checkpoint(delta("r1", seq, payload=big))
+    store.write_snapshot(delta("r1", 5, kind="full"))
+    store.append_checkpoint(delta("r1", 6))
+    assert sorted(p.name for p in run_dir.glob("journal-*.log")) == [
+        "journal-1.log",
+        "journal-6.log",
+    ]
+
+
+def test_reading_after_the_snapshot_does_not_read_older_segments(
+    store: FileStore, run_dir: Path
+) -> None:
+    big = b"x" * (ROTATE_BYTES // 4)
+    for seq in range(1, 6):
+        store.append_checkpoint(delta("r1", seq, payload=big))
+    store.write_snapshot(delta("r1", 5, kind="full"))
+    store.append_checkpoint(delta("r1", 6))
+    # Were the old segment read at all, its garbage would show up as damage.
+    (run_dir / "journal-1.log").write_bytes(b"garbage\n" * 100)
+    assert records(store, 5) == [delta("r1", 6)]
+
+
+def test_rotation_is_decided_the_same_by_a_new_instance(
+    store: FileStore, run_dir: Path, project: Project
+) -> None:
+    for seq in range(1, 6):
+        store.append_checkpoint(delta("r1", seq, payload=b"x" * (ROTATE_BYTES // 4)))
+    store.write_snapshot(delta("r1", 5, kind="full"))
+    store.close()
+    FileStore.open("file:", project).append_checkpoint(delta("r1", 6))
+    assert (run_dir / "journal-6.log").exists()
+
+
+def test_a_torn_tail_is_cut_before_rotating_away_from_it(
+    store: FileStore, run_dir: Path, project: Project
+) -> None:
+    for seq in range(1, 6):
+        store.append_checkpoint(delta("r1", seq, payload=b"x" * (ROTATE_BYTES // 4)))
+    store.write_snapshot(delta("r1", 5, kind="full"))
+    store.close()
+    with open(run_dir / "journal-1.log", "ab") as handle:
+        handle.write(b"6 torn")
+    reopened = FileStore.open("file:", project)
+    reopened.append_checkpoint(delta("r1", 6))
+    assert all(r.intact for r in records(reopened))
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def test_list_runs_reads_no_journal(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    journal(run_dir).unlink()
+    # Opening a FIFO for reading blocks until a writer comes: a journal read hangs.
+    os.mkfifo(run_dir / "journal-1.log")
+    listed: list[str] = []
+    lister = threading.Thread(
+        target=lambda: listed.extend(r.run_id for r in store.list_runs()), daemon=True
+    )
+    lister.start()
+    lister.join(timeout=10)
+    assert listed == ["r1"]
+
+
+def test_a_run_directory_without_run_json_is_no_run(store: FileStore) -> None:
+    store.create_run(make_run("kept"))
+    (store.base / "half-created").mkdir(mode=0o700)
+    assert store.get_run("half-created") is None
+    assert [r.run_id for r in store.list_runs()] == ["kept"]
+    store.create_run(make_run("half-created"))
+    assert store.get_run("half-created") is not None
+
+
+def test_a_corrupt_run_json_is_a_store_error_naming_it(store: FileStore, run_dir: Path) -> None:
+    (run_dir / "run.json").write_text("{not json")
+    with pytest.raises(StoreError, match=r"run\.json"):
+        store.get_run("r1")
+
+
+def test_delete_leaves_nothing_behind(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    store.delete_run("r1")
+    assert os.listdir(store.base) == []
+
+
+def test_checkpoints_of_an_unknown_run_are_refused(store: FileStore) -> None:
+    store.create_run(make_run("r1"))
+    with pytest.raises(StoreError, match="no run r2"):
+        store.append_checkpoint(delta("r2", 1))
+    with pytest.raises(StoreError, match="no run r2"):
+        store.write_snapshot(delta("r2", 1))
+    with pytest.raises(StoreError, match="no run r2"):
+        store.acquire_lock("r2", LockHolder.current(time.time()))
+
+
+def test_a_failed_append_is_a_store_error_and_leaves_no_partial_line(
+    store: FileStore, run_dir: Path
+) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    size = journal(run_dir).stat().st_size
+    # A real write failure: the child may not grow any file past `size + 100`.
+    script = f"""
+import resource, signal, sys
+from pathlib import Path
+from maverick_core.builtin.filestore import FileStore
+from maverick_core.errors import StoreError
+from maverick_core.testing.conformance import delta
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, ({size + 100}, {size + 100}))
+store = FileStore(Path({str(store.base)!r}))
+try:
+    store.append_checkpoint(delta("r1", 2, payload=b"x" * 1000))
+except StoreError as error:
+    print(error)
+    sys.exit(0)
+sys.exit(1)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cannot append checkpoint step_2_done" in result.stdout
+    assert journal(run_dir).stat().st_size == size
+    assert records(store) == [delta("r1", 1)]
+
+
+# --------------------------------------------------------------------- locks
+
+
+def test_the_lock_file_names_the_holder_while_held(store: FileStore, run_dir: Path) -> None:
+    holder = LockHolder.current(123.5, token="t")
+    store.acquire_lock("r1", holder)
+    assert json.loads((run_dir / "lock").read_text()) == {
+        "pid": os.getpid(),
+        "host": holder.host,
+        "acquired_at": 123.5,
+        "token": "t",
+    }
+
+
+def test_releasing_empties_the_lock_file(store: FileStore, run_dir: Path) -> None:
+    holder = LockHolder.current(time.time())
+    store.acquire_lock("r1", holder)
+    store.release_lock("r1", holder)
+    assert (run_dir / "lock").read_bytes() == b""
+
+
+def test_a_lock_file_naming_an_unlocked_holder_is_a_takeover(
+    store: FileStore, run_dir: Path
+) -> None:
+    dead = LockHolder(pid=999_999, host="gone", acquired_at=1.0, token="x")
+    (run_dir / "lock").write_text(
+        json.dumps({"pid": 999_999, "host": "gone", "acquired_at": 1.0, "token": "x"})
+    )
+    assert store.acquire_lock("r1", LockHolder.current(time.time())) == dead
+
+
+def test_the_same_holder_acquiring_again_is_no_takeover(store: FileStore, run_dir: Path) -> None:
+    holder = LockHolder.current(time.time(), token="same")
+    store.acquire_lock("r1", holder)
+    assert store.acquire_lock("r1", holder) is None
+
+
+def test_another_holder_in_the_same_store_is_refused(store: FileStore, run_dir: Path) -> None:
+    store.acquire_lock("r1", LockHolder.current(time.time(), token="one"))
+    with pytest.raises(LockHeld):
+        store.acquire_lock("r1", LockHolder.current(time.time(), token="two"))
+
+
+def test_release_by_someone_else_keeps_the_lock(
+    store: FileStore, run_dir: Path, project: Project
+) -> None:
+    store.acquire_lock("r1", LockHolder.current(time.time(), token="one"))
+    store.release_lock("r1", LockHolder.current(time.time(), token="two"))
+    with pytest.raises(LockHeld):
+        FileStore.open("file:", project).acquire_lock("r1", LockHolder.current(time.time()))
+
+
+def test_the_holder_may_delete_its_own_run(store: FileStore, run_dir: Path) -> None:
+    store.acquire_lock("r1", LockHolder.current(time.time()))
+    assert store.delete_run("r1")
+    assert not run_dir.exists()
+
+
+def test_the_module_registers_the_file_scheme() -> None:
+    registered: dict[str, object] = {}
+    filestore.register_stores(register=registered.__setitem__)
+    assert registered == {"file": FileStore.open}
+
+
+def test_appends_after_another_holder_wrote_go_to_the_journal_end(
+    store: FileStore, run_dir: Path, project: Project
+) -> None:
+    mine = LockHolder.current(time.time(), token="mine")
+    store.acquire_lock("r1", mine)
+    store.append_checkpoint(delta("r1", 1, payload=b"x" * ROTATE_BYTES))
+    store.release_lock("r1", mine)
+    other = FileStore.open("file:", project)
+    theirs = LockHolder.current(time.time(), token="theirs")
+    other.acquire_lock("r1", theirs)
+    other.write_snapshot(delta("r1", 1, kind="full"))
+    other.append_checkpoint(delta("r1", 2))
+    other.release_lock("r1", theirs)
+    store.acquire_lock("r1", mine)
+    store.append_checkpoint(delta("r1", 3))
+    assert list(store.read_checkpoints("r1", 1)) == [delta("r1", 2), delta("r1", 3)]

@@ -1,0 +1,27 @@
+"""The built-in file store and json serializer pass the conformance kit."""
+
+from __future__ import annotations
+
+import pytest
+
+from maverick_core.builtin.jsonserializer import JsonSerializer
+from maverick_core.storage import Serializer
+from maverick_core.testing.conformance import SerializerConformance, StoreConformance
+
+
+class TestFileStoreConformance(StoreConformance):
+    @pytest.fixture
+    def store_url(self) -> str:
+        return "file:"
+
+
+class TestFileStoreAtAbsolutePathConformance(StoreConformance):
+    @pytest.fixture
+    def store_url(self, tmp_path: pytest.TempPathFactory) -> str:
+        return f"file://{tmp_path}/elsewhere"
+
+
+class TestJsonSerializerConformance(SerializerConformance):
+    @pytest.fixture
+    def serializer(self) -> Serializer:
+        return JsonSerializer()
