@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import attrs
 import yaml
@@ -17,6 +19,18 @@ if TYPE_CHECKING:
     from maverick_core.plugins import MaverickPluginManager
 
 PROJECT_MARKERS = ("maverick.yaml", ".maverick", ".git")
+STATE_GITIGNORE = (
+    "# maverick's run state (checkpoints, locks, reviews) must never be committed.\n"
+    "*\n"
+    "# What a project keeps here on purpose is meant to be shared.\n"
+    "!/.gitignore\n"
+    "!/workflows/\n"
+    "!/workflows/**\n"
+    "!/prompts/\n"
+    "!/prompts/**\n"
+    "!/issues/\n"
+    "!/issues/**\n"
+)
 SETTINGS_FILE = "maverick.yaml"
 
 
@@ -70,8 +84,27 @@ def project_name(root: Path, settings: dict[str, Any]) -> str:
         return name
     url = origin_url(root)
     if url:
-        return url.removesuffix(".git").rstrip("/")
+        return normalize_remote(url)
     return root.name
+
+
+def normalize_remote(url: str) -> str:
+    """``host/owner/repo`` for any spelling of a remote, without credentials.
+
+    ``git@github.com:o/r.git``, ``ssh://git@github.com/o/r`` and
+    ``https://TOKEN@github.com/o/r.git`` all name one project; a token must never
+    become a project name in a shared store.
+    """
+    text = url.strip()
+    scp = re.match(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$", text)
+    if "://" in text:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        text = f"{host}{port}{parts.path}" if host else parts.path
+    elif scp:
+        text = f"{scp.group(1)}/{scp.group(2)}"
+    return text.removesuffix("/").removesuffix(".git").strip("/")
 
 
 @attrs.define(eq=False)
@@ -122,5 +155,5 @@ def state_dir(root: Path) -> Path:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     ignore = directory / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# maverick's run state; never commit it\n*\n", encoding="utf-8")
+        ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
     return directory

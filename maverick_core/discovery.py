@@ -68,8 +68,7 @@ def find_workflow(config: Config, name_or_path: str) -> Path:
     """The file for a workflow path or name; MaverickError listing what exists."""
     as_path = Path(name_or_path)
     if looks_like_path(name_or_path) or as_path.is_file():
-        if not as_path.is_absolute():
-            as_path = Path.cwd() / as_path
+        # a relative path stays relative, so messages name the file as the user did
         if not as_path.is_file():
             raise MaverickError(f"workflow file '{name_or_path}' not found")
         return as_path

@@ -35,6 +35,12 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "json": "maverick_core.builtin.jsonserializer",
     "sources": "maverick_core.builtin.sources",
     "terminal": "maverick_core.builtin.reporter",
+    "agents": "maverick_core.builtin.agents",
+    "validation": "maverick_core.builtin.validation",
+    "try": "maverick_core.builtin.trystep",
+    "devflow": "maverick_core.builtin.devflow",
+    "providers": "maverick_core.builtin.providers",
+    "commands": "maverick_core.builtin.commands",
 }
 
 
@@ -192,7 +198,7 @@ def check_pending(pm: MaverickPluginManager) -> None:
         if caller.spec is not None:
             continue
         for impl in caller.get_hookimpls():
-            if impl.hookimpl_opts.get("optionalhook"):
+            if impl.optionalhook:
                 continue
             plugin_name = pm.get_name(impl.plugin) or "?"
             info = pm.infos.get(plugin_name, PluginInfo(plugin_name, "?", "?"))

@@ -64,6 +64,7 @@ class LoadedState:
     max_seq: int = 0
     created_at: float = 0.0
     damage: str | None = None
+    torn: bool = False
     history: list[tuple[int, str, float]] = attrs.field(factory=list)
 
 
@@ -118,6 +119,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
                 where = record.position if isinstance(record, DamagedRecord) else f"#{record.seq}"
                 why = record.reason if isinstance(record, DamagedRecord) else "checksum mismatch"
                 loaded.damage = f"checkpoint record {where} is damaged ({why})"
+                loaded.torn = isinstance(record, DamagedRecord)
             continue
         loaded.max_seq = max(loaded.max_seq, record.seq)
         if record.seq <= after:
@@ -306,11 +308,14 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
     found = _find_run(store, request)
     loaded = load_state(config, store, found.run_id, until=request.from_checkpoint)
     notices: list[str] = []
-    if loaded.damage:
-        if loaded.checkpoint_id is None and loaded.history == []:
+    if loaded.damage and loaded.checkpoint_id is None:
+        if not loaded.torn:
+            # an edited record is not a crash: refuse rather than guess
             raise ResumeRefused(
                 f"run {found.run_id} has no intact checkpoint: {loaded.damage}; start a new run"
             )
+        notices.append(f"{loaded.damage}; no earlier checkpoint, so the run starts over")
+    elif loaded.damage:
         notices.append(
             f"{loaded.damage}; resuming from the newest intact checkpoint "
             f"'{loaded.checkpoint_id}' (#{loaded.seq})"
@@ -350,7 +355,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
             f"took over the lock of run {found.run_id} from {previous.describe()} "
             "(that process is gone)"
         )
-    if loaded.checkpoint_id is None:
+    if loaded.checkpoint_id is None and not loaded.damage:
         notices.append(f"run {found.run_id} committed no checkpoint; running it from the start")
     session = Session(
         store,

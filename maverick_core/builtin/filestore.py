@@ -41,6 +41,7 @@ from urllib.parse import quote, unquote
 import attrs
 
 from maverick_core import hookimpl
+from maverick_core.config import STATE_GITIGNORE
 from maverick_core.errors import LockHeld, StoreError
 from maverick_core.storage import (
     CheckpointRecord,
@@ -61,14 +62,6 @@ ROTATE_BYTES = 1 << 20
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
-_GITIGNORE = (
-    "# maverick's run state (checkpoints, locks) must never be committed.\n"
-    "*\n"
-    "# Project workflows live here too and are meant to be shared.\n"
-    "!/.gitignore\n"
-    "!/workflows/\n"
-    "!/workflows/**\n"
-)
 # Characters kept as-is in header fields; everything else (space, newline, '%',
 # non-ASCII) is percent-quoted so a header never contains the field separator.
 _SAFE = "-._~:/@+=,;!$&'()*[]{}<>|^`\"#?"
@@ -381,7 +374,7 @@ class FileStore:
             _mkdirs(self._gitignore_dir)
             gitignore = self._gitignore_dir / ".gitignore"
             if not gitignore.exists():
-                _atomic_write(gitignore, _GITIGNORE.encode(), mode=0o644)
+                _atomic_write(gitignore, STATE_GITIGNORE.encode(), mode=0o644)
         _mkdirs(self.base)
 
     def _write_run_file(self, run_dir: Path, run: RunRecord) -> None:

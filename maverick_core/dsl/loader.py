@@ -209,6 +209,9 @@ def _text_hook(value: Any, _: Any) -> Any:
 
 
 def _condition_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, expressions.Template) and not value.is_whole:
+        # text around an expression always renders to a non-empty (true) string
+        raise _FieldError("a condition must be one whole expression: ${{ … }} and nothing else")
     if isinstance(value, bool | expressions.Template):
         return value
     raise _FieldError(f"expected a boolean or an expression, got {_describe(value)}")

@@ -324,3 +324,25 @@ steps:
     resumed = cli("run", "secret.yaml", "--resume", "-i", "token=hunter2-very-secret")
     assert resumed.returncode == 1  # 'fail' still fails, but the resume was accepted
     assert "resuming secretive" in resumed.stdout
+
+
+@pytest.mark.parametrize("tear_at", [1, 4, 8])
+def test_sigkill_in_the_middle_of_a_checkpoint_commit_keeps_the_previous_checkpoint(
+    project, reference_run, tear_at
+):
+    harness = Harness(project, ("-p", "maverick_test_tornstore"))
+    harness.env["MAVERICK_TEST_TEAR_AT"] = str(tear_at)
+    killed = harness.run("--store", "tornfile:")
+    assert killed.returncode == -signal.SIGKILL
+    run_id = harness.latest_run()["run_id"]
+    show = harness.show(run_id)
+    assert any("damaged" in c for c in show["checkpoints"])
+    committed = harness.committed_leaf_steps(run_id)
+
+    harness.env.pop("MAVERICK_TEST_TEAR_AT")
+    resumed = harness.run("--resume", "--store", "tornfile:")
+    assert resumed.returncode == 0, resumed.stderr
+    if tear_at > 1:
+        notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
+        assert any("damaged" in n and f"(#{tear_at - 1})" in n for n in notices), notices
+    assert_resumed_like_reference(harness, run_id, committed, resumed.stdout, reference_run)

@@ -20,3 +20,10 @@ def aware_time() -> dict[str, Any]:
 def stamp() -> dict[str, Any]:
     """An output holding values that normalize to plain data."""
     return {"at": dt.datetime(2026, 11, 26, 14, 5, 12), "tags": ("a", "b"), "ids": {3, 1, 2}}
+
+
+def record(log: str, name: str, value: int) -> int:
+    """Append ``name`` to the side-effect log; return a value derived from the input."""
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+    return value * 3 + 1

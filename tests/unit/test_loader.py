@@ -317,3 +317,30 @@ def test_random_documents_raise_only_definition_errors(doc):
 def test_random_text_raises_only_definition_errors(text):
     with contextlib.suppress(DefinitionErrors, DefinitionError):
         load_workflow_text(text, "fuzz.yaml", BUILTIN_STEP_MODELS)
+
+
+def test_a_condition_must_be_one_whole_expression():
+    assert errors_of("""
+        version: "1.0"
+        name: x
+        steps:
+          - name: a
+            type: shell
+            when: yes ${{ true }}
+            command: echo
+    """) == [
+        "wf.yaml:6:11: steps[0].when: a condition must be one whole expression: "
+        "${{ … }} and nothing else"
+    ]
+
+
+def test_project_names_are_the_same_for_every_spelling_of_the_remote():
+    from maverick_core.config import normalize_remote
+
+    spellings = [
+        "git@github.com:o/r.git",
+        "ssh://git@github.com/o/r",
+        "https://TOKEN@github.com/o/r.git",
+        "https://github.com/o/r/",
+    ]
+    assert {normalize_remote(u) for u in spellings} == {"github.com/o/r"}
