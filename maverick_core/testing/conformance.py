@@ -615,14 +615,91 @@ class StoreConformance:
         assert all(r.intact for r in records), [r for r in records if not r.intact]
         assert [r.seq for r in _intact(records)] == list(range(1, next_seq + 1))
 
-    def test_resume_through_the_real_executor(self) -> None:
-        """Placeholder: a workflow killed mid-run resumes from this store.
+    def test_resume_through_the_real_executor(
+        self, store_url: str, project: Project, store_plugins: Sequence[str]
+    ) -> None:
+        """A run SIGKILLed after its 2nd checkpoint resumes from this store.
 
-        To be filled in by the core (docs/plugins-storage.md, "Planned"): run
-        ``maverick run`` with ``--store`` set to this store's URL, kill it between
-        checkpoints, resume and compare outputs with an uninterrupted run.
+        Drives the real ``maverick`` CLI with ``--store`` set to the store under
+        test: the resumed run's outputs equal an uninterrupted run's, and the loop
+        iterations committed before the kill do not run again.
         """
-        pytest.skip("resume through the real executor is not part of the kit yet")
+        root = project.root
+        (root / "maverick.yaml").write_text(f"project: {project.name}\n")
+        (root / "kit.yaml").write_text(_KIT_WORKFLOW)
+        plugins = [arg for name in store_plugins for arg in ("-p", name)]
+        command = [
+            sys.executable,
+            "-m",
+            "maverick_core.cli",
+            "--project-dir",
+            str(root),
+            *plugins,
+            "-p",
+            "maverick_core.testing._killer",
+        ]
+
+        def run(log: str, *args: str, kill: int = 0) -> subprocess.CompletedProcess[str]:
+            env = {**os.environ, "MAVERICK_KIT_KILL_AFTER_CHECKPOINT": str(kill)}
+            return subprocess.run(
+                [
+                    *command,
+                    "run",
+                    "kit.yaml",
+                    "--json",
+                    "--store",
+                    store_url,
+                    "-i",
+                    f"log={log}",
+                    *args,
+                ],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                stdin=subprocess.DEVNULL,
+            )
+
+        reference = run(str(root / "reference.log"))
+        assert reference.returncode == 0, reference.stderr
+        log = root / "resumed.log"
+        killed = run(str(log), kill=2)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        resumed = run(str(log), "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert _outputs(resumed.stdout) == _outputs(reference.stdout)
+        lines = log.read_text().splitlines()
+        assert sorted(set(lines)) == sorted(set((root / "reference.log").read_text().split()))
+        assert lines.count("each[0].work") == 1 and lines.count("each[1].work") == 1
+
+
+_KIT_WORKFLOW = """\
+version: "1.0"
+name: kit
+inputs:
+  log: {type: string, required: true}
+steps:
+  - name: each
+    type: loop
+    for_each: [a, b, c, d]
+    steps:
+      - name: work
+        type: shell
+        command: echo "$MAVERICK_STEP" >> "$LOG" && echo "did $ITEM"
+        env: {LOG: "${{ inputs.log }}", ITEM: "${{ item }}"}
+      - name: done
+        type: checkpoint
+        checkpoint_id: item_${{ index }}
+outputs:
+  said: ${{ steps.each.output }}
+"""
+
+
+def _outputs(stdout: str) -> Any:
+    """The outputs of a ``--json`` run's workflow_finish event."""
+    events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return [e for e in events if e["event"] == "workflow_finish"][-1].get("outputs")
 
 
 def _check_after_crash(store: Store, run_id: str) -> int:
