@@ -15,6 +15,7 @@ changed, and a resume reads at most about twice the state, never the whole histo
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -263,7 +264,7 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
     )
     state_dir(config.root)
     store.create_run(record)
-    holder = LockHolder.current(now, run_id)
+    holder = LockHolder.current(now, secrets.token_hex(8))
     store.acquire_lock(run_id, holder)
     run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config)
     run.store_data = Session(store, serializer, record, holder, secrets=_secrets(run))
@@ -348,7 +349,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
     for warning in config.pm.hook.verify_resume(run=run, data=loaded.data):
         if warning:
             notices.append(str(warning))
-    holder = LockHolder.current(time.time(), found.run_id)
+    holder = LockHolder.current(time.time(), secrets.token_hex(8))
     previous = store.acquire_lock(found.run_id, holder)
     if previous is not None:
         notices.append(
