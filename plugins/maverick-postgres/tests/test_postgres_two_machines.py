@@ -143,7 +143,8 @@ def test_a_run_killed_on_one_machine_is_finished_by_another_after_the_lease_expi
     assert resumed.returncode == 0, resumed.stderr
     notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
     assert any("took over the lock" in n and "machine-a" in n for n in notices), notices
-    outputs = [e for e in events(resumed.stdout) if e["event"] == "workflow_finish"][0]["outputs"]
+    finish = next(e for e in events(resumed.stdout) if e["event"] == "workflow_finish")
+    outputs = finish["outputs"]
     assert [item["work"]["stdout"] for item in outputs["items"]] == [f"item {i}" for i in range(6)]
     lines = log.read_text().splitlines()
     assert lines.count("each[0].work") == 1 and lines.count("each[1].work") == 1
