@@ -1,0 +1,83 @@
+"""Outputs become plain data at step completion, the same in every run."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from pathlib import PurePosixPath
+
+import attrs
+import pytest
+
+from maverick_core.errors import StepFailed
+from maverick_core.normalize import normalize
+
+
+@attrs.frozen
+class Report:
+    title: str
+    lines: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+def test_containers_and_models_become_plain_data():
+    value = {"report": Report("t", ("a", "b")), "point": Point(1, 2), "ids": {3, 1, 2},
+             "color": Color.RED, "path": PurePosixPath("/tmp/x"), 7: "seven"}
+    assert normalize(value, "steps.s.output") == {
+        "report": {"title": "t", "lines": ["a", "b"]}, "point": {"x": 1, "y": 2},
+        "ids": [1, 2, 3], "color": "red", "path": "/tmp/x", "7": "seven",
+    }
+
+
+def test_datetimes_become_iso_text():
+    assert normalize(dt.datetime(2026, 11, 26, 14, 5, 12), "p") == "2026-11-26T14:05:12"
+    assert normalize(dt.timedelta(minutes=2), "p") == 120.0
+
+
+def test_a_value_that_cannot_be_persisted_names_its_path():
+    with pytest.raises(StepFailed) as info:
+        normalize({"report": {"when": dt.timezone.utc}}, "steps.analyze.output")
+    assert info.value.message == "steps.analyze.output.report.when: datetime.timezone is not serializable"
+
+
+def test_a_step_whose_output_cannot_be_persisted_fails_with_the_path(write_workflow,
+                                                                     run_in_process):
+    path = write_workflow("""
+        version: "1.0"
+        name: bad-output
+        steps:
+          - {name: analyze, type: python, action: "tests.unit.helpers:aware_time"}
+    """)
+    result = run_in_process(path)
+    assert result.status == "failed"
+    assert result.error == ("step 'analyze' failed: steps.analyze.output.report.when: "
+                            "datetime.timezone is not serializable")
+
+
+def test_resumed_and_uninterrupted_runs_see_the_same_normalized_values(write_workflow,
+                                                                        run_in_process):
+    path = write_workflow("""
+        version: "1.0"
+        name: stamps
+        steps:
+          - {name: s, type: python, action: "tests.unit.helpers:stamp", checkpoint: true}
+          - {name: t, type: shell, command: "test -e go"}
+        outputs: {s: "${{ steps.s.output }}"}
+    """)
+    first = run_in_process(path)
+    assert first.status == "failed"
+    (path.parent / "go").write_text("")
+    resumed = run_in_process(path, resume=True)
+    fresh = run_in_process(path)
+    expected = {"s": {"at": "2026-11-26T14:05:12", "tags": ["a", "b"], "ids": [1, 2, 3]}}
+    assert resumed.outputs == fresh.outputs == expected
