@@ -407,7 +407,7 @@ def build_cli(pm: MaverickPluginManager) -> click.Group:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: ``maverick``."""
-    from maverick_core.errors import DefinitionErrors
+    from maverick_core.errors import DefinitionError, DefinitionErrors
     from maverick_core.plugins import make_plugin_manager
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -424,6 +424,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except DefinitionErrors as exc:
         for error in exc.errors:
             click.echo(error.message, err=True)
+        sys.exit(EXIT_USAGE)
+    except DefinitionError as exc:
+        # located errors start with file:line:col, like the compiler errors editors parse
+        click.echo(exc.message if exc.location else f"error: {exc.message}", err=True)
         sys.exit(EXIT_USAGE)
     except MaverickError as exc:
         click.echo(f"error: {exc.message}", err=True)

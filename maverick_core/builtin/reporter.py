@@ -47,13 +47,18 @@ class TerminalReporter:
         self.counts: dict[str, int] = {}
         self.checkpoints = 0
         self.secrets: list[str] = []
+        # a live progress bar only on a terminal: pipes and CI logs get plain lines
+        self.bars = LoopProgress(out) if out.isatty() and not quiet else None
 
     def write(self, line: str) -> None:
         for secret in self.secrets:
             line = line.replace(secret, "***")
         with self.lock:
-            self.out.write(line + "\n")
-            self.out.flush()
+            if self.bars is not None and self.bars.active:
+                self.bars.print(line)
+            else:
+                self.out.write(line + "\n")
+                self.out.flush()
 
     @staticmethod
     def indent(path: str) -> str:
@@ -76,6 +81,9 @@ class TerminalReporter:
 
     @hookimpl
     def after_step(self, run: Run, step: Any, path: str, record: StepRecord) -> None:
+        if self.bars is not None:
+            with self.lock:
+                self.bars.finish(path)
         self.counts[record.status] = self.counts.get(record.status, 0) + 1
         if self.quiet and record.status != "failed":
             return
@@ -101,6 +109,15 @@ class TerminalReporter:
         if not self.quiet:
             restored = f", {done} restored" if done else ""
             self.write(f"{self.indent(path)}loop {path}: {total} iterations{restored}")
+        if self.bars is not None:
+            with self.lock:
+                self.bars.start(path, total, done)
+
+    @hookimpl
+    def on_iteration_finish(self, run: Run, step: Any, path: str, index: int, status: str) -> None:
+        if self.bars is not None:
+            with self.lock:
+                self.bars.advance(path)
 
     @hookimpl
     def after_checkpoint(self, run: Run, checkpoint: CheckpointInfo) -> None:
@@ -128,6 +145,50 @@ class TerminalReporter:
                 self.write(f"error: {outcome.error.splitlines()[0]}")
             if run.config.options.get("resumable"):
                 self.write(f"resume with: {resume_command(run)}")
+
+
+class LoopProgress:
+    """Rich progress bars for running loops, above which step lines keep scrolling."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.progress: Any = None
+        self.tasks: dict[str, Any] = {}
+
+    @property
+    def active(self) -> bool:
+        return self.progress is not None
+
+    def start(self, path: str, total: int, done: int) -> None:
+        if self.progress is None:
+            # rich is imported only when a loop runs on a terminal: startup stays cheap
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(file=self.out),
+                transient=True,
+            )
+            self.progress.start()
+        self.tasks[path] = self.progress.add_task(path, total=total, completed=done)
+
+    def advance(self, path: str) -> None:
+        if path in self.tasks:
+            self.progress.advance(self.tasks[path])
+
+    def finish(self, path: str) -> None:
+        task = self.tasks.pop(path, None)
+        if task is not None:
+            self.progress.remove_task(task)
+        if self.progress is not None and not self.tasks:
+            self.progress.stop()
+            self.progress = None
+
+    def print(self, line: str) -> None:
+        self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 class JsonReporter:

@@ -31,11 +31,21 @@ class Color(enum.Enum):
 
 
 def test_containers_and_models_become_plain_data():
-    value = {"report": Report("t", ("a", "b")), "point": Point(1, 2), "ids": {3, 1, 2},
-             "color": Color.RED, "path": PurePosixPath("/tmp/x"), 7: "seven"}
+    value = {
+        "report": Report("t", ("a", "b")),
+        "point": Point(1, 2),
+        "ids": {3, 1, 2},
+        "color": Color.RED,
+        "path": PurePosixPath("/tmp/x"),
+        7: "seven",
+    }
     assert normalize(value, "steps.s.output") == {
-        "report": {"title": "t", "lines": ["a", "b"]}, "point": {"x": 1, "y": 2},
-        "ids": [1, 2, 3], "color": "red", "path": "/tmp/x", "7": "seven",
+        "report": {"title": "t", "lines": ["a", "b"]},
+        "point": {"x": 1, "y": 2},
+        "ids": [1, 2, 3],
+        "color": "red",
+        "path": "/tmp/x",
+        "7": "seven",
     }
 
 
@@ -47,11 +57,15 @@ def test_datetimes_become_iso_text():
 def test_a_value_that_cannot_be_persisted_names_its_path():
     with pytest.raises(StepFailed) as info:
         normalize({"report": {"when": dt.timezone.utc}}, "steps.analyze.output")
-    assert info.value.message == "steps.analyze.output.report.when: datetime.timezone is not serializable"
+    assert (
+        info.value.message
+        == "steps.analyze.output.report.when: datetime.timezone is not serializable"
+    )
 
 
-def test_a_step_whose_output_cannot_be_persisted_fails_with_the_path(write_workflow,
-                                                                     run_in_process):
+def test_a_step_whose_output_cannot_be_persisted_fails_with_the_path(
+    write_workflow, run_in_process
+):
     path = write_workflow("""
         version: "1.0"
         name: bad-output
@@ -60,12 +74,15 @@ def test_a_step_whose_output_cannot_be_persisted_fails_with_the_path(write_workf
     """)
     result = run_in_process(path)
     assert result.status == "failed"
-    assert result.error == ("step 'analyze' failed: steps.analyze.output.report.when: "
-                            "datetime.timezone is not serializable")
+    assert result.error == (
+        "step 'analyze' failed: steps.analyze.output.report.when: "
+        "datetime.timezone is not serializable"
+    )
 
 
-def test_resumed_and_uninterrupted_runs_see_the_same_normalized_values(write_workflow,
-                                                                        run_in_process):
+def test_resumed_and_uninterrupted_runs_see_the_same_normalized_values(
+    write_workflow, run_in_process
+):
     path = write_workflow("""
         version: "1.0"
         name: stamps
