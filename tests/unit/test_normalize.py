@@ -56,7 +56,7 @@ def test_datetimes_become_iso_text():
 
 def test_a_value_that_cannot_be_persisted_names_its_path():
     with pytest.raises(StepFailed) as info:
-        normalize({"report": {"when": dt.timezone.utc}}, "steps.analyze.output")
+        normalize({"report": {"when": dt.UTC}}, "steps.analyze.output")
     assert (
         info.value.message
         == "steps.analyze.output.report.when: datetime.timezone is not serializable"
