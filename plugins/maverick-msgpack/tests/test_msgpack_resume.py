@@ -66,7 +66,9 @@ def outputs(result: subprocess.CompletedProcess[str]) -> Any:
 
 def serializers_used(project: Path) -> set[str]:
     journals = (project / ".maverick" / "checkpoints").rglob("journal-*.log")
-    return {line.split(b" ")[4].decode() for j in journals for line in j.read_bytes().splitlines()}
+    # one record per b"\n"-terminated line; binary payloads may hold b"\r", so no splitlines()
+    lines = [line for j in journals for line in j.read_bytes().split(b"\n") if line]
+    return {line.split(b" ")[4].decode() for line in lines}
 
 
 def test_msgpack_is_listed_as_a_serializer() -> None:

@@ -355,7 +355,10 @@ def test_the_plugin_registers_both_url_schemes() -> None:
     maverick_postgres.register_stores(
         register=lambda scheme, factory: registered.update({scheme: factory})
     )
-    assert registered == {"postgresql": PostgresStore.open, "postgres": PostgresStore.open}
+    assert registered == {
+        "postgresql": maverick_postgres.open_store,
+        "postgres": maverick_postgres.open_store,
+    }
     points = importlib.metadata.entry_points(group="maverick")
     assert any(p.name == "postgres" and p.value == "maverick_postgres" for p in points)
 

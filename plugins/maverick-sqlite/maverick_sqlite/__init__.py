@@ -7,15 +7,33 @@ Installing the distribution registers the ``sqlite`` URL scheme through the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
-from maverick_core.storage import StoreFactory
-from maverick_sqlite.store import SQLiteStore
+from maverick_core.storage import Project, Store, StoreFactory
+
+if TYPE_CHECKING:
+    from maverick_sqlite.store import SQLiteStore
 
 __all__ = ["SQLiteStore", "register_stores"]
+
+
+def open_store(url: str, project: Project) -> Store:
+    """Open an SQLite store (the store module loads on first use: fast startup)."""
+    from maverick_sqlite.store import SQLiteStore
+
+    return SQLiteStore.open(url, project)
 
 
 @hookimpl
 def register_stores(register: Callable[[str, StoreFactory], None]) -> None:
     """Register the ``sqlite`` scheme."""
-    register("sqlite", SQLiteStore.open)
+    register("sqlite", open_store)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SQLiteStore":
+        from maverick_sqlite.store import SQLiteStore
+
+        return SQLiteStore
+    raise AttributeError(f"module 'maverick_sqlite' has no attribute {name!r}")
