@@ -13,7 +13,7 @@ import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -21,7 +21,9 @@ import pluggy
 
 from maverick_core import hookspecs
 from maverick_core.errors import MaverickError, PluginError
-from maverick_core.storage import Project, Serializer, Store
+
+if TYPE_CHECKING:
+    from maverick_core.storage import Project, Serializer, Store
 
 ENTRY_POINT_GROUP = "maverick"
 AUTOLOAD_ENV = "MAVERICK_DISABLE_PLUGIN_AUTOLOAD"

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from maverick_core import hookimpl
-from maverick_core.config import Config
 from maverick_core.errors import ResumeRefused
-from maverick_core.inputs import complete_inputs
-from maverick_core.run import Run, RunRequest, new_run_id
+
+if TYPE_CHECKING:
+    from maverick_core.config import Config
+    from maverick_core.run import Run, RunRequest
 
 
 @hookimpl(trylast=True)
 def open_run(config: Config, request: RunRequest) -> Run:
     """Start a fresh run; refuse resume requests nobody could handle."""
+    from maverick_core.inputs import complete_inputs
+    from maverick_core.run import Run, new_run_id
+
     if request.resume or request.from_checkpoint:
         blocked = "checkpoint" in config.pm.blocked_names
         why = (

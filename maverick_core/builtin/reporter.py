@@ -12,11 +12,13 @@ import json
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from maverick_core import hookimpl
-from maverick_core.config import Config
-from maverick_core.run import CheckpointInfo, Run, RunOutcome, RunState, StepRecord
+
+if TYPE_CHECKING:
+    from maverick_core.config import Config
+    from maverick_core.run import CheckpointInfo, Run, RunOutcome, RunState, StepRecord
 
 MARKS = {"completed": "ok", "failed": "FAILED", "skipped": "skipped"}
 

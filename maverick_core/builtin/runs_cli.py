@@ -20,7 +20,7 @@ def _config(store: str | None) -> Any:
 
 
 def _store(store: str | None) -> Any:
-    from maverick_core.builtin.checkpoint import store_for
+    from maverick_core.checkpointing import store_for
 
     return store_for(_config(store))
 
@@ -90,7 +90,7 @@ def list_runs(workflow: str | None, status: str | None, as_json: bool, store: st
 @store_option
 def show_run(run_id: str, as_json: bool, store: str | None) -> None:
     """Show a run: inputs, steps with status and duration, checkpoints."""
-    from maverick_core.builtin.checkpoint import load_state
+    from maverick_core.checkpointing import load_state
     from maverick_core.storage import CheckpointRecord
 
     config = _config(store)

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maverick_core.builtin import filestore
-from maverick_core.builtin.filestore import ROTATE_BYTES, FileStore
+from maverick_core import filestore
+from maverick_core.filestore import ROTATE_BYTES, FileStore
 from maverick_core.errors import LockHeld, StoreError
 from maverick_core.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import delta, make_run
@@ -373,7 +373,7 @@ def test_a_failed_append_is_a_store_error_and_leaves_no_partial_line(
     script = f"""
 import resource, signal, sys
 from pathlib import Path
-from maverick_core.builtin.filestore import FileStore
+from maverick_core.filestore import FileStore
 from maverick_core.errors import StoreError
 from maverick_core.testing.conformance import delta
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -453,10 +453,15 @@ def test_the_holder_may_delete_its_own_run(store: FileStore, run_dir: Path) -> N
     assert not run_dir.exists()
 
 
-def test_the_module_registers_the_file_scheme() -> None:
-    registered: dict[str, object] = {}
-    filestore.register_stores(register=registered.__setitem__)
-    assert registered == {"file": FileStore.open}
+def test_the_builtin_plugin_registers_the_file_scheme(tmp_path: Path) -> None:
+    from maverick_core.builtin import filestore as plugin
+
+    registered: dict[str, Any] = {}
+    plugin.register_stores(register=registered.__setitem__)
+    assert list(registered) == ["file"]
+    store = registered["file"]("file:", Project(tmp_path, "p"))
+    assert isinstance(store, FileStore)
+    store.close()
 
 
 def test_appends_after_another_holder_wrote_go_to_the_journal_end(

@@ -103,8 +103,8 @@ def execute(project: Path, text: str, log: Path, plugin: Any, resume: bool = Fal
 
 
 def committed_leaves(project: Path) -> list[str]:
-    from maverick_core.builtin.checkpoint import load_state
-    from maverick_core.builtin.filestore import FileStore
+    from maverick_core.checkpointing import load_state
+    from maverick_core.filestore import FileStore
     from maverick_core.storage import Project
 
     pm = make_plugin_manager(blocked=("terminal",), autoload=False)

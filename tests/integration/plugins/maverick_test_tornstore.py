@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maverick_core import hookimpl
-from maverick_core.builtin import filestore
+from maverick_core import filestore
 from maverick_core.storage import CheckpointRecord, Project
 
 

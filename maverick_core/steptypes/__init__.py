@@ -1,0 +1,1 @@
+"""Implementations of the built-in step types (registered by ``maverick_core.builtin``)."""
