@@ -246,6 +246,7 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
     now = time.time()
     run_id = new_run_id(workflow.name, now)
     secret_names = [n for n, spec in workflow.inputs.items() if spec.secret]
+    holder = LockHolder.current(now, secrets.token_hex(8))
     record = RunRecord(
         run_id=run_id,
         workflow=workflow.name,
@@ -257,16 +258,24 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
         inputs={k: v for k, v in inputs.items() if k not in secret_names},
         secret_inputs=secret_names,
         fingerprints=dict(workflow.fingerprints),
-        meta={"store": getattr(store, "url", ""), "serializer": serializer.name},
+        meta={
+            "store": getattr(store, "url", ""),
+            "serializer": serializer.name,
+            "holder": _holder_meta(holder),
+        },
     )
     state_dir(config.root)
     store.create_run(record)
-    holder = LockHolder.current(now, secrets.token_hex(8))
     store.acquire_lock(run_id, holder)
     run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config)
     run.store_data = Session(store, serializer, record, holder, secrets=_secrets(run))
     config.options["resumable"] = True
     return run
+
+
+def _holder_meta(holder: LockHolder) -> dict[str, Any]:
+    """Who executes the run, as shown by ``maverick runs show``."""
+    return {"pid": holder.pid, "host": holder.host, "since": holder.acquired_at}
 
 
 def _secrets(run: Run) -> list[str]:
@@ -377,6 +386,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         }
     )
     meta["resumes"] = resumes
+    meta["holder"] = _holder_meta(holder)
     session.save_run(
         status="running",
         meta=meta,

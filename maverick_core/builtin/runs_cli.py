@@ -147,6 +147,12 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
             else ""
         )
     )
+    holder = record.meta.get("holder")
+    if record.status == "running" and holder:
+        click.echo(
+            f"executed by pid {holder['pid']} on host {holder['host']} since "
+            f"{_when(holder['since'])} (if that process is gone, --resume takes the run over)"
+        )
     if record.meta.get("error"):
         click.echo(f"error: {record.meta['error']}")
     click.echo("steps (as of the last checkpoint):")

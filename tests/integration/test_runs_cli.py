@@ -130,3 +130,34 @@ def test_runs_work_from_a_subdirectory_of_the_project(cli, project, write_workfl
     assert [r["workflow"] for r in listed] == ["good"]
     assert os.path.isdir(project / ".maverick")
     assert time.time() - listed[0]["created_at"] < 300
+
+
+def test_runs_show_names_the_process_executing_a_running_run(cli, write_workflow, project):
+    import subprocess
+
+    from conftest import maverick_executable
+
+    write_workflow(
+        """
+        version: "1.0"
+        name: slow
+        steps:
+          - {name: a, type: shell, command: "echo a", checkpoint: true}
+          - {name: b, type: shell, command: "sleep 30"}
+    """,
+        "slow.yaml",
+    )
+    proc = subprocess.Popen(
+        [*maverick_executable(), "run", "slow.yaml"], cwd=project, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "checkpoint a saved" in line:
+                break
+        run_id = json.loads(cli("runs", "list", "--json").stdout)[0]["run_id"]
+        shown = cli("runs", "show", run_id).stdout
+        assert f"executed by pid {proc.pid} on host " in shown
+    finally:
+        proc.kill()
+        proc.wait()
