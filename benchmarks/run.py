@@ -1,0 +1,409 @@
+"""maverick's benchmarks: what a durable checkpoint costs, and how it compares.
+
+Run ``python benchmarks/run.py`` (full) or ``--quick`` (under two minutes on two
+cores); ``--json`` prints one JSON object on stdout (the table then goes to
+stderr). Every figure is a median over rounds, measured in this one process run
+through the real executor and stores, in one temporary directory whose
+filesystem is also where the fsync floor is measured. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import machine
+import maverick_bench as mb
+import peers
+from harness import can_count_bytes, scrub_environment
+
+T = TypeVar("T")
+
+SCALING_ITERATIONS = 10_000
+SCALING_WINDOW = 50
+RESUME_SMALL = 10
+CHAIN_STEPS = 300
+
+JSON_KEYS = (
+    "fsync_floor_ms",
+    "atomic_replace_ms",
+    "checkpoint_commit_ms",
+    "checkpoint_overhead_ratio",
+    "scaling_ratio",
+    "bytes_growth_ratio",
+    "resume_ratio",
+    "steps_per_second",
+    "hook_overhead_us",
+    "cli_startup_ratio",
+    "peer_ratio_langgraph",
+    "peer_ratio_burr",
+    "machine",
+)
+
+# key -> (comparison, threshold); the issue's targets.
+TARGETS: dict[str, tuple[str, float]] = {
+    "checkpoint_overhead_ratio": ("<=", 2.0),
+    "scaling_ratio": ("<=", 1.3),
+    "bytes_growth_ratio": ("<=", 1.3),
+    "resume_ratio": ("<=", 2.0),
+    "steps_per_second": (">=", 2000.0),
+    "hook_overhead_us": ("<=", 50.0),
+    "cli_startup_ratio": ("<=", 1.5),
+    "peer_ratio_langgraph": ("<=", 0.5),
+    "peer_ratio_burr": ("<=", 0.5),
+}
+
+
+@attrs.frozen
+class Profile:
+    """How much of each measurement to do: sizes and rounds."""
+
+    name: str
+    commit_iterations: int
+    floor_records: int
+    commit_rounds: int
+    scaling_rounds: int
+    resume_rounds: int
+    throughput_steps: int
+    throughput_rounds: int
+    hook_rounds: int
+    cli_rounds: int
+    chain_rounds: int
+
+
+FULL = Profile("full", 1000, 1000, 7, 5, 9, 5000, 7, 9, 15, 7)
+QUICK = Profile("quick", 300, 300, 3, 3, 3, 2000, 3, 3, 5, 3)
+
+
+@attrs.define
+class Row:
+    """One line of the table."""
+
+    figure: str
+    value: str
+    target: str = ""
+    verdict: str = ""
+
+
+@attrs.define
+class Results:
+    """Everything measured: the JSON figures, the table rows, notes."""
+
+    figures: dict[str, Any] = attrs.field(factory=dict)
+    rows: list[Row] = attrs.field(factory=list)
+    notes: list[str] = attrs.field(factory=list)
+
+    def figure(self, key: str, value: float | None, shown: str, label: str) -> None:
+        """Record a JSON figure with its table row and its verdict."""
+        self.figures[key] = value
+        target, verdict = "", ""
+        if key in TARGETS:
+            op, threshold = TARGETS[key]
+            target = f"{op} {threshold:g}"
+            if value is None:
+                verdict = "n/a"
+            else:
+                met = value <= threshold if op == "<=" else value >= threshold
+                verdict = "pass" if met else "FAIL"
+        self.rows.append(Row(f"{label} [{key}]", shown, target, verdict))
+
+    def info(self, label: str, shown: str) -> None:
+        """A supporting row: no target, not in the JSON."""
+        self.rows.append(Row(f"  {label}", shown))
+
+
+class Progress:
+    """Prints what is being measured, with the elapsed time, on stderr."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since the benchmarks started."""
+        return time.perf_counter() - self.started
+
+    def step(self, what: str, measure: Callable[[], T]) -> T:
+        """Run one measurement, announcing it and its duration."""
+        began = time.perf_counter()
+        print(f"[{self.elapsed():6.1f}s] {what} ...", file=sys.stderr, flush=True)
+        value = measure()
+        print(
+            f"[{self.elapsed():6.1f}s]   done in {time.perf_counter() - began:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+        return value
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else math.inf
+
+
+def measure(base: Path, profile: Profile, progress: Progress) -> Results:
+    """Run every measurement of ``profile`` in ``base`` and collect the results."""
+    results = Results()
+    ms = 1000.0
+
+    cost = progress.step(
+        "fsync floor, atomic replace and checkpoint commit (interleaved rounds)",
+        lambda: mb.commit_cost(
+            base, profile.commit_iterations, profile.floor_records, profile.commit_rounds
+        ),
+    )
+    results.figure(
+        "fsync_floor_ms",
+        cost.floor_seconds * ms,
+        f"{cost.floor_seconds * ms:.3f} ms",
+        f"floor: append {cost.record_size} B + fdatasync",
+    )
+    results.figure(
+        "atomic_replace_ms",
+        cost.atomic_replace_seconds * ms,
+        f"{cost.atomic_replace_seconds * ms:.3f} ms",
+        "write + fsync + rename + dir fsync",
+    )
+    results.figure(
+        "checkpoint_commit_ms",
+        cost.commit_seconds * ms,
+        f"{cost.commit_seconds * ms:.3f} ms",
+        "checkpoint commit (file store, json)",
+    )
+    overhead = _ratio(cost.commit_seconds, cost.floor_seconds)
+    results.figure("checkpoint_overhead_ratio", overhead, f"{overhead:.2f}", "commit / floor")
+    results.info(
+        "mean loop iteration, step + checkpoint (fsync tail latency included)",
+        f"{cost.step_with_checkpoint_seconds * ms:.3f} ms",
+    )
+
+    count_bytes = can_count_bytes()
+    scale = progress.step(
+        f"scaling: {SCALING_ITERATIONS:,}-iteration checkpointed loop x {profile.scaling_rounds}",
+        lambda: mb.scaling(
+            base, SCALING_ITERATIONS, SCALING_WINDOW, profile.scaling_rounds, count_bytes
+        ),
+    )
+    scaling_ratio = _ratio(scale.late_seconds, scale.early_seconds)
+    results.figure(
+        "scaling_ratio",
+        scaling_ratio,
+        f"{scaling_ratio:.2f}",
+        f"commit time near {SCALING_ITERATIONS:,} / near 10",
+    )
+    results.info(
+        f"median commit, iterations 10-{10 + SCALING_WINDOW - 1} / last {SCALING_WINDOW}",
+        f"{scale.early_seconds * ms:.3f} ms / {scale.late_seconds * ms:.3f} ms",
+    )
+    growth = _ratio(scale.late_bytes, scale.early_bytes)
+    results.figure(
+        "bytes_growth_ratio",
+        growth,
+        f"{growth:.2f}",
+        f"bytes per commit near {SCALING_ITERATIONS:,} / near 10",
+    )
+    source = "write(2) bytes, /proc/self/io wchar" if scale.bytes_counted else "journal lines"
+    results.info(
+        f"median bytes per commit, same windows ({source})",
+        f"{scale.early_bytes:.0f} B / {scale.late_bytes:.0f} B",
+    )
+    mean = "n/a" if scale.mean_bytes is None else f"{scale.mean_bytes:.0f} B"
+    results.info(
+        "mean bytes per commit over the run, snapshots included / journal line",
+        f"{mean} / {scale.journal_bytes:.0f} B",
+    )
+
+    resume = progress.step(
+        f"resume: {RESUME_SMALL} vs {SCALING_ITERATIONS:,} checkpoints x {profile.resume_rounds}",
+        lambda: mb.resume_times(base, scale, RESUME_SMALL, profile.resume_rounds),
+    )
+    resume_ratio = _ratio(resume.large_seconds, resume.small_seconds)
+    results.figure(
+        "resume_ratio",
+        resume_ratio,
+        f"{resume_ratio:.2f}",
+        f"resume to first step, {SCALING_ITERATIONS:,} / {RESUME_SMALL} checkpoints",
+    )
+    results.info(
+        "launch -> first re-run step, 10 / 10,000 checkpoints",
+        f"{resume.small_seconds * ms:.0f} ms / {resume.large_seconds * ms:.0f} ms",
+    )
+
+    rate = progress.step(
+        f"throughput: {profile.throughput_steps:,} steps x {profile.throughput_rounds}",
+        lambda: mb.steps_per_second(base, profile.throughput_steps, profile.throughput_rounds),
+    )
+    results.figure(
+        "steps_per_second", rate, f"{rate:,.0f}", "trivial python steps/s, -p no:checkpoint"
+    )
+    hooks = progress.step(
+        f"hook overhead: 5 no-op plugins x {profile.hook_rounds} pairs",
+        lambda: mb.hook_overhead_seconds(base, profile.throughput_steps, profile.hook_rounds),
+    )
+    results.figure(
+        "hook_overhead_us", hooks * 1e6, f"{hooks * 1e6:.1f} us", "per-step cost of 5 no-op plugins"
+    )
+
+    startup = progress.step(
+        f"CLI start-up x {profile.cli_rounds}", lambda: mb.cli_startup(base, profile.cli_rounds)
+    )
+    startup_ratio = _ratio(startup.maverick_seconds, startup.baseline_seconds)
+    results.figure(
+        "cli_startup_ratio", startup_ratio, f"{startup_ratio:.2f}", "maverick --help / bare imports"
+    )
+    results.info(
+        "maverick --help / python -c 'import click, pluggy, yaml, attrs, cattrs'",
+        f"{startup.maverick_seconds * ms:.0f} ms / {startup.baseline_seconds * ms:.0f} ms",
+    )
+    results.info(
+        "the same without a bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
+        f"{startup.maverick_uncached_seconds * ms:.0f} ms / "
+        f"{startup.baseline_uncached_seconds * ms:.0f} ms",
+    )
+
+    _measure_peers(base, profile, progress, results)
+    results.figures["machine"] = machine.describe(base)
+    return results
+
+
+def _measure_peers(base: Path, profile: Profile, progress: Progress, results: Results) -> None:
+    """The chain of CHAIN_STEPS steps on maverick (both stores), LangGraph and Burr."""
+    ms = 1000.0
+    rounds = profile.chain_rounds
+    ours = progress.step(
+        f"chain of {CHAIN_STEPS} steps: maverick file store x {rounds}",
+        lambda: mb.maverick_chain(base, CHAIN_STEPS, rounds, None),
+    )
+    ours_sqlite: peers.PeerResult | None = None
+    if importlib.util.find_spec("maverick_sqlite") is None:
+        results.info("maverick (sqlite store)", "n/a, see below")
+        results.notes.append("maverick (sqlite store): pip install -e plugins/maverick-sqlite")
+    else:
+        ours_sqlite = progress.step(
+            f"chain of {CHAIN_STEPS} steps: maverick sqlite store x {rounds}",
+            lambda: mb.maverick_chain(base, CHAIN_STEPS, rounds, mb.SQLITE_URL),
+        )
+    contenders: list[tuple[str, Callable[[], peers.PeerResult]]] = [
+        ("peer_ratio_langgraph", lambda: peers.langgraph_chain(base, CHAIN_STEPS, rounds)),
+        ("peer_ratio_burr", lambda: peers.burr_chain(base, CHAIN_STEPS, rounds, None)),
+        ("", lambda: peers.burr_chain(base, CHAIN_STEPS, rounds, "wal")),
+    ]
+    measured = [ours] if ours_sqlite is None else [ours, ours_sqlite]
+    for key, run_peer in contenders:
+        label = key.removeprefix("peer_ratio_") or "burr with WAL"
+        try:
+            peer = progress.step(f"chain of {CHAIN_STEPS} steps: {label} x {rounds}", run_peer)
+        except peers.PeerUnavailable as error:
+            results.notes.append(f"{label}: not measured: {error}")
+            if key:
+                results.figure(key, None, "n/a, see below", f"maverick / {label} per step")
+            else:
+                results.info(f"maverick / {label} per step", "n/a, see below")
+            continue
+        measured.append(peer)
+        ratio = _ratio(ours.seconds_per_step, peer.seconds_per_step)
+        if key:
+            results.figure(
+                key, ratio, f"{ratio:.2f}", f"maverick file store / {peer.name} per step"
+            )
+        else:
+            results.info(f"maverick file store / {peer.name} per step", f"{ratio:.2f}")
+        if ours_sqlite is not None:
+            sqlite_ratio = _ratio(ours_sqlite.seconds_per_step, peer.seconds_per_step)
+            results.info(f"maverick sqlite store / {peer.name} per step", f"{sqlite_ratio:.2f}")
+    for result in measured:
+        results.info(
+            f"{result.name} {result.version}: {result.settings}",
+            f"{result.seconds_per_step * ms:.3f} ms/step",
+        )
+
+
+def render(results: Results, profile: Profile, wall_seconds: float) -> str:
+    """The table: figure, value, target, verdict."""
+    rows = [Row("figure [json key]", "value", "target", "verdict"), *results.rows]
+    widths = [max(len(getattr(row, f)) for row in rows) for f in ("figure", "value", "target")]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append(
+            f"{row.figure:<{widths[0]}}  {row.value:>{widths[1]}}  "
+            f"{row.target:<{widths[2]}}  {row.verdict}".rstrip()
+        )
+        if index == 0:
+            lines.append("-" * len(lines[0]))
+    measured = [r for r in results.rows if r.verdict in ("pass", "FAIL")]
+    passed = sum(r.verdict == "pass" for r in measured)
+    unmeasured = sum(r.verdict == "n/a" for r in results.rows)
+    skipped = f" ({unmeasured} not measured)" if unmeasured else ""
+    host = results.figures["machine"]
+    lines += [
+        "",
+        f"{passed}/{len(measured)} targets met{skipped}; "
+        f"{profile.name} run took {wall_seconds:.0f} s "
+        f"on {host['cpu']} x{host['cores']}, {host['filesystem']}, {host['python']}",
+        *results.notes,
+    ]
+    return "\n".join(lines)
+
+
+def json_object(results: Results) -> dict[str, Any]:
+    """The JSON object: exactly :data:`JSON_KEYS`, floats rounded sensibly."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float):
+            return None if not math.isfinite(value) else float(f"{value:.4g}")
+        return value
+
+    return {key: clean(results.figures.get(key)) for key in JSON_KEYS}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: under two minutes")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout (table on stderr)"
+    )
+    parser.add_argument(
+        "--tmpdir",
+        type=Path,
+        default=None,
+        help="where to create the stores (default: the system's temporary directory); "
+        "the fsync floor is measured there too",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure, print the table (and the JSON object with ``--json``)."""
+    args = parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    scrub_environment()
+    base = Path(tempfile.mkdtemp(prefix="maverick-bench-", dir=args.tmpdir)).resolve()
+    progress = Progress()
+    try:
+        results = measure(base, profile, progress)
+    finally:
+        if args.keep:
+            print(f"kept {base}", file=sys.stderr)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    table = render(results, profile, progress.elapsed())
+    if args.json:
+        print(table, file=sys.stderr)
+        print(json.dumps(json_object(results)))
+    else:
+        print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
