@@ -15,14 +15,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maverick_core import filestore
-from maverick_core.filestore import ROTATE_BYTES, FileStore
 from maverick_core.errors import LockHeld, StoreError
+from maverick_core.filestore import ROTATE_BYTES, FileStore
 from maverick_core.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import delta, make_run
 
@@ -373,6 +373,7 @@ def test_a_failed_append_is_a_store_error_and_leaves_no_partial_line(
     script = f"""
 import resource, signal, sys
 from pathlib import Path
+from typing import Any
 from maverick_core.filestore import FileStore
 from maverick_core.errors import StoreError
 from maverick_core.testing.conformance import delta

@@ -12,8 +12,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from maverick_core import hookimpl
-from maverick_core import filestore
+from maverick_core import filestore, hookimpl
 from maverick_core.storage import CheckpointRecord, Project
 
 

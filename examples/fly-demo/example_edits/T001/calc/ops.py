@@ -1,0 +1,1 @@
+"""Arithmetic operations of the calculator."""

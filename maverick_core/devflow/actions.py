@@ -1,0 +1,395 @@
+"""Python actions of the built-in workflows (fly, refuel, review).
+
+The YAML files say *what* happens and where the checkpoints are; these actions do
+the parts that are easier to read in Python: parsing the tasks file, committing a
+phase, gathering a change for review, writing the review report, building pull
+request text and refuel's summary. Git runs through :mod:`~maverick_core.devflow.gitops`
+(argument lists, messages on stdin); text from issues, diffs and agents is only
+ever data here.
+
+Every action that changes something is safe to run twice: a resumed run repeats
+the steps after its last checkpoint, and may repeat one that had finished just
+before the interruption.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from maverick_core.config import state_dir
+from maverick_core.devflow import gitops, tasks
+from maverick_core.devflow.agents import ask_agent, resolve_role
+from maverick_core.devflow.providers import provider_for, provider_name
+from maverick_core.errors import StepFailed
+
+COMMIT_MESSAGE_ROLE = "commit_message"
+RECOMMENDATION_RE = re.compile(
+    r"^[\s>*_#-]*recommendation[\s*_]*:[\s*_`]*(approve|request[ _-]?changes|comment)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def parse_tasks(ctx: Any, branch_name: str, task_file: str | None = None) -> dict[str, Any]:
+    """Action ``tasks.parse``: find and parse the tasks file.
+
+    :returns: ``{path, title, phases, pending, total_tasks, done_tasks}``; ``pending``
+        holds the phases with unchecked tasks (the ones fly implements).
+    """
+    root: Path = ctx.config.root
+    path = tasks.resolve_task_file(root, task_file, branch_name)
+    relative = str(path.relative_to(root))
+    parsed = tasks.parse_tasks(path.read_text(encoding="utf-8"), relative)
+    plain = parsed.to_plain(relative)
+    for phase in (*plain["phases"], *plain["pending"]):
+        phase["commit_message"] = phase_message(phase)
+    return plain
+
+
+def mark_tasks_done(ctx: Any, path: str, task_ids: list[str]) -> dict[str, Any]:
+    """Action ``tasks.mark_done``: check the phase's tasks in the tasks file."""
+    file = ctx.config.root / path
+    text = file.read_text(encoding="utf-8")
+    updated = tasks.mark_done(text, list(task_ids))
+    if updated != text:
+        file.write_text(updated, encoding="utf-8")
+    return {"path": path, "changed": updated != text, "task_ids": list(task_ids)}
+
+
+# ----------------------------------------------------------------------------- commits
+
+
+def phase_message(phase: dict[str, Any]) -> str:
+    """The deterministic commit message of a phase: its number, title and tasks."""
+    lines = [f"Phase {phase['number']}: {phase['title']}", ""]
+    lines += [f"- {task['id']} {task['text']}".rstrip() for task in phase["tasks"]]
+    return "\n".join(lines)
+
+
+def commit_changes(
+    ctx: Any,
+    message: str,
+    marker: str,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Action ``devflow.commit``: commit everything; idempotent through ``marker``.
+
+    The message is ``message`` unless a ``commit_message`` agent is configured
+    (``agents.commit_message``; ``agents.default`` does not count): then that agent
+    writes it from the staged diff. The ``marker`` trailer is always appended.
+    """
+    if not isinstance(message, str) or not message.strip():
+        raise StepFailed("commit message must be non-empty text")
+    git = gitops.Git.of(ctx)
+    chosen = resolve_role(ctx.config, COMMIT_MESSAGE_ROLE, fallback=False)
+
+    def write_message() -> str:
+        if chosen is None:
+            return message
+        diff = git.run("diff", "--cached", "--no-color", "--stat", "--patch").stdout
+        answer = ask_agent(
+            ctx,
+            COMMIT_MESSAGE_ROLE,
+            chosen=chosen,
+            context={
+                "subject": "",
+                "details": "",
+                **(context or {}),
+                "default_message": message,
+                "diff": diff[: gitops.MAX_DIFF_CHARS],
+            },
+        ).answer.strip()
+        return answer or message
+
+    return gitops.commit_all(git, write_message, marker)
+
+
+# ----------------------------------------------------------------------------- review
+
+
+def gather_changes(ctx: Any, base_branch: str, pr_number: int | None = None) -> dict[str, Any]:
+    """Action ``review.gather``: diff, changed files and commits to review.
+
+    Without ``pr_number``: the current branch against ``base_branch``. With it: that
+    pull request, from the provider (``gh pr diff`` for github) or, for local pull
+    requests, from git between its base and head branches.
+    """
+    git = gitops.Git.of(ctx)
+    git.require_repository()
+    pull_request = None
+    if pr_number is not None:
+        pull_request = provider_for(ctx).pull_request_changes(int(pr_number))
+        if pull_request.get("diff") is not None:
+            diff = str(pull_request["diff"])
+            return _with_text(
+                ctx,
+                {
+                    "base": pull_request["base"],
+                    "head": pull_request["head"],
+                    "diff": diff[: gitops.MAX_DIFF_CHARS],
+                    "truncated": len(diff) > gitops.MAX_DIFF_CHARS,
+                    "files": pull_request.get("files") or [],
+                    "commits": pull_request.get("commits") or [],
+                    "pull_request": _pr_summary(pull_request),
+                },
+            )
+        base, head = (
+            gitops.resolve_branch(git, pull_request["base"]),
+            gitops.resolve_branch(git, pull_request["head"]),
+        )
+    else:
+        base, head = gitops.resolve_branch(git, base_branch), "HEAD"
+    found = gitops.changes(git, base, head)
+    found["base"] = pull_request["base"] if pull_request else base_branch
+    found["head"] = pull_request["head"] if pull_request else (git.current_branch() or "HEAD")
+    found["pull_request"] = _pr_summary(pull_request) if pull_request else None
+    return _with_text(ctx, found)
+
+
+def _with_text(ctx: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """Add the commit and file lists as text, the way the reviewer's prompt shows them."""
+    found["commits_text"] = (
+        "\n".join(f"- {c['sha'][:10]} {c['subject']}" for c in found["commits"]) or "(none)"
+    )
+    found["files_text"] = (
+        "\n".join(f"- {f['status']} {f['path']}" for f in found["files"]) or "(none)"
+    )
+    if not found["commits"]:
+        ctx.notice(f"nothing to review: {found['head']} has no commits on top of {found['base']}")
+    return found
+
+
+def _pr_summary(pr: dict[str, Any]) -> dict[str, Any]:
+    keys = ("provider", "number", "title", "url", "head", "base")
+    return {key: pr.get(key) for key in keys}
+
+
+def recommendation_of(answer: str) -> str:
+    """The reviewer's ``Recommendation: ...`` line (approve, request_changes, comment).
+
+    A review without one is a ``comment``: it is never read as an approval.
+    """
+    match = RECOMMENDATION_RE.search(answer or "")
+    if not match:
+        return "comment"
+    word = re.sub(r"[ _-]", "", match.group(1).lower())
+    return "request_changes" if word == "requestchanges" else word
+
+
+def review_report(
+    ctx: Any, review: dict[str, Any], changes: dict[str, Any], title: str = ""
+) -> dict[str, Any]:
+    """Action ``review.report``: write ``.maverick/reviews/<run_id>.md`` and print it.
+
+    :param review: the reviewer agent step's output.
+    :param changes: ``review.gather``'s output.
+    :returns: ``{path, recommendation, commits, files}``.
+    """
+    answer = str(review.get("answer", ""))
+    recommendation = recommendation_of(answer)
+    run_id = ctx.run.run_id
+    lines = [
+        f"# Review: {title or changes.get('head')} against {changes.get('base')}",
+        "",
+        f"- Run: {run_id}",
+        f"- Recommendation: **{recommendation}**",
+        f"- Commits: {len(changes.get('commits') or [])}; "
+        f"files changed: {len(changes.get('files') or [])}",
+    ]
+    pr = changes.get("pull_request")
+    if pr:
+        lines.append(f"- Pull request: #{pr.get('number')} {pr.get('title')} ({pr.get('url')})")
+    if changes.get("truncated"):
+        lines.append("- Note: the diff was too long and was cut for the reviewer")
+    lines += ["", "## Commits", ""]
+    lines += [changes.get("commits_text") or "(none)"]
+    lines += ["", "## Changed files", ""]
+    lines += [changes.get("files_text") or "(none)"]
+    lines += ["", f"## Review ({review.get('role', 'reviewer')})", "", answer.strip() or "(empty)"]
+    text = "\n".join(lines) + "\n"
+    directory = state_dir(ctx.config.root) / "reviews"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{run_id}.md"
+    path.write_text(text, encoding="utf-8")
+    relative = str(path.relative_to(ctx.config.root))
+    ctx.notice(f"review report written to {relative}:\n{text.rstrip()}")
+    return {
+        "path": relative,
+        "recommendation": recommendation,
+        "commits": len(changes.get("commits") or []),
+        "files": len(changes.get("files") or []),
+    }
+
+
+# ----------------------------------------------------------------------------- fly
+
+
+def fly_plan(
+    ctx: Any,
+    tasks_data: dict[str, Any],
+    branch_name: str,
+    base_branch: str,
+    work_tree: dict[str, Any],
+    skip_review: bool,
+    skip_pr: bool,
+    draft_pr: bool,
+) -> dict[str, Any]:
+    """Action ``fly.plan``: what ``fly`` would do (``dry_run``); changes nothing."""
+    lines = [
+        f"fly plan (dry run, nothing is changed): {tasks_data['path']}"
+        + (f" - {tasks_data['title']}" if tasks_data.get("title") else ""),
+        f"  branch {branch_name} from {base_branch}",
+    ]
+    if not work_tree.get("clean", True):
+        lines.append(
+            f"  WARNING: {len(work_tree['changes'])} uncommitted change(s): a real run refuses"
+        )
+    for phase in tasks_data["phases"]:
+        state = "done, skipped" if phase["done"] else "implement, validate, commit"
+        lines.append(f"  phase {phase['number']}: {phase['title']} ({state})")
+        lines += [f"      {line}" for line in phase["text"].splitlines()]
+    lines.append("  final validation, push to origin (when it exists)")
+    lines.append("  review: " + ("skipped" if skip_review else "reviewer agent"))
+    provider = provider_name(ctx.config)
+    pr = "skipped" if skip_pr else f"{'draft ' if draft_pr else ''}via the {provider} provider"
+    lines.append(f"  pull request: {pr}")
+    missing = [
+        role
+        for role in ["implementer", *([] if skip_review else ["reviewer"])]
+        if resolve_role(ctx.config, role) is None
+    ]
+    if missing:
+        lines.append(f"  WARNING: no agent configured for: {', '.join(missing)}")
+    text = "\n".join(lines)
+    ctx.notice(text)
+    return {"plan": text, "phases": len(tasks_data["pending"])}
+
+
+def _validation_line(validation: dict[str, Any] | None) -> str:
+    if not validation:
+        return "not run"
+    attempts = validation.get("attempts") or []
+    stages = ", ".join(validation.get("stages") or []) or "no stages configured"
+    fixes = validation.get("fixes", 0)
+    verdict = "passed" if validation.get("passed") else "failed"
+    extra = f" after {fixes} fix(es)" if fixes else ""
+    return f"{verdict}{extra} ({stages}; {len(attempts)} attempt(s))"
+
+
+def fly_pull_request(
+    ctx: Any,
+    tasks_data: dict[str, Any],
+    branch_name: str,
+    phases: list[Any] | None,
+    validation: dict[str, Any] | None,
+    review: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Action ``fly.pull_request_text``: the pull request's title and body."""
+    title = tasks_data.get("title") or branch_name
+    lines = [
+        f"Implements `{tasks_data['path']}` phase by phase (maverick fly).",
+        "",
+        "## Phases",
+        "",
+    ]
+    for iteration in phases or []:
+        outputs = (iteration or {}).get("commit") or {}
+        commit = (outputs.get("commit") or {}) if isinstance(outputs, dict) else {}
+        phase_validation = (outputs.get("validation") or {}) if isinstance(outputs, dict) else {}
+        subject = commit.get("subject") or "(no changes)"
+        lines.append(f"- {subject} - validation {_validation_line(phase_validation)}")
+    lines += ["", "## Final validation", "", _validation_line(validation)]
+    if review:
+        lines += ["", "## Review", "", f"Recommendation: **{review.get('recommendation')}**"]
+    return {"title": title, "body": "\n".join(lines) + "\n"}
+
+
+# ----------------------------------------------------------------------------- refuel
+
+
+def refuel_plan(ctx: Any, listing: dict[str, Any], label: str, base_branch: str) -> dict[str, Any]:
+    """Action ``refuel.plan``: the issues refuel would fix (``dry_run``)."""
+    lines = [
+        f"refuel plan (dry run, nothing is changed): label '{label}', "
+        f"provider {listing['provider']}, base {base_branch}"
+    ]
+    for issue in listing["issues"]:
+        lines.append(f"  #{issue['number']} {issue['title']} -> branch fix/issue-{issue['number']}")
+    if not listing["issues"]:
+        lines.append("  no open issues with that label")
+    text = "\n".join(lines)
+    ctx.notice(text)
+    return {"plan": text, "issues": len(listing["issues"])}
+
+
+def finish_issue(
+    ctx: Any, issue: dict[str, Any], outcome: dict[str, Any], base_branch: str
+) -> dict[str, Any]:
+    """Action ``refuel.finish_issue``: record one issue's result, return to the base branch.
+
+    A failed issue's uncommitted work is committed on its branch (never pushed) so
+    nothing is lost and the next issue starts from a clean tree.
+    """
+    git = gitops.Git.of(ctx)
+    branch = f"fix/issue-{issue['number']}"
+    ok = bool(outcome.get("ok"))
+    kept = None
+    if not ok and git.current_branch() == branch and git.status():
+        kept = gitops.commit_all(
+            git,
+            f"WIP: fix #{issue['number']} (unfinished: maverick refuel failed)",
+            f"Maverick-Issue: {issue['number']}",
+        )
+    git.check_branch_name(base_branch)
+    if git.current_branch() != base_branch:
+        git.run("switch", "--quiet", base_branch)
+    outputs = outcome.get("outputs") or {}
+    pr = outputs.get("pull_request") or {}
+    return {
+        "number": issue["number"],
+        "title": issue["title"],
+        "status": "fixed" if ok else "failed",
+        "branch": branch,
+        "pull_request": pr.get("url"),
+        "error": None if ok else (str(outcome.get("error") or "").splitlines() or ["failed"])[0],
+        "kept_commit": kept.get("sha") if kept else None,
+    }
+
+
+def refuel_summary(
+    ctx: Any, results: list[Any] | None, skipped: list[Any], label: str
+) -> dict[str, Any]:
+    """Action ``refuel.summary``: print the table of issues and their results."""
+    rows: list[dict[str, Any]] = [
+        iteration["finish"] for iteration in results or [] if iteration and iteration.get("finish")
+    ]
+    lines = [f"refuel summary (label '{label}'):"]
+    lines.append(f"  {'issue':<7} {'status':<8} {'branch':<18} pull request / error")
+    for row in rows:
+        detail = row["pull_request"] if row["status"] == "fixed" else row["error"]
+        lines.append(f"  #{row['number']:<6} {row['status']:<8} {row['branch']:<18} {detail}")
+    for item in skipped or []:
+        lines.append(f"  #{item['number']:<6} {'skipped':<8} {'':<18} an open pull request exists")
+    if not rows and not skipped:
+        lines.append("  no open issues with that label")
+    fixed = sum(1 for row in rows if row["status"] == "fixed")
+    failed = [row["number"] for row in rows if row["status"] == "failed"]
+    lines.append(f"  {fixed} fixed, {len(failed)} failed, {len(skipped or [])} skipped")
+    ctx.notice("\n".join(lines))
+    return {"rows": rows, "fixed": fixed, "failed": failed, "skipped": len(skipped or [])}
+
+
+def require_all_fixed(summary: dict[str, Any]) -> dict[str, Any]:
+    """Action ``refuel.require_all_fixed``: fail the run (exit 1) when an issue failed."""
+    failed = summary.get("failed") or []
+    if failed:
+        numbers = ", ".join(f"#{n}" for n in failed)
+        raise StepFailed(
+            f"{len(failed)} issue(s) could not be fixed: {numbers} (see the summary above; "
+            "their work is kept on their fix/issue-N branches)"
+        )
+    return {"failed": 0}

@@ -1,0 +1,194 @@
+"""``maverick fly``, ``maverick refuel`` and ``maverick review``.
+
+Each command runs the workflow of the same name, found like ``maverick run NAME``
+finds it (so a project's ``.maverick/workflows/fly.yaml`` replaces the built-in
+one). Its options are derived from that workflow's declared inputs when the
+command line is parsed: ``branch_name`` becomes ``--branch-name``, a boolean
+``skip_review`` becomes ``--skip-review/--no-skip-review``; ``-i KEY=VALUE`` works
+too, and every option of ``maverick run`` (``--resume [RUN_ID]``, ``--explain``,
+``--force``, ``--store`` ...) is there.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from maverick_core.cli import State, execute_workflow, parse_assignments, run_options
+from maverick_core.errors import MaverickError
+
+if TYPE_CHECKING:
+    from maverick_core.dsl.model import InputSpec, Workflow
+
+WORKFLOW_COMMANDS: dict[str, str] = {
+    "fly": "Implement a tasks file phase by phase on a branch (the fly workflow).",
+    "refuel": "Fix open issues with a label, one branch and pull request each (refuel).",
+    "review": "Review the current branch or a pull request with the reviewer agent (review).",
+}
+
+
+def _run_params() -> list[click.Parameter]:
+    """The parameters of ``maverick run`` shared by the workflow commands."""
+
+    def target() -> None:
+        """Only a carrier for the options."""
+
+    decorated = run_options(target)
+    # click decorators collect parameters last-first; the command wants them in order
+    return list(reversed(decorated.__click_params__))
+
+
+def _reserved_names(params: list[click.Parameter]) -> set[str]:
+    names = {"help"}
+    for param in params:
+        for opt in getattr(param, "opts", []) + getattr(param, "secondary_opts", []):
+            names.add(opt.lstrip("-"))
+    return names
+
+
+def option_name(input_name: str) -> str:
+    """``branch_name`` → ``branch-name`` (the option's long name without dashes)."""
+    return input_name.replace("_", "-").lower()
+
+
+def _describe(name: str, spec: InputSpec) -> str:
+    parts = [spec.description.strip()] if spec.description else []
+    details = [f"input {name}", spec.type]
+    if spec.required and not spec.has_default:
+        details.append("required")
+    elif spec.has_default and spec.default not in (None, ""):
+        details.append(f"default: {spec.default}")
+    parts.append(f"[{', '.join(details)}]")
+    return " ".join(parts)
+
+
+class WorkflowCommand(click.Command):
+    """A command that runs one workflow, its options derived from the workflow's inputs."""
+
+    def __init__(self, workflow_name: str, summary: str) -> None:
+        self.workflow_name = workflow_name
+        self.base_params = _run_params()
+        self.derived: dict[str, tuple[str, InputSpec]] = {}
+        self.workflow: Workflow | None = None
+        super().__init__(
+            workflow_name,
+            callback=self.invoke_workflow,
+            params=list(self.base_params),
+            help=summary,
+            short_help=summary,
+        )
+
+    def load(self, ctx: click.Context) -> Workflow:
+        """Find the workflow by name (project, user, plugins, built-in) and load it.
+
+        This happens before the options are parsed, so it must not build the run's
+        configuration (that would choose the reporter before ``--quiet``/``--json``
+        are known): finding a workflow needs only the project root and settings.
+        """
+        from maverick_core.config import Config, find_project_root, project_name, read_settings
+        from maverick_core.discovery import load_named_workflow
+        from maverick_core.storage import Project
+
+        state = self.state(ctx)
+        if state.project_dir:
+            root = Path(state.project_dir).resolve()
+            if not root.is_dir():
+                raise MaverickError(f"--project-dir {state.project_dir}: not a directory")
+        else:
+            root = find_project_root(Path.cwd())
+        settings = read_settings(root)
+        probe = Config(Project(root, project_name(root, settings)), settings, state.pm)
+        return load_named_workflow(probe, self.workflow_name)
+
+    def state(self, ctx: click.Context) -> State:
+        """The global options (plugins, project directory) of this invocation."""
+        state = ctx.find_object(State)
+        if state is None:
+            raise MaverickError(f"maverick {self.workflow_name} must run under the maverick CLI")
+        return state
+
+    def derive_params(self, workflow: Workflow) -> list[click.Parameter]:
+        """One option per declared input (inputs whose name a run option uses: ``-i`` only)."""
+        reserved = _reserved_names(self.base_params)
+        params: list[click.Parameter] = []
+        self.derived = {}
+        for index, (name, spec) in enumerate(workflow.inputs.items()):
+            long = option_name(name)
+            if long in reserved or not long.replace("-", "").isalnum():
+                continue
+            dest = f"input_{index}"
+            self.derived[dest] = (name, spec)
+            help_text = _describe(name, spec)
+            if spec.type == "boolean":
+                params.append(
+                    click.Option([f"--{long}/--no-{long}", dest], default=None, help=help_text)
+                )
+                continue
+            kinds: dict[str, click.ParamType[Any]] = {"integer": click.INT, "number": click.FLOAT}
+            kind = kinds.get(spec.type, click.STRING)
+            metavar = {"list": "YAML_LIST", "object": "YAML_MAPPING"}.get(
+                spec.type, spec.type.upper()
+            )
+            if spec.secret:
+                help_text += " (secret: never stored, never printed)"
+            params.append(
+                click.Option([f"--{long}", dest], type=kind, metavar=metavar, help=help_text)
+            )
+        return params
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Load the workflow first, so its inputs are options (and in ``--help``)."""
+        try:
+            workflow = self.load(ctx)
+        except MaverickError:
+            if ctx.resilient_parsing:  # shell completion must never fail
+                return super().parse_args(ctx, args)
+            raise
+        self.workflow = workflow
+        self.params = self.derive_params(workflow) + self.base_params
+        if workflow.description:
+            self.help = f"{workflow.description.strip()}\n\nWorkflow file: {workflow.source}"
+        return super().parse_args(ctx, args)
+
+    def invoke_workflow(self, assignments: tuple[str, ...], **options: Any) -> None:
+        """Collect the inputs from the derived options and ``-i``, then run the workflow."""
+        from maverick_core.inputs import parse_value
+
+        workflow = self.workflow
+        if workflow is None:  # parse_args always sets it; guard for direct callers
+            raise MaverickError(f"workflow '{self.workflow_name}' was not loaded")
+        given = parse_assignments(workflow, assignments)
+        for dest, (name, spec) in self.derived.items():
+            value = options.pop(dest, None)
+            if value is None:
+                continue
+            if name in given:
+                raise click.UsageError(
+                    f"input '{name}' is given twice (--{option_name(name)} and -i {name}=...)"
+                )
+            if spec.type in ("list", "object", "string"):
+                value = parse_value(workflow, name, value)
+            given[name] = value
+        starting = options.get("resume") is None and not options.get("explain")
+        if starting and not options.get("from_checkpoint"):
+            for name, spec in workflow.inputs.items():
+                if spec.required and not spec.has_default and name not in given:
+                    flag = (
+                        f"--{option_name(name)}"
+                        if any(n == name for n, _ in self.derived.values())
+                        else f"-i {name}=..."
+                    )
+                    raise click.UsageError(f"Missing option '{flag}' (input {name}).")
+        sys.exit(
+            execute_workflow(
+                self.workflow_name,
+                given,
+                set(given),
+                resume_command=self.state(click.get_current_context()).command(self.workflow_name),
+                workflow=workflow,
+                **options,
+            )
+        )

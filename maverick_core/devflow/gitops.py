@@ -1,0 +1,306 @@
+"""Git for the built-in workflows: real ``git`` subprocesses with argument lists.
+
+Everything goes through :class:`Git`, which starts ``git`` through the run's process
+group (so an interrupt stops it) with an argument list, never a shell. Text that
+came from outside (commit messages built from issue titles, agent answers) travels
+on stdin (``git commit -F -``), never on a command line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from maverick_core.errors import StepFailed
+
+STDERR_TAIL_LINES = 15
+MAX_DIFF_CHARS = 200_000
+# The whole work tree except maverick's own directory: run state is never committed,
+# and maverick creating .maverick/.gitignore does not make the tree "dirty".
+WORK_TREE = (":/", ":(exclude).maverick")
+
+Popen = Callable[..., subprocess.Popen[bytes]]
+
+
+@attrs.frozen
+class GitResult:
+    """A finished git command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        """True when git exited with status 0."""
+        return self.returncode == 0
+
+
+class Git:
+    """Runs ``git`` in one repository.
+
+    :param root: the work tree.
+    :param popen: starts a process (the run's :meth:`StepContext.popen`, so an
+        interrupted run stops git too); ``subprocess.Popen`` outside a run.
+    :param forget: called with each finished process (the run stops tracking it).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        popen: Popen = subprocess.Popen,
+        forget: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.popen = popen
+        self.forget = forget
+
+    @classmethod
+    def of(cls, ctx: Any) -> Git:
+        """The git of a step's project, started through the run's process group."""
+        return cls(ctx.config.root, ctx.popen, ctx.executor.processes.forget)
+
+    def run(self, *args: str, input: str | None = None, check: bool = True) -> GitResult:
+        """Run ``git ARGS``; with ``check``, a non-zero exit fails the step."""
+        # never wait for a password prompt nobody will answer (a push to https)
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        proc = self.popen(
+            ["git", *args],
+            cwd=self.root,
+            env=env,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = proc.communicate(None if input is None else input.encode("utf-8"))
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+            if self.forget is not None:
+                self.forget(proc)
+        result = GitResult(
+            proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        )
+        if check and not result.ok:
+            lines = result.stderr.strip().splitlines()[-STDERR_TAIL_LINES:]
+            detail = ("\n" + "\n".join(lines)) if lines else ""
+            raise StepFailed(f"git {args[0]} failed (exit {result.returncode}){detail}")
+        return result
+
+    def out(self, *args: str) -> str:
+        """Run git and return its stdout without the trailing newline."""
+        return self.run(*args).stdout.rstrip("\n")
+
+    # ------------------------------------------------------------------ questions
+
+    def require_repository(self) -> None:
+        """Fail unless the project root is inside a git work tree."""
+        result = self.run("rev-parse", "--is-inside-work-tree", check=False)
+        if not result.ok or result.stdout.strip() != "true":
+            raise StepFailed(
+                f"{self.root} is not a git repository (run 'git init' and commit first)"
+            )
+
+    def current_branch(self) -> str:
+        """The checked-out branch ("" when HEAD is detached)."""
+        return self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+
+    def has_ref(self, ref: str) -> bool:
+        """True when ``ref`` names a commit."""
+        return self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).ok
+
+    def branch_exists(self, branch: str) -> bool:
+        """True when a local branch ``branch`` exists."""
+        return self.run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).ok
+
+    def head(self) -> str:
+        """The commit HEAD points to."""
+        return self.out("rev-parse", "HEAD")
+
+    def status(self) -> list[str]:
+        """``git status --porcelain`` lines: uncommitted changes outside ``.maverick/``."""
+        text = self.run(
+            "status", "--porcelain=v1", "--untracked-files=all", "--", *WORK_TREE
+        ).stdout
+        return [line for line in text.splitlines() if line.strip()]
+
+    def has_remote(self, name: str) -> bool:
+        """True when remote ``name`` is configured."""
+        return name in self.out("remote").split()
+
+    def message(self, ref: str = "HEAD") -> str:
+        """The full message of a commit."""
+        return self.out("log", "-1", "--format=%B", ref)
+
+    def check_branch_name(self, branch: str) -> None:
+        """Fail when ``branch`` is not a valid branch name (before git sees it as an option)."""
+        if not branch or branch.startswith("-"):
+            raise StepFailed(f"invalid branch name {branch!r}")
+        if not self.run("check-ref-format", "--branch", branch, check=False).ok:
+            raise StepFailed(f"invalid branch name {branch!r}")
+
+
+# ----------------------------------------------------------------------------- actions
+
+
+def require_clean(ctx: Any, allow_dirty: bool = False) -> dict[str, Any]:
+    """Action ``git.require_clean``: refuse to start on uncommitted changes.
+
+    :param allow_dirty: report the changes instead of failing (``dry_run``).
+    :returns: ``{branch, head, clean, changes}``.
+    """
+    git = Git.of(ctx)
+    git.require_repository()
+    changes = git.status()
+    if changes and not allow_dirty:
+        shown = "\n".join(f"  {line}" for line in changes[:20])
+        more = f"\n  ... and {len(changes) - 20} more" if len(changes) > 20 else ""
+        raise StepFailed(
+            "the work tree has uncommitted changes; commit or stash them first "
+            f"(git status):\n{shown}{more}"
+        )
+    return {
+        "branch": git.current_branch(),
+        "head": git.head() if git.has_ref("HEAD") else None,
+        "clean": not changes,
+        "changes": changes,
+    }
+
+
+def switch_branch(ctx: Any, branch: str, base: str) -> dict[str, Any]:
+    """Action ``git.switch_branch``: check out ``branch``, creating it from ``base``.
+
+    Running it again (a resumed run) on the branch it created is a no-op.
+
+    :returns: ``{branch, base, base_commit, created}``.
+    """
+    git = Git.of(ctx)
+    git.check_branch_name(branch)
+    created = False
+    if git.current_branch() != branch:
+        if git.branch_exists(branch):
+            git.run("switch", "--quiet", branch)
+        else:
+            start = resolve_branch(git, base)
+            git.run("switch", "--quiet", "--create", branch, start)
+            created = True
+    base_commit = git.out("merge-base", resolve_branch(git, base), "HEAD")
+    return {"branch": branch, "base": base, "base_commit": base_commit, "created": created}
+
+
+def resolve_branch(git: Git, branch: str) -> str:
+    """The ref of ``branch``: the local branch, else ``origin``'s."""
+    git.check_branch_name(branch)
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+        if git.has_ref(ref):
+            return ref
+    raise StepFailed(f"branch '{branch}' does not exist (locally or on origin)")
+
+
+def checkout(ctx: Any, branch: str) -> dict[str, Any]:
+    """Action ``git.checkout``: switch to an existing branch (a no-op when on it)."""
+    git = Git.of(ctx)
+    git.check_branch_name(branch)
+    if git.current_branch() != branch:
+        git.run("switch", "--quiet", branch)
+    return {"branch": branch, "head": git.head()}
+
+
+def commit_all(git: Git, message: str | Callable[[], str], marker: str) -> dict[str, Any]:
+    """Commit every change with ``message`` (ending in the ``marker`` trailer).
+
+    Idempotent for a resumed run: when nothing is left to commit and HEAD already
+    carries ``marker``, that commit is the result (the interrupted run made it just
+    before it was stopped). With nothing to commit otherwise, no commit is made.
+
+    :param message: the message, or a function making it (called only when there
+        is something to commit: it may ask an agent).
+    :returns: ``{committed, created, sha, subject, files}``.
+    """
+    git.run("add", "--all", "--", *WORK_TREE)
+    staged = git.run("diff", "--cached", "--name-only", "-z").stdout.split("\0")
+    files = [name for name in staged if name]
+    if not files:
+        if marker and git.has_ref("HEAD") and marker in git.message().splitlines():
+            return {
+                "committed": True,
+                "created": False,
+                "sha": git.head(),
+                "subject": git.out("log", "-1", "--format=%s"),
+                "files": _files_of(git, "HEAD"),
+            }
+        return {"committed": False, "created": False, "sha": None, "subject": None, "files": []}
+    full = (message() if callable(message) else message).strip("\n")
+    if marker and marker not in full.splitlines():
+        full = f"{full}\n\n{marker}"
+    git.run("commit", "--quiet", "--file=-", input=full + "\n")
+    return {
+        "committed": True,
+        "created": True,
+        "sha": git.head(),
+        "subject": full.splitlines()[0],
+        "files": sorted(files),
+    }
+
+
+def _files_of(git: Git, ref: str) -> list[str]:
+    text = git.run("show", "--name-only", "--format=", "-z", ref).stdout
+    return sorted(name.strip("\n") for name in text.split("\0") if name.strip("\n"))
+
+
+def push(ctx: Any, branch: str, remote: str = "origin") -> dict[str, Any]:
+    """Action ``git.push``: push ``branch`` to ``remote`` when that remote exists.
+
+    Pushing again what was pushed is a no-op, so a resumed run may repeat it.
+
+    :returns: ``{pushed, remote, branch, reason}``.
+    """
+    git = Git.of(ctx)
+    git.check_branch_name(branch)
+    if not git.has_remote(remote):
+        ctx.notice(f"no '{remote}' remote: {branch} stays local (not pushed)")
+        return {"pushed": False, "remote": remote, "branch": branch, "reason": "no remote"}
+    git.run("push", "--quiet", "--set-upstream", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    return {"pushed": True, "remote": remote, "branch": branch, "reason": None}
+
+
+def changes(git: Git, base: str, head: str = "HEAD") -> dict[str, Any]:
+    """The diff, changed files and commits of ``head`` against ``base`` (merge base)."""
+    diff = git.run("diff", "--no-color", "--no-ext-diff", f"{base}...{head}").stdout
+    names = git.run("diff", "--name-status", "-z", f"{base}...{head}").stdout.split("\0")
+    files = _name_status(names)
+    log = git.run("log", "--reverse", "--format=%H%x00%s", f"{base}..{head}").stdout
+    commits = []
+    for line in log.splitlines():
+        sha, _, subject = line.partition("\0")
+        commits.append({"sha": sha, "subject": subject})
+    truncated = len(diff) > MAX_DIFF_CHARS
+    return {
+        "base": base,
+        "head": head,
+        "diff": diff[:MAX_DIFF_CHARS],
+        "truncated": truncated,
+        "files": files,
+        "commits": commits,
+    }
+
+
+def _name_status(parts: list[str]) -> list[dict[str, str]]:
+    files = []
+    index = 0
+    while index < len(parts) and parts[index]:
+        status = parts[index]
+        if status[:1] in ("R", "C") and index + 2 < len(parts):
+            files.append({"status": status[:1], "path": parts[index + 2]})
+            index += 3
+        else:
+            files.append({"status": status[:1], "path": parts[index + 1]})
+            index += 2
+    return files
