@@ -334,7 +334,7 @@ def plugins(as_json: bool) -> None:
     for name, info in pm.infos.items():
         plugin = pm.get_plugin(name)
         provides: dict[str, list[str]] = {}
-        for kind in ("step_types", "actions", "agents", "stores", "serializers"):
+        for kind in ("step_types", "actions", "agents", "providers", "stores", "serializers"):
             keys = [k for k, r in getattr(registries, kind).items() if r.plugin == name]
             if keys:
                 provides[kind] = sorted(keys)

@@ -64,7 +64,22 @@ def register_agents(register: Callable[..., None]) -> None:
     """Register agent backends for ``agent`` steps.
 
     :param register: ``register(name, factory)``; ``factory(config: dict)`` returns an
-        object with ``ask(prompt: str, *, role: str, env: dict) -> str``.
+        object with ``ask(prompt: str, *, role: str, env: dict) -> str``. ``ask`` may
+        also accept ``cwd`` (the project root), ``popen`` (starts a child process that
+        an interrupt terminates) and ``timeout`` (seconds); they are passed only to
+        backends whose ``ask`` declares them.
+    """
+
+
+@hookspec
+def register_providers(register: Callable[..., None]) -> None:
+    """Register issue and pull-request providers (``provider:`` in maverick.yaml).
+
+    :param register: ``register(name, factory)``; ``factory(config, runner)`` returns a
+        provider with ``list_issues``, ``find_pull_request``, ``create_pull_request``
+        and ``pull_request_changes`` (see
+        :class:`maverick_core.devflow.providers.Provider`); ``runner`` runs its
+        commands inside the run's process group.
     """
 
 

@@ -73,6 +73,7 @@ class Registries:
     step_types: dict[str, Registration] = attrs.field(factory=dict)
     actions: dict[str, Registration] = attrs.field(factory=dict)
     agents: dict[str, Registration] = attrs.field(factory=dict)
+    providers: dict[str, Registration] = attrs.field(factory=dict)
     stores: dict[str, Registration] = attrs.field(factory=dict)
     serializers: dict[str, Registration] = attrs.field(factory=dict)
 
@@ -237,6 +238,7 @@ def collect_registries(pm: MaverickPluginManager) -> Registries:
     gather("register_step_types", registries.step_types, lambda t: t.name, lambda t: t)
     gather("register_actions", registries.actions, lambda n, f: n, lambda n, f: f)
     gather("register_agents", registries.agents, lambda n, f: n, lambda n, f: f)
+    gather("register_providers", registries.providers, lambda n, f: n, lambda n, f: f)
     gather("register_stores", registries.stores, lambda s, f: s, lambda s, f: f)
     gather("register_serializers", registries.serializers, lambda s: s.name, lambda s: s)
     return registries

@@ -134,6 +134,10 @@ class StepContext:
         """Start a child process that is terminated if the run is interrupted."""
         return self.executor.processes.popen(*args, **kwargs)
 
+    def forget(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop tracking a child process that has finished."""
+        self.executor.processes.forget(proc)
+
     def cancelled(self) -> bool:
         """True once the run is being interrupted."""
         return self.executor.cancel.is_set()

@@ -19,3 +19,12 @@ def register_actions(register: Callable[..., None]) -> None:
     register("provider.list_issues", providers.list_issues)
     register("provider.open_pull_request", providers.open_pull_request)
     register("provider.describe", providers.describe)
+
+
+@hookimpl
+def register_providers(register: Callable[..., None]) -> None:
+    """Register the ``github`` and ``local`` providers."""
+    from maverick_core.devflow.providers import GitHubProvider, LocalProvider
+
+    register("github", GitHubProvider)
+    register("local", LocalProvider)

@@ -133,7 +133,9 @@ class TerminalReporter:
 
     @hookimpl
     def on_notice(self, run: Run | None, message: str) -> None:
-        self.write(f"note: {message}")
+        # a multi-line notice (a report, a summary table) stays one indented block
+        first, *rest = message.splitlines() or [""]
+        self.write("\n".join([f"note: {first}", *(f"      {line}" for line in rest)]))
 
     @hookimpl
     def workflow_finish(self, run: Run, outcome: RunOutcome) -> None:

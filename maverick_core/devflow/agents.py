@@ -277,7 +277,7 @@ def ask_agent(
     finally:
         for proc in children:
             if proc.poll() is not None:
-                ctx.executor.processes.forget(proc)
+                ctx.forget(proc)
     if not isinstance(reply, str):
         raise StepFailed(f"agent backend '{chosen.backend}' returned {type(reply).__name__}")
     return Answer(

@@ -63,7 +63,7 @@ class Git:
     @classmethod
     def of(cls, ctx: Any) -> Git:
         """The git of a step's project, started through the run's process group."""
-        return cls(ctx.config.root, ctx.popen, ctx.executor.processes.forget)
+        return cls(ctx.config.root, ctx.popen, ctx.forget)
 
     def run(self, *args: str, input: str | None = None, check: bool = True) -> GitResult:
         """Run ``git ARGS``; with ``check``, a non-zero exit fails the step."""

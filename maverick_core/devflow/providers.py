@@ -14,9 +14,9 @@ pull request's ``url``. The ``github`` provider runs ``gh`` with argument lists;
 titles and bodies (untrusted: they come from issues and agents) travel as JSON on
 stdin to ``gh api``, never on a command line.
 
-Providers are registered in :data:`PROVIDERS` by name (a third-party plugin adds one
-with :func:`register_provider` from its ``configure`` hook); the workflows use them
-through the ``provider.*`` actions (registered by the ``providers`` plugin).
+Providers are registered by name through the ``register_providers`` hook (the
+built-in ``providers`` plugin registers these two; a third-party plugin adds its own
+the same way); the workflows use them through the ``provider.*`` actions.
 """
 
 from __future__ import annotations
@@ -400,13 +400,7 @@ class GitHubProvider:
 # ----------------------------------------------------------------------------- registry
 
 ProviderFactory = Callable[[Config, CommandRunner], Provider]
-PROVIDERS: dict[str, ProviderFactory] = {"github": GitHubProvider, "local": LocalProvider}
-"""Providers by name; :func:`register_provider` adds one."""
-
-
-def register_provider(name: str, factory: ProviderFactory) -> None:
-    """Make ``provider: NAME`` in maverick.yaml use ``factory(config, runner)``."""
-    PROVIDERS[name] = factory
+"""What a plugin registers through ``register_providers``: ``factory(config, runner)``."""
 
 
 def github_available(config: Config) -> bool:
@@ -420,16 +414,18 @@ def provider_name(config: Config) -> str:
     chosen = config.settings.get("provider", "auto")
     if chosen in (None, "auto"):
         return "github" if github_available(config) else "local"
-    if not isinstance(chosen, str) or chosen not in PROVIDERS:
-        known = ", ".join(sorted(PROVIDERS))
+    providers = config.pm.registries.providers
+    if not isinstance(chosen, str) or chosen not in providers:
+        known = ", ".join(sorted(providers))
         raise StepFailed(f"maverick.yaml: unknown provider {chosen!r} (known: {known}, auto)")
     return chosen
 
 
 def provider_for(ctx: Any) -> Provider:
     """The configured provider, running its commands through the run's process group."""
-    runner = CommandRunner(ctx.config.root, ctx.popen, ctx.executor.processes.forget)
-    return PROVIDERS[provider_name(ctx.config)](ctx.config, runner)
+    runner = CommandRunner(ctx.config.root, ctx.popen, ctx.forget)
+    factory: ProviderFactory = ctx.config.pm.registries.providers[provider_name(ctx.config)].value
+    return factory(ctx.config, runner)
 
 
 # ----------------------------------------------------------------------------- actions

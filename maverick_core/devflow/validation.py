@@ -144,7 +144,7 @@ def run_stage(ctx: StepContext, stage: Stage) -> dict[str, Any]:
         if proc.returncode is None:
             kill_tree(proc, 9)
             proc.wait()
-        ctx.executor.processes.forget(proc)
+        ctx.forget(proc)
     output = tail(out.decode("utf-8", "replace"))
     if timed_out:
         output = f"{output}\n(timed out after {stage.timeout:g}s)".lstrip("\n")

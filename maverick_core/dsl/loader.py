@@ -425,9 +425,10 @@ class _Checker:
         name = step.get("name")
         self.check_references(step, step_path, defined, skip=("steps", "options"))
         kind = step.get("type")
-        if kind == "loop":
-            self.check_steps(step.get("steps") or [], (*step_path, "steps"), defined)
-        elif kind == "branch":
+        if isinstance(step.get("steps"), list):
+            # any composite type (loop, try, a plugin's own) nests its body under `steps`
+            self.check_steps(step["steps"], (*step_path, "steps"), defined)
+        if kind == "branch":
             for o_index, option in enumerate(step.get("options") or []):
                 o_path: PathKey = (*step_path, "options", o_index)
                 if isinstance(option, dict):

@@ -71,7 +71,7 @@ class ShellStepType:
             if proc.returncode is None:
                 kill_tree(proc, 9)
                 proc.wait()
-            ctx.executor.processes.forget(proc)
+            ctx.forget(proc)
         stdout = out.decode("utf-8", "replace").rstrip("\n")
         stderr = err.decode("utf-8", "replace")
         if proc.returncode != 0:

@@ -399,3 +399,20 @@ def test_every_hookspec_has_a_test_and_a_docs_entry():
     undocumented = [n for n in specs if f"### `{n}`" not in docs]
     assert not untested, f"hooks without a test named after them: {untested}"
     assert not undocumented, f"hooks missing from docs/hooks.md: {undocumented}"
+
+
+def test_register_providers_makes_a_provider_selectable_in_maverick_yaml(project):
+    from maverick_core.config import make_config
+    from maverick_core.devflow.providers import provider_name
+
+    class Plugin:
+        @hookimpl
+        def register_providers(self, register: Any) -> None:
+            register("gitlab", lambda config, runner: ("gitlab", config.root))
+
+    (project / "maverick.yaml").write_text("provider: gitlab\n")
+    pm = make_plugin_manager(objects=(Plugin(),), autoload=False)
+    config = make_config(pm, project)
+    assert provider_name(config) == "gitlab"
+    assert set(pm.registries.providers) == {"github", "local", "gitlab"}
+    assert pm.registries.providers["gitlab"].value(config, None) == ("gitlab", project.resolve())

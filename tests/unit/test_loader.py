@@ -344,3 +344,29 @@ def test_project_names_are_the_same_for_every_spelling_of_the_remote():
         "https://github.com/o/r/",
     ]
     assert {normalize_remote(u) for u in spellings} == {"github.com/o/r"}
+
+
+def test_steps_nested_in_any_composite_type_are_checked_at_load_time():
+    from maverick_core.plugins import make_plugin_manager
+
+    models = make_plugin_manager(autoload=False).registries.step_models()
+    text = textwrap.dedent("""
+        version: "1.0"
+        name: x
+        steps:
+          - name: attempt
+            type: try
+            steps:
+              - name: inner
+                type: shell
+                command: echo ${{ steps.later.output }}
+          - name: later
+            type: shell
+            command: echo
+    """).lstrip()
+    with pytest.raises(DefinitionErrors) as info:
+        load_workflow_text(text, "wf.yaml", models)
+    assert [e.message for e in info.value.errors] == [
+        "wf.yaml:9:18: steps[0].steps[0].command: step 'later' is not defined before this "
+        "step (a step sees only the steps before it)"
+    ]
