@@ -13,7 +13,13 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
+
+import attrs
+
+from maverick_core.errors import StepFailed
 
 
 class ProcessGroup:
@@ -53,3 +59,68 @@ def kill_tree(proc: subprocess.Popen[bytes], sig: int) -> None:
     """Signal a child's whole process group (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+@attrs.frozen
+class CommandResult:
+    """A finished command, its output decoded as UTF-8."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited with status 0."""
+        return self.returncode == 0
+
+
+class CommandRunner:
+    """Runs a program with an argument list (never a shell), text on stdin.
+
+    Untrusted text (issue bodies, diffs, agent answers) travels on stdin, never on
+    a command line.
+
+    :param root: the working directory.
+    :param popen: starts the process: the run's ``ctx.popen`` in a step, so an
+        interrupted run stops it too; ``subprocess.Popen`` outside a run.
+    :param forget: called with each finished process (the run stops tracking it).
+    :param env: variables added to the environment (e.g. to disable prompts).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
+        forget: Callable[[subprocess.Popen[bytes]], None] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.popen = popen
+        self.forget = forget
+        self.env = dict(env or {})
+
+    def __call__(self, argv: list[str], input: str | None = None) -> CommandResult:
+        """Run ``argv`` in ``root`` and wait for it."""
+        try:
+            proc = self.popen(
+                argv,
+                cwd=self.root,
+                env={**os.environ, **self.env},
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise StepFailed(f"cannot run {argv[0]}: {exc}") from None
+        try:
+            out, err = proc.communicate(None if input is None else input.encode("utf-8"))
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+            if self.forget is not None:
+                self.forget(proc)
+        return CommandResult(
+            proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        )

@@ -8,15 +8,13 @@ on stdin (``git commit -F -``), never on a command line.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from maverick_core.errors import StepFailed
+from maverick_core.processes import CommandResult, CommandRunner
 
 STDERR_TAIL_LINES = 15
 MAX_DIFF_CHARS = 200_000
@@ -25,20 +23,6 @@ MAX_DIFF_CHARS = 200_000
 WORK_TREE = (":/", ":(exclude).maverick")
 
 Popen = Callable[..., subprocess.Popen[bytes]]
-
-
-@attrs.frozen
-class GitResult:
-    """A finished git command."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        """True when git exited with status 0."""
-        return self.returncode == 0
 
 
 class Git:
@@ -57,37 +41,17 @@ class Git:
         forget: Callable[[subprocess.Popen[bytes]], None] | None = None,
     ) -> None:
         self.root = root
-        self.popen = popen
-        self.forget = forget
+        # never wait for a password prompt nobody will answer (a push to https)
+        self.runner = CommandRunner(root, popen, forget, env={"GIT_TERMINAL_PROMPT": "0"})
 
     @classmethod
     def of(cls, ctx: Any) -> Git:
         """The git of a step's project, started through the run's process group."""
         return cls(ctx.config.root, ctx.popen, ctx.forget)
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> GitResult:
+    def run(self, *args: str, input: str | None = None, check: bool = True) -> CommandResult:
         """Run ``git ARGS``; with ``check``, a non-zero exit fails the step."""
-        # never wait for a password prompt nobody will answer (a push to https)
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-        proc = self.popen(
-            ["git", *args],
-            cwd=self.root,
-            env=env,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            out, err = proc.communicate(None if input is None else input.encode("utf-8"))
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                proc.wait()
-            if self.forget is not None:
-                self.forget(proc)
-        result = GitResult(
-            proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-        )
+        result = self.runner(["git", *args], input)
         if check and not result.ok:
             lines = result.stderr.strip().splitlines()[-STDERR_TAIL_LINES:]
             detail = ("\n" + "\n".join(lines)) if lines else ""

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +34,7 @@ import yaml
 
 from maverick_core.config import Config, origin_url, state_dir
 from maverick_core.errors import StepFailed
+from maverick_core.processes import CommandRunner
 
 STDERR_TAIL_LINES = 15
 DEFAULT_ISSUES_DIR = ".maverick/issues"
@@ -89,64 +89,6 @@ class Provider(Protocol):
     def pull_request_changes(self, number: int) -> dict[str, Any]:
         """Pull request ``number``: ``head``, ``base``, ``title``, ``url``, and, when the
         provider knows them, ``diff``, ``files`` and ``commits`` (else None: use git)."""
-
-
-@attrs.frozen
-class CommandResult:
-    """A finished command."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-class CommandRunner:
-    """Runs a program with an argument list (never a shell), text on stdin.
-
-    :param popen: starts the process (the run's ``ctx.popen`` in a step).
-    :param forget: called with each finished process.
-    """
-
-    def __init__(
-        self,
-        root: Path,
-        popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
-        forget: Callable[[subprocess.Popen[bytes]], None] | None = None,
-    ) -> None:
-        self.root = root
-        self.popen = popen
-        self.forget = forget
-
-    def __call__(self, argv: list[str], input: str | None = None) -> CommandResult:
-        """Run ``argv`` in the project root and wait for it."""
-        env = {
-            **os.environ,
-            "GH_PROMPT_DISABLED": "1",
-            "NO_COLOR": "1",
-            "GH_NO_UPDATE_NOTIFIER": "1",
-        }
-        try:
-            proc = self.popen(
-                argv,
-                cwd=self.root,
-                env=env,
-                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise StepFailed(f"cannot run {argv[0]}: {exc}") from None
-        try:
-            out, err = proc.communicate(None if input is None else input.encode("utf-8"))
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                proc.wait()
-            if self.forget is not None:
-                self.forget(proc)
-        return CommandResult(
-            proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-        )
 
 
 # ----------------------------------------------------------------------------- local
@@ -399,6 +341,9 @@ class GitHubProvider:
 
 # ----------------------------------------------------------------------------- registry
 
+GH_ENV = {"GH_PROMPT_DISABLED": "1", "NO_COLOR": "1", "GH_NO_UPDATE_NOTIFIER": "1"}
+"""gh must never prompt, colour its output or check for updates inside a run."""
+
 ProviderFactory = Callable[[Config, CommandRunner], Provider]
 """What a plugin registers through ``register_providers``: ``factory(config, runner)``."""
 
@@ -423,7 +368,7 @@ def provider_name(config: Config) -> str:
 
 def provider_for(ctx: Any) -> Provider:
     """The configured provider, running its commands through the run's process group."""
-    runner = CommandRunner(ctx.config.root, ctx.popen, ctx.forget)
+    runner = CommandRunner(ctx.config.root, ctx.popen, ctx.forget, env=GH_ENV)
     factory: ProviderFactory = ctx.config.pm.registries.providers[provider_name(ctx.config)].value
     return factory(ctx.config, runner)
 
