@@ -233,7 +233,7 @@ def test_a_plugin_module_that_fails_to_import_is_one_line(cli):
 def installed_plugins(tmp_path_factory) -> Path:
     """The fixture plugin distributions, really installed (pip --target) into a directory."""
     target = tmp_path_factory.mktemp("site")
-    for name in ("maverick-hello", "maverick-typo"):
+    for name in ("maverick-hello", "maverick-typo", "maverick-broken"):
         subprocess.run(
             [
                 sys.executable,
@@ -334,3 +334,15 @@ def test_cli_runner_validate_in_process(project, good):
     result = CliRunner().invoke(build_cli(pm), ["validate", str(good)], obj=State(pm, None))
     assert result.exit_code == 0
     assert result.output == f"{good}: ok\n"
+
+
+def test_a_plugin_distribution_that_fails_to_import_is_named_in_one_line(cli, installed_plugins):
+    env = {"PYTHONPATH": str(installed_plugins / "maverick-broken")}
+    result = cli("plugins", env=env)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: plugin 'broken' (distribution maverick-broken 0.0.2) failed to import: "
+        "ModuleNotFoundError: No module named 'maverick_missing_dependency'\n"
+    )
+    blocked = cli("-p", "no:broken", "plugins", env=env)
+    assert blocked.returncode == 0

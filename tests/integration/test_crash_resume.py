@@ -346,3 +346,32 @@ def test_sigkill_in_the_middle_of_a_checkpoint_commit_keeps_the_previous_checkpo
         notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
         assert any("damaged" in n and f"(#{tear_at - 1})" in n for n in notices), notices
     assert_resumed_like_reference(harness, run_id, committed, resumed.stdout, reference_run)
+
+
+def test_an_exception_in_a_python_step_fails_the_run_and_resume_finishes_it(project, cli):
+    (project / "flaky_action.py").write_text(
+        "import pathlib\n"
+        "def check(flag):\n"
+        "    if pathlib.Path(flag).exists():\n"
+        "        raise ValueError('the flag is still there')\n"
+        "    return 'passed'\n"
+    )
+    flag = project / "flag"
+    flag.write_text("")
+    (project / "py.yaml").write_text(f"""
+version: "1.0"
+name: pyfail
+steps:
+  - {{name: before, type: shell, command: "echo before >> log", checkpoint: true}}
+  - {{name: check, type: python, action: "flaky_action:check", kwargs: {{flag: "{flag}"}}}}
+outputs: {{result: "${{{{ steps.check.output }}}}"}}
+""")
+    failed = cli("run", "py.yaml")
+    assert failed.returncode == 1
+    assert "error: step 'check' failed: ValueError: the flag is still there" in failed.stdout
+    assert "Traceback" not in failed.stdout + failed.stderr
+    flag.unlink()
+    resumed = cli("run", "py.yaml", "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert final_outputs(resumed.stdout) == {"result": "passed"}
+    assert (project / "log").read_text() == "before\n"
