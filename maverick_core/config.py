@@ -140,13 +140,20 @@ def make_config(
     options: dict[str, Any] | None = None,
 ) -> Config:
     """Find the project, read its settings and call the ``configure`` hook."""
+    project, settings = open_project(project_dir)
+    config = Config(project, settings, pm, dict(options or {}))
+    pm.hook.configure(config=config)
+    return config
+
+
+def open_project(project_dir: str | Path | None = None) -> tuple[Project, dict[str, Any]]:
+    """The project (``--project-dir``, else found from the current directory) and its
+    ``maverick.yaml`` settings, without configuring any plugin."""
     root = Path(project_dir).resolve() if project_dir else find_project_root(Path.cwd())
     if project_dir and not root.is_dir():
         raise MaverickError(f"--project-dir {project_dir}: not a directory")
     settings = read_settings(root)
-    config = Config(Project(root, project_name(root, settings)), settings, pm, dict(options or {}))
-    pm.hook.configure(config=config)
-    return config
+    return Project(root, project_name(root, settings)), settings
 
 
 def state_dir(root: Path) -> Path:

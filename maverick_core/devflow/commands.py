@@ -12,7 +12,6 @@ too, and every option of ``maverick run`` (``--resume [RUN_ID]``, ``--explain``,
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -88,20 +87,12 @@ class WorkflowCommand(click.Command):
         configuration (that would choose the reporter before ``--quiet``/``--json``
         are known): finding a workflow needs only the project root and settings.
         """
-        from maverick_core.config import Config, find_project_root, project_name, read_settings
+        from maverick_core.config import Config, open_project
         from maverick_core.discovery import load_named_workflow
-        from maverick_core.storage import Project
 
         state = self.state(ctx)
-        if state.project_dir:
-            root = Path(state.project_dir).resolve()
-            if not root.is_dir():
-                raise MaverickError(f"--project-dir {state.project_dir}: not a directory")
-        else:
-            root = find_project_root(Path.cwd())
-        settings = read_settings(root)
-        probe = Config(Project(root, project_name(root, settings)), settings, state.pm)
-        return load_named_workflow(probe, self.workflow_name)
+        project, settings = open_project(state.project_dir)
+        return load_named_workflow(Config(project, settings, state.pm), self.workflow_name)
 
     def state(self, ctx: click.Context) -> State:
         """The global options (plugins, project directory) of this invocation."""
