@@ -359,7 +359,11 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    {kind.replace('_', ' ')}: {', '.join(keys)}")
         click.echo(f"    hooks: {', '.join(row['hooks'])}")
     if pm.blocked_names:
-        click.echo(f"blocked: {', '.join(sorted(pm.blocked_names))}")
+        shown = [
+            f"{name} ({why})" if (why := pm.blocked_reasons.get(name)) else name
+            for name in sorted(pm.blocked_names)
+        ]
+        click.echo(f"blocked: {', '.join(shown)}")
 
 
 # ----------------------------------------------------------------------------- entry point

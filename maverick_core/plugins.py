@@ -45,6 +45,26 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "commands": "maverick_core.builtin.commands",
 }
 
+PLUGIN_REQUIRES: dict[str, tuple[str, ...]] = {
+    "validation": ("agents",),
+    "commands": ("steps", "flow", "agents", "validation", "try", "devflow", "providers", "sources"),
+}
+"""Built-in plugins that cannot work without others: blocking one blocks these too."""
+
+
+def _with_dependents(blocked: set[str]) -> dict[str, str]:
+    """Every plugin blocked, directly or through what it requires: name -> reason."""
+    reasons = {name: "" for name in blocked}
+    changed = True
+    while changed:
+        changed = False
+        for name, requires in PLUGIN_REQUIRES.items():
+            missing = [r for r in requires if r in reasons]
+            if name not in reasons and missing:
+                reasons[name] = f"needs {missing[0]}"
+                changed = True
+    return reasons
+
 
 @attrs.frozen
 class PluginInfo:
@@ -90,6 +110,7 @@ class MaverickPluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.blocked_names: set[str] = set()
+        self.blocked_reasons: dict[str, str] = {}
         self._registries: Registries | None = None
 
     @property
@@ -141,6 +162,9 @@ def make_plugin_manager(
     for name in blocked_names:
         if name in ESSENTIAL_PLUGINS:
             raise PluginError(f"plugin '{name}' is essential and cannot be blocked")
+    pm.blocked_reasons = _with_dependents(blocked_names)
+    blocked_names = set(pm.blocked_reasons)
+    for name in blocked_names:
         pm.set_blocked(name)
     pm.blocked_names = blocked_names
 

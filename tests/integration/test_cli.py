@@ -346,3 +346,14 @@ def test_a_plugin_distribution_that_fails_to_import_is_named_in_one_line(cli, in
     )
     blocked = cli("-p", "no:broken", "plugins", env=env)
     assert blocked.returncode == 0
+
+
+def test_blocking_a_plugin_blocks_the_plugins_that_need_it(cli):
+    listed = {p["name"] for p in json.loads(cli("-p", "no:agents", "plugins", "--json").stdout)}
+    assert {"agents", "validation", "commands"}.isdisjoint(listed)
+    assert "devflow" in listed
+    text = cli("-p", "no:agents", "plugins").stdout
+    assert text.splitlines()[-1] == (
+        "blocked: agents, commands (needs agents), validation (needs agents)"
+    )
+    assert "  fly " not in cli("-p", "no:agents", "--help").stdout
