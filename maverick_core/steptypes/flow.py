@@ -51,15 +51,35 @@ class LoopStepType:
             raise StepFailed(f"max_concurrency must be a positive integer, got {concurrency!r}")
 
         hook = ctx.config.pm.hook
-        restored = sum(1 for i in range(len(items)) if ctx.restored(f"{ctx.path}[{i}]"))
-        hook.on_loop_start(run=ctx.run, step=step, path=ctx.path, total=len(items), done=restored)
+
+        def restored_result(index: int) -> Any:
+            """The result of an iteration a checkpoint holds in full, else None."""
+            ipath = f"{ctx.path}[{index}]"
+            record = ctx.restored(ipath)
+            if record is not None:
+                return record
+            # a checkpoint that ends an iteration commits before the iteration's own
+            # record exists: the iteration is finished when all of its steps are
+            outputs = {}
+            for child in step.steps:
+                child_record = ctx.restored(f"{ipath}.{child.name}")
+                if child_record is None:
+                    return None
+                outputs[child.name] = child_record.output
+            return StepRecord(COMPLETED, outputs)
+
+        finished = {i: r for i in range(len(items)) if (r := restored_result(i)) is not None}
+        hook.on_loop_start(
+            run=ctx.run, step=step, path=ctx.path, total=len(items), done=len(finished)
+        )
         stop = threading.Event()
 
         def iteration(index: int) -> Any:
             ipath = f"{ctx.path}[{index}]"
-            record = ctx.restored(ipath)
-            if record is not None:
-                return record.output
+            if index in finished:
+                if ctx.restored(ipath) is None:
+                    ctx.record(ipath, finished[index])
+                return finished[index].output
             if stop.is_set():
                 return None
             scope = ctx.scope.iteration(ipath + ".", items[index], index)

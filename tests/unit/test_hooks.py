@@ -218,6 +218,11 @@ def test_on_resume_is_called_once_with_the_restored_state_and_restored_steps_get
     assert "each[2].mark" in resumes[0]["restored"]
     assert recorder.names().index("on_resume") < recorder.names().index("before_step")
     assert recorder.paths("before_step") == ["each", "flaky"]
+    # every iteration was committed (its last step is a checkpoint): all restored, none rerun
+    assert [a for n, a in recorder.calls if n == "on_loop_start"] == [
+        {"path": "each", "total": 3, "done": 3}
+    ]
+    assert "on_iteration_finish" not in recorder.names()
 
 
 def test_open_run_can_be_provided_by_a_plugin(write_workflow, run_in_process):
