@@ -103,6 +103,7 @@ class FileStore:
         self.base = base
         self._gitignore_dir = gitignore_dir
         self._segments: dict[str, _Segment] = {}
+        self.unreadable: list[str] = []
         self._locks: dict[str, _HeldLock] = {}
 
     @classmethod
@@ -159,8 +160,14 @@ class FileStore:
         return self._read_run_file(self._run_dir(run_id))
 
     def list_runs(self, workflow: str | None = None) -> list[RunRecord]:
-        """Every run (of ``workflow``), newest first; reads only the ``run.json`` files."""
+        """Every run (of ``workflow``), newest first; reads only the ``run.json`` files.
+
+        A run whose ``run.json`` cannot be read is left out and described in
+        :attr:`unreadable` (``maverick runs list`` prints it); ``get_run`` of that run
+        still raises.
+        """
         runs: list[RunRecord] = []
+        self.unreadable = []
         try:
             entries = list(os.scandir(self.base))
         except FileNotFoundError:
@@ -170,7 +177,12 @@ class FileStore:
         for entry in entries:
             if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
                 continue
-            run = self._read_run_file(Path(entry.path))
+            try:
+                run = self._read_run_file(Path(entry.path))
+            except StoreError as error:
+                # one damaged run record must not hide every other run
+                self.unreadable.append(str(error))
+                continue
             if run is not None and (workflow is None or run.workflow == workflow):
                 runs.append(run)
         runs.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)

@@ -60,6 +60,8 @@ def list_runs(workflow: str | None, status: str | None, as_json: bool, store: st
         rows = [r for r in opened.list_runs(workflow=workflow) if status in (None, r.status)]
     finally:
         opened.close()
+    for problem in getattr(opened, "unreadable", []):
+        click.echo(f"note: skipped a damaged run: {problem}", err=True)
     if as_json:
         click.echo(
             json.dumps(

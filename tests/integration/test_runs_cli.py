@@ -161,3 +161,21 @@ def test_runs_show_names_the_process_executing_a_running_run(cli, write_workflow
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_damaged_run_record_does_not_hide_the_other_runs(cli, runs, project):
+    damaged = runs[0]["run_id"]
+    (project / ".maverick" / "checkpoints" / damaged / "run.json").write_text("{garbage")
+    listed = cli("runs", "list", "--json")
+    assert listed.returncode == 0
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [
+        runs[1]["run_id"],
+        runs[2]["run_id"],
+    ]
+    assert "note: skipped a damaged run: cannot read " in listed.stderr
+    assert damaged in listed.stderr
+    shown = cli("runs", "show", damaged)
+    assert shown.returncode == 2 and shown.stderr.startswith("error: cannot read ")
+    resumed = cli("run", "bad.yaml", "--resume")
+    assert resumed.returncode == 1  # the failed run is still found and resumed (and fails again)
+    assert "resuming bad" in resumed.stdout
