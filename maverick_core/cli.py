@@ -168,6 +168,8 @@ def execute_workflow(
         click.echo(run.plan if run.plan else "nothing to explain")
         return 0
     outcome = Executor(run).execute()
+    if outcome.usage_error:
+        return EXIT_USAGE
     return {"completed": 0, "failed": EXIT_FAILED}.get(outcome.status, EXIT_INTERRUPTED)
 
 

@@ -17,7 +17,13 @@ from typing import Any
 
 from maverick_core.dsl import expressions
 from maverick_core.dsl.model import Step, Workflow
-from maverick_core.errors import EvaluationError, Interrupted, MaverickError, StepFailed
+from maverick_core.errors import (
+    EvaluationError,
+    InputError,
+    Interrupted,
+    MaverickError,
+    StepFailed,
+)
 from maverick_core.normalize import normalize
 from maverick_core.processes import ProcessGroup
 from maverick_core.run import (
@@ -36,12 +42,18 @@ CHECKPOINT_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU
 
 
 class StepFailure(Exception):
-    """A step failed; carries its path. Fails the workflow (exit 1)."""
+    """A step failed; carries its path. Fails the workflow (exit 1).
 
-    def __init__(self, path: str, message: str) -> None:
+    ``usage`` is set when the step refused a value the user gave (it raised
+    :class:`~maverick_core.errors.InputError`): the run then exits 2, like any
+    other bad input.
+    """
+
+    def __init__(self, path: str, message: str, usage: bool = False) -> None:
         super().__init__(f"step '{path}' failed: {message}")
         self.path = path
         self.message = message
+        self.usage = usage
 
 
 class CheckpointFailure(StepFailure):
@@ -90,6 +102,7 @@ class Executor:
             status=status,
             outputs=outputs,
             error=None if error is None else _describe_error(error),
+            usage_error=isinstance(error, StepFailure) and error.usage,
             duration=time.monotonic() - started,
         )
         self.hook.workflow_finish(run=run, outcome=outcome)
@@ -187,7 +200,7 @@ class Executor:
         message = _describe_error(exc)
         self.hook.on_step_error(run=self.run, step=step, path=path, error=exc)
         self._record_failure(step, path, message, started_at, duration)
-        raise StepFailure(path, message) from None
+        raise StepFailure(path, message, usage=isinstance(exc, InputError)) from None
 
     def _record_failure(
         self, step: Step, path: str, message: str, started_at: float, duration: float

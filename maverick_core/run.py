@@ -162,12 +162,16 @@ class CheckpointInfo:
 
 @attrs.frozen
 class RunOutcome:
-    """How a run ended."""
+    """How a run ended.
+
+    ``usage_error`` is true when it failed on a value the user gave (exit 2).
+    """
 
     status: str
     outputs: dict[str, Any] = attrs.field(factory=dict)
     error: str | None = None
     duration: float = 0.0
+    usage_error: bool = False
 
 
 @attrs.define(eq=False)

@@ -147,7 +147,7 @@ class TerminalReporter:
         if outcome.status != "completed":
             if outcome.error:
                 self.write(f"error: {outcome.error.splitlines()[0]}")
-            if run.config.options.get("resumable"):
+            if run.config.options.get("resumable") and not outcome.usage_error:
                 self.write(f"resume with: {resume_command(run)}")
 
 
@@ -279,7 +279,7 @@ class JsonReporter:
         }
         if outcome.status == "completed":
             fields["outputs"] = outcome.outputs
-        elif run.config.options.get("resumable"):
+        elif run.config.options.get("resumable") and not outcome.usage_error:
             fields["resume_command"] = resume_command(run)
         self.emit("workflow_finish", **fields)
 

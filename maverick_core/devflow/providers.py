@@ -33,7 +33,7 @@ import attrs
 import yaml
 
 from maverick_core.config import Config, origin_url, state_dir
-from maverick_core.errors import StepFailed
+from maverick_core.errors import InputError, StepFailed
 from maverick_core.processes import CommandRunner
 
 STDERR_TAIL_LINES = 15
@@ -384,7 +384,7 @@ def list_issues(ctx: Any, label: str, limit: int, skip_open_prs: str = "") -> di
     :returns: ``{provider, issues, skipped}``.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise StepFailed(f"limit must be a positive integer, got {limit!r}")
+        raise InputError(f"limit must be a positive integer, got {limit!r}")
     provider = provider_for(ctx)
     issues, skipped = [], []
     for issue in provider.list_issues(str(label), limit):

@@ -28,7 +28,7 @@ import attrs
 from maverick_core.config import Config
 from maverick_core.devflow.agents import AgentSettings, ask_agent, render_context, resolve_role
 from maverick_core.dsl.model import Count, Data, Seconds, Step, Text
-from maverick_core.errors import StepFailed
+from maverick_core.errors import InputError, StepFailed
 from maverick_core.processes import kill_tree
 from maverick_core.steps import StepContext
 
@@ -192,7 +192,7 @@ class ValidateStepType:
         stages = select_stages(ctx.config, ctx.render(step.stages), step.timeout)
         max_attempts = ctx.render(step.max_attempts)
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise StepFailed(f"max_attempts must be a positive integer, got {max_attempts!r}")
+            raise InputError(f"max_attempts must be a positive integer, got {max_attempts!r}")
         fixer_role = ctx.render(step.fixer) if step.fixer is not None else None
         fixer: AgentSettings | None = None
         if fixer_role:

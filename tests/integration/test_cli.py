@@ -357,3 +357,30 @@ def test_blocking_a_plugin_blocks_the_plugins_that_need_it(cli):
         "blocked: agents, commands (needs agents), validation (needs agents)"
     )
     assert "  fly " not in cli("-p", "no:agents", "--help").stdout
+
+
+def test_a_step_that_refuses_a_user_value_exits_2_without_a_resume_hint(
+    cli, write_workflow, project
+):
+    (project / "checks.py").write_text(
+        "from maverick_core.errors import InputError\n"
+        "def positive(n):\n"
+        "    if n < 1:\n"
+        "        raise InputError(f'n must be a positive integer, got {n}')\n"
+        "    return n\n"
+    )
+    write_workflow(
+        """
+        version: "1.0"
+        name: checked
+        inputs: {n: {type: integer, default: 1}}
+        steps:
+          - {name: check, type: python, action: "checks:positive", kwargs: {n: "${{ inputs.n }}"}}
+    """,
+        "checked.yaml",
+    )
+    result = cli("run", "checked.yaml", "-i", "n=-1")
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "error: step 'check' failed: n must be a positive integer, got -1"
+    assert "resume with" not in result.stdout
