@@ -165,6 +165,15 @@ class Executor:
             output = normalize(step_type.run(ctx, step), f"steps.{step.name}.output")
         except Interrupted:
             raise
+        except CheckpointFailure as exc:
+            if exc.path.startswith((path + ".", path + "[")):
+                self._record_failure(
+                    step, path, "a nested step failed", started_at, time.monotonic() - started
+                )
+                raise
+            # a step type that committed by itself: the failure is this step's
+            self._record_failure(step, path, exc.message, started_at, time.monotonic() - started)
+            raise CheckpointFailure(path, exc.message) from None
         except StepFailure:
             # a child step failed: this composite step fails with it
             self._record_failure(
@@ -190,7 +199,7 @@ class Executor:
                 self.commit_checkpoint(checkpoint_id)
             except CheckpointFailure as exc:
                 self.run.state.set(path, StepRecord(FAILED, None, exc.message, started_at))
-                raise
+                raise CheckpointFailure(path, exc.message) from None
 
     def _fail(
         self, step: Step, path: str, exc: BaseException, started_at: float, duration: float

@@ -14,6 +14,7 @@ Loading happens in four passes, each keeping every node's position:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -617,9 +618,31 @@ def load_workflow_text(
     if checker.errors:
         raise DefinitionErrors(_sorted(checker.errors))
     fingerprints = {
-        step["name"]: fingerprint(step) for step in data["steps"] if isinstance(step, dict)
+        step["name"]: fingerprint({"step": step, "calls": _called_files(step, source_dir)})
+        for step in data["steps"]
+        if isinstance(step, dict)
     }
     return attrs.evolve(workflow, source=filename, fingerprints=fingerprints)
+
+
+def _called_files(step: Any, source_dir: Path | None) -> dict[str, str]:
+    """Hashes of the workflow files a step calls by path, so editing one counts as
+    changing the step (a workflow called by name is resolved only at run time)."""
+    calls: dict[str, str] = {}
+    if source_dir is None:
+        return calls
+    pending = [step]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            ref = item.get("workflow")
+            if item.get("type") == "subworkflow" and isinstance(ref, str) and looks_like_path(ref):
+                with contextlib.suppress(OSError):
+                    calls[ref] = hashlib.sha256((source_dir / ref).read_bytes()).hexdigest()
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return calls
 
 
 def _check_header(data: dict[str, Any], marks: _Marks) -> list[DefinitionError]:

@@ -375,3 +375,12 @@ outputs: {{result: "${{{{ steps.check.output }}}}"}}
     assert resumed.returncode == 0, resumed.stderr
     assert final_outputs(resumed.stdout) == {"result": "passed"}
     assert (project / "log").read_text() == "before\n"
+
+
+def test_editing_a_called_workflow_file_counts_as_changing_its_step(harness, project):
+    assert harness.run(kill="after_checkpoint:8").returncode == -signal.SIGKILL  # in `nested`
+    sub = project / "sub.yaml"
+    sub.write_text(sub.read_text().replace("echo one", "echo ONE"))
+    refused = harness.run("--resume")
+    assert refused.returncode == 2
+    assert "steps at or before the resume point changed: 'nested' changed" in refused.stderr

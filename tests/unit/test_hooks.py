@@ -421,3 +421,32 @@ def test_register_providers_makes_a_provider_selectable_in_maverick_yaml(project
     assert provider_name(config) == "gitlab"
     assert set(pm.registries.providers) == {"github", "local", "gitlab"}
     assert pm.registries.providers["gitlab"].value(config, None) == ("gitlab", project.resolve())
+
+
+def test_a_failed_checkpoint_write_fails_the_run_and_is_never_reported_saved(
+    write_workflow, run_in_process, recorder, tmp_path
+):
+    from maverick_core.errors import StoreError
+    from maverick_core.filestore import FileStore
+
+    class FullDisk(FileStore):
+        def append_checkpoint(self, record: Any) -> None:
+            if record.seq == 2:
+                raise StoreError("No space left on device")
+            super().append_checkpoint(record)
+
+    class Plugin:
+        @hookimpl
+        def register_stores(self, register: Any) -> None:
+            register("fulldisk", lambda url, project: FullDisk(tmp_path / "state"))
+
+    result = run_in_process(
+        write_workflow(LOOP), objects=(Plugin(), recorder), options={"store": "fulldisk:"}
+    )
+    assert result.status == "failed"
+    assert result.error == (
+        "step 'each[1].mark' failed: checkpoint 'item_1' was NOT saved: No space left on device"
+    )
+    saved = [a["checkpoint_id"] for n, a in recorder.calls if n == "after_checkpoint"]
+    assert saved == ["item_0"]
+    assert "each[2].work" not in recorder.paths("before_step")
