@@ -285,8 +285,9 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
 
     :param run: the run.
     :param checkpoint_id: the evaluated id (safe characters only).
-    :param state: the run's state; ``state.take_changes()`` gives what changed
-        since the previous commit.
+    :param state: the run's state; ``state.take_changes()`` returns the records that
+        changed since the previous commit (and, with ``full=True``, a copy of all of
+        them taken at the same instant, for a snapshot).
     :returns: what was written, or None when no plugin persists checkpoints.
     """
 
