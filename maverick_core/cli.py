@@ -191,8 +191,9 @@ def _complete_workflows(ctx: click.Context, param: click.Parameter, incomplete: 
     try:
         from maverick_core.discovery import list_workflows
 
-        names = {entry.name for entry in list_workflows(_state().config())}
-    except Exception:
+        with ctx:  # completion resolves contexts without making them current
+            names = {entry.name for entry in list_workflows(_state().config())}
+    except Exception:  # completion must never fail, whatever the project holds
         return []
     return sorted(n for n in names if n.startswith(incomplete))
 

@@ -31,12 +31,13 @@ def _when(stamp: float) -> str:
 
 def _complete_run_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     try:
-        store = _store(None)
+        with ctx:  # completion resolves contexts without making them current
+            store = _store(None)
         try:
             return [r.run_id for r in store.list_runs() if r.run_id.startswith(incomplete)]
         finally:
             store.close()
-    except Exception:
+    except Exception:  # completion must never fail, whatever the store holds
         return []
 
 

@@ -384,3 +384,24 @@ def test_a_step_that_refuses_a_user_value_exits_2_without_a_resume_hint(
     lines = result.stdout.splitlines()
     assert lines[-1] == "error: step 'check' failed: n must be a positive integer, got -1"
     assert "resume with" not in result.stdout
+
+
+def test_shell_completion_offers_workflow_names_and_run_ids(cli, good):
+    assert cli("run", "greet.yaml").returncode == 0
+    run_id = json.loads(cli("runs", "list", "--json").stdout)[0]["run_id"]
+    names = cli(
+        env={
+            "COMP_WORDS": "maverick run f",
+            "COMP_CWORD": "2",
+            "_MAVERICK_COMPLETE": "bash_complete",
+        }
+    )
+    assert names.stdout.splitlines() == ["plain,fly"]
+    ids = cli(
+        env={
+            "COMP_WORDS": "maverick runs show gr",
+            "COMP_CWORD": "3",
+            "_MAVERICK_COMPLETE": "bash_complete",
+        }
+    )
+    assert ids.stdout.splitlines() == [f"plain,{run_id}"]
