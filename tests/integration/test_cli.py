@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -233,7 +234,10 @@ def test_a_plugin_module_that_fails_to_import_is_one_line(cli):
 def installed_plugins(tmp_path_factory) -> Path:
     """The fixture plugin distributions, really installed (pip --target) into a directory."""
     target = tmp_path_factory.mktemp("site")
+    sources = tmp_path_factory.mktemp("sources")
     for name in ("maverick-hello", "maverick-typo", "maverick-broken"):
+        # build from a copy: setuptools leaves build/ and egg-info beside the sources
+        shutil.copytree(FIXTURES / name, sources / name)
         subprocess.run(
             [
                 sys.executable,
@@ -245,7 +249,7 @@ def installed_plugins(tmp_path_factory) -> Path:
                 "--no-build-isolation",
                 "--target",
                 str(target / name),
-                str(FIXTURES / name),
+                str(sources / name),
             ],
             check=True,
             capture_output=True,
