@@ -64,14 +64,20 @@ def _pragmas(connection: sqlite3.Connection) -> str:
     return f"journal_mode={journal}, synchronous={synchronous}"
 
 
-def _median_per_step(run_once: Callable[[int], float], steps: int, rounds: int) -> float:
+def _median_per_step(peer: str, run_once: Callable[[int], float], steps: int, rounds: int) -> float:
     """Median over ``rounds`` of one chain's execution seconds / steps, after a warm-up.
 
     ``run_once(index)`` executes chain ``index`` and returns the seconds its
-    execution took (set-up such as building an application is not included).
+    execution took (set-up such as building an application is not included). Any
+    failure of the peer becomes :class:`PeerUnavailable` naming ``peer``.
     """
-    run_once(-1)
-    return statistics.median(run_once(index) / steps for index in range(rounds))
+    try:
+        run_once(-1)
+        return statistics.median(run_once(index) / steps for index in range(rounds))
+    except PeerUnavailable:
+        raise
+    except Exception as error:
+        raise PeerUnavailable(f"{peer} failed: {type(error).__name__}: {error}") from None
 
 
 def langgraph_chain(directory: Path, steps: int, rounds: int) -> PeerResult:
@@ -117,12 +123,7 @@ def langgraph_chain(directory: Path, steps: int, rounds: int) -> PeerResult:
                 raise PeerUnavailable(f"LangGraph chain ended at n={result['n']}, not {steps}")
             return seconds
 
-        try:
-            seconds = _median_per_step(run_once, steps, rounds)
-        except PeerUnavailable:
-            raise
-        except Exception as error:
-            raise PeerUnavailable(f"LangGraph failed: {type(error).__name__}: {error}") from None
+        seconds = _median_per_step("LangGraph", run_once, steps, rounds)
         settings = f"SqliteSaver, durability=sync, {_pragmas(connection)}"
     finally:
         connection.close()
@@ -176,12 +177,7 @@ def burr_chain(directory: Path, steps: int, rounds: int, journal_mode: str | Non
                 raise PeerUnavailable(f"Burr chain ended at n={state['n']}, not {steps}")
             return seconds
 
-        try:
-            seconds = _median_per_step(run_once, steps, rounds)
-        except PeerUnavailable:
-            raise
-        except Exception as error:
-            raise PeerUnavailable(f"Burr failed: {type(error).__name__}: {error}") from None
+        seconds = _median_per_step("Burr", run_once, steps, rounds)
         settings = f"SQLitePersister saving every step, {_pragmas(persister.connection)}"
     finally:
         persister.connection.close()
