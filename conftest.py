@@ -140,11 +140,11 @@ def run_in_process(project: Path) -> Callable[..., Any]:
 
     Returns the outcome's fields plus ``run``; the terminal reporter is blocked so tests stay quiet.
     """
-    from maverick_core.config import make_config
-    from maverick_core.dsl.loader import load_workflow
-    from maverick_core.executor import Executor
-    from maverick_core.plugins import make_plugin_manager
-    from maverick_core.run import RunRequest
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.dsl.loader import load_workflow
+    from maverick_core.engine.executor import Executor
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+    from maverick_core.engine.run import RunRequest
 
     def run(
         path: Path,
@@ -178,7 +178,7 @@ def run_in_process(project: Path) -> Callable[..., Any]:
 def maverick_executable() -> list[str]:
     """The installed ``maverick`` console script (the real entry point)."""
     found = shutil.which("maverick")
-    return [found] if found else [sys.executable, "-m", "maverick_core.cli"]
+    return [found] if found else [sys.executable, "-m", "maverick_core.engine.cli"]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Run maverick workflows in this process, through the real executor and stores.
 
 This is what ``conftest.py``'s ``run_in_process`` does (plugin manager, config,
-loader, ``open_run``, :class:`~maverick_core.executor.Executor`), plus timing:
+loader, ``open_run``, :class:`~maverick_core.engine.executor.Executor`), plus timing:
 :class:`TimedExecutor` is the real executor with a stopwatch (and a byte counter)
 around each ``commit_checkpoint`` call, so what is timed is the engine's whole
 commit path — id check, ``collect_checkpoint_data``, the checkpoint plugin's
@@ -19,11 +19,11 @@ from typing import Any
 
 import attrs
 
-from maverick_core.config import make_config
-from maverick_core.dsl.loader import load_workflow
-from maverick_core.executor import Executor
-from maverick_core.plugins import make_plugin_manager
-from maverick_core.run import CheckpointInfo, Run, RunOutcome, RunRequest
+from maverick_core.engine.config import make_config
+from maverick_core.engine.dsl.loader import load_workflow
+from maverick_core.engine.executor import Executor
+from maverick_core.engine.pluginmanager import make_plugin_manager
+from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, RunRequest
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORKFLOWS = BENCH_DIR / "workflows"

@@ -29,7 +29,7 @@ from harness import (
 from peers import PeerResult
 
 from maverick_core import hookimpl
-from maverick_core.run import COMPLETED, FAILED
+from maverick_core.engine.run import COMPLETED, FAILED
 
 LOOP = "loop.yaml"
 LOOP_PLAIN = "loop_nockpt.yaml"
@@ -51,7 +51,7 @@ def maverick_command() -> list[str]:
     if beside.is_file() and os.access(beside, os.X_OK):
         return [str(beside)]
     found = shutil.which("maverick")
-    return [found] if found else [sys.executable, "-m", "maverick_core.cli"]
+    return [found] if found else [sys.executable, "-m", "maverick_core.engine.cli"]
 
 
 def subprocess_env(base: Path, bytecode_cache: bool = True) -> dict[str, str]:

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     import click
 
-    from maverick_core.config import Config
-    from maverick_core.run import (
+    from maverick_core.engine.config import Config
+    from maverick_core.engine.run import (
         CheckpointInfo,
         Run,
         RunOutcome,
@@ -45,8 +45,8 @@ def register_step_types(register: Callable[..., None]) -> None:
 
     :param register: ``register(step_type)`` where ``step_type`` has ``name``
         (the YAML ``type:``), ``model`` (an attrs class deriving from
-        :class:`maverick_core.dsl.model.Step`) and ``run(ctx, step)`` returning the
-        step's output. See :class:`maverick_core.steps.StepType`.
+        :class:`maverick_core.engine.dsl.model.Step`) and ``run(ctx, step)`` returning the
+        step's output. See :class:`maverick_core.engine.context.StepType`.
     """
 
 
@@ -88,7 +88,7 @@ def register_stores(register: Callable[..., None]) -> None:
     """Register checkpoint stores by URL scheme.
 
     :param register: ``register(scheme, factory)``; ``factory(url, project)`` returns a
-        :class:`maverick_core.storage.Store`.
+        :class:`maverick_core.engine.storage.Store`.
     """
 
 
@@ -140,11 +140,11 @@ def configure(config: Config) -> None:
 
 @hookspec(firstresult=True)
 def open_run(config: Config, request: RunRequest) -> Run | None:
-    """Create the :class:`~maverick_core.run.Run` that will execute, new or resumed.
+    """Create the :class:`~maverick_core.engine.run.Run` that will execute, new or resumed.
 
     The checkpoint plugin implements this to create a run record, or to find,
     check and lock a run to resume (raising
-    :class:`~maverick_core.errors.ResumeRefused` with the reason when it cannot).
+    :class:`~maverick_core.engine.errors.ResumeRefused` with the reason when it cannot).
     The core's fallback (``trylast``) makes a fresh in-memory run and refuses
     ``--resume`` when no plugin handled it.
 
@@ -191,7 +191,7 @@ def on_workflow_error(run: Run, error: BaseException) -> None:
 
     :param run: the run.
     :param error: the step failure, checkpoint failure or
-        :class:`~maverick_core.errors.Interrupted`.
+        :class:`~maverick_core.engine.errors.Interrupted`.
     """
 
 
@@ -308,7 +308,7 @@ def collect_checkpoint_data(run: Run, data: dict[str, Any]) -> None:
 def verify_resume(run: Run, data: dict[str, Any]) -> str | None:
     """Check a plugin's checkpoint data before a run is resumed.
 
-    Raise :class:`~maverick_core.errors.ResumeRefused` to refuse the resume (the
+    Raise :class:`~maverick_core.engine.errors.ResumeRefused` to refuse the resume (the
     message is shown, exit 2); return a string to warn and go on.
 
     :param run: the run about to resume.

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from maverick_core import hookimpl
-from maverick_core.errors import ResumeRefused
+from maverick_core.engine.errors import ResumeRefused
 
 if TYPE_CHECKING:
-    from maverick_core.config import Config
-    from maverick_core.run import Run, RunRequest
+    from maverick_core.engine.config import Config
+    from maverick_core.engine.run import Run, RunRequest
 
 
 @hookimpl(trylast=True)
 def open_run(config: Config, request: RunRequest) -> Run:
     """Start a fresh run; refuse resume requests nobody could handle."""
-    from maverick_core.inputs import complete_inputs
-    from maverick_core.run import Run, new_run_id
+    from maverick_core.engine.inputs import complete_inputs
+    from maverick_core.engine.run import Run, new_run_id
 
     if request.resume or request.from_checkpoint:
         blocked = "checkpoint" in config.pm.blocked_names

@@ -1,14 +1,107 @@
-"""What the built-in workflows (fly, refuel, review) are made of.
+"""Built-in plugin ``devflow``: the developer workflows fly, refuel and review.
 
-The plugins in :mod:`maverick_core.builtin` (``agents``, ``validation``, ``try``,
-``devflow``, ``providers``, ``commands``) register these lazily, so starting the CLI
-imports none of this until a command needs it:
+Everything those workflows are made of lives in this package and is registered
+here, through the same hooks a third-party plugin uses; the implementation
+modules import only :mod:`maverick_core.api` and are loaded inside the hook
+bodies, so starting the CLI imports none of them:
 
 - :mod:`.agents`: the ``agent`` step type, the ``command`` backend, roles, prompt templates;
 - :mod:`.validation`: the ``validate`` step type;
-- :mod:`.trystep`: the ``try`` step type (record a failure, go on);
 - :mod:`.gitops`: git through argument lists; :mod:`.tasks`: the tasks file;
 - :mod:`.providers`: issue and pull-request providers (``github``, ``local``);
 - :mod:`.actions`: the python actions the workflows call;
 - :mod:`.commands`: ``maverick fly``, ``refuel`` and ``review``.
+
+The workflows themselves (``fly.yaml``, ``refuel.yaml``, ``review.yaml``) and their
+prompt templates are data in ``maverick_core/library/``; this plugin registers that
+directory as the ``built-in`` workflow source.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from maverick_core import hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from maverick_core.api import (
+        Config,
+        RegisterAction,
+        RegisterAgent,
+        RegisterProvider,
+        RegisterStepType,
+        RegisterWorkflowSource,
+    )
+
+LIBRARY = Path(__file__).resolve().parent.parent / "library" / "workflows"
+
+
+@hookimpl
+def register_step_types(register: RegisterStepType) -> None:
+    """Register the ``agent`` and ``validate`` step types."""
+    from maverick_core.devflow.agents import AgentStepType
+    from maverick_core.devflow.validation import ValidateStepType
+
+    register(AgentStepType())
+    register(ValidateStepType())
+
+
+@hookimpl
+def register_agents(register: RegisterAgent) -> None:
+    """Register the ``command`` backend (prompt on stdin, answer on stdout)."""
+    from maverick_core.devflow.agents import CommandAgent
+
+    register("command", CommandAgent)
+
+
+@hookimpl
+def register_providers(register: RegisterProvider) -> None:
+    """Register the ``github`` and ``local`` providers."""
+    from maverick_core.devflow.providers import GitHubProvider, LocalProvider
+
+    register("github", GitHubProvider)
+    register("local", LocalProvider)
+
+
+@hookimpl
+def register_actions(register: RegisterAction) -> None:
+    """Register the python actions fly, refuel and review call."""
+    from maverick_core.devflow import actions, agents, gitops, providers
+
+    register("agents.require", agents.check_roles)
+    register("git.require_clean", gitops.require_clean)
+    register("git.switch_branch", gitops.switch_branch)
+    register("git.checkout", gitops.checkout)
+    register("git.push", gitops.push)
+    register("devflow.commit", actions.commit_changes)
+    register("tasks.parse", actions.parse_tasks)
+    register("tasks.mark_done", actions.mark_tasks_done)
+    register("review.gather", actions.gather_changes)
+    register("review.report", actions.review_report)
+    register("fly.plan", actions.fly_plan)
+    register("fly.pull_request_text", actions.fly_pull_request)
+    register("refuel.plan", actions.refuel_plan)
+    register("refuel.finish_issue", actions.finish_issue)
+    register("refuel.summary", actions.refuel_summary)
+    register("refuel.require_all_fixed", actions.require_all_fixed)
+    register("provider.list_issues", providers.list_issues)
+    register("provider.open_pull_request", providers.open_pull_request)
+    register("provider.describe", providers.describe)
+
+
+@hookimpl
+def register_workflow_sources(register: RegisterWorkflowSource, config: Config) -> None:
+    """The built-in library: fly, refuel, review (precedence 40: anything overrides it)."""
+    register("built-in", LIBRARY, 40)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """Add ``maverick fly``, ``maverick refuel`` and ``maverick review``."""
+    from maverick_core.devflow.commands import WORKFLOW_COMMANDS, WorkflowCommand
+
+    for name, summary in WORKFLOW_COMMANDS.items():
+        cli.add_command(WorkflowCommand(name, summary))

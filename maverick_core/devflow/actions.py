@@ -18,11 +18,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from maverick_core.config import state_dir
+from maverick_core.api import StepFailed, state_dir
 from maverick_core.devflow import gitops, tasks
 from maverick_core.devflow.agents import ask_agent, resolve_role
 from maverick_core.devflow.providers import provider_for, provider_name
-from maverick_core.errors import StepFailed
 
 COMMIT_MESSAGE_ROLE = "commit_message"
 RECOMMENDATION_RE = re.compile(

@@ -36,11 +36,7 @@ from typing import Any
 import attrs
 import yaml
 
-from maverick_core.config import Config
-from maverick_core.dsl.model import Data, Seconds, Step, Text
-from maverick_core.errors import StepFailed
-from maverick_core.processes import kill_tree
-from maverick_core.steps import StepContext
+from maverick_core.api import Config, Data, Seconds, Step, StepContext, StepFailed, Text, kill_tree
 
 PROMPTS = Path(__file__).resolve().parent.parent / "library" / "prompts"
 DEFAULT_BACKEND = "command"

@@ -16,11 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from maverick_core.cli import State, execute_workflow, parse_assignments, run_options
-from maverick_core.errors import MaverickError
+from maverick_core.api import (
+    CliState,
+    MaverickError,
+    execute_workflow,
+    parse_assignments,
+    run_options,
+)
 
 if TYPE_CHECKING:
-    from maverick_core.dsl.model import InputSpec, Workflow
+    from maverick_core.api import InputSpec, Workflow
 
 WORKFLOW_COMMANDS: dict[str, str] = {
     "fly": "Implement a tasks file phase by phase on a branch (the fly workflow).",
@@ -87,16 +92,15 @@ class WorkflowCommand(click.Command):
         configuration (that would choose the reporter before ``--quiet``/``--json``
         are known): finding a workflow needs only the project root and settings.
         """
-        from maverick_core.config import Config, open_project
-        from maverick_core.discovery import load_named_workflow
+        from maverick_core.api import Config, load_named_workflow, open_project
 
         state = self.state(ctx)
         project, settings = open_project(state.project_dir)
         return load_named_workflow(Config(project, settings, state.pm), self.workflow_name)
 
-    def state(self, ctx: click.Context) -> State:
+    def state(self, ctx: click.Context) -> CliState:
         """The global options (plugins, project directory) of this invocation."""
-        state = ctx.find_object(State)
+        state = ctx.find_object(CliState)
         if state is None:
             raise MaverickError(f"maverick {self.workflow_name} must run under the maverick CLI")
         return state
@@ -146,7 +150,7 @@ class WorkflowCommand(click.Command):
 
     def invoke_workflow(self, assignments: tuple[str, ...], **options: Any) -> None:
         """Collect the inputs from the derived options and ``-i``, then run the workflow."""
-        from maverick_core.inputs import parse_value
+        from maverick_core.api import parse_value
 
         workflow = self.workflow
         if workflow is None:  # parse_args always sets it; guard for direct callers

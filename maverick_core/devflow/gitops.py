@@ -13,8 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from maverick_core.errors import StepFailed
-from maverick_core.processes import CommandResult, CommandRunner
+from maverick_core.api import CommandResult, CommandRunner, StepFailed
 
 STDERR_TAIL_LINES = 15
 MAX_DIFF_CHARS = 200_000

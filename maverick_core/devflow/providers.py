@@ -32,9 +32,7 @@ from typing import Any, Protocol
 import attrs
 import yaml
 
-from maverick_core.config import Config, origin_url, state_dir
-from maverick_core.errors import InputError, StepFailed
-from maverick_core.processes import CommandRunner
+from maverick_core.api import CommandRunner, Config, InputError, StepFailed, origin_url, state_dir
 
 STDERR_TAIL_LINES = 15
 DEFAULT_ISSUES_DIR = ".maverick/issues"

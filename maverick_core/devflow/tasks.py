@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from maverick_core.errors import StepFailed
+from maverick_core.api import StepFailed
 
 PHASE_RE = re.compile(r"^##\s+Phase\s+(\d+)\s*[:.\-\u2013\u2014]\s*(.*?)\s*#*\s*$", re.IGNORECASE)
 SECTION_RE = re.compile(r"^##(?!#)\s*(.*?)\s*$")

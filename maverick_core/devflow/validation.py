@@ -25,12 +25,19 @@ from typing import Any
 
 import attrs
 
-from maverick_core.config import Config
+from maverick_core.api import (
+    Config,
+    Count,
+    Data,
+    InputError,
+    Seconds,
+    Step,
+    StepContext,
+    StepFailed,
+    Text,
+    kill_tree,
+)
 from maverick_core.devflow.agents import AgentSettings, ask_agent, render_context, resolve_role
-from maverick_core.dsl.model import Count, Data, Seconds, Step, Text
-from maverick_core.errors import InputError, StepFailed
-from maverick_core.processes import kill_tree
-from maverick_core.steps import StepContext
 
 DEFAULT_STAGE_TIMEOUT = 1800.0
 OUTPUT_TAIL_LINES = 200

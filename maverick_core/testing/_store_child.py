@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from maverick_core.plugins import make_plugin_manager, open_store
-from maverick_core.storage import LockHolder, Project, Store, make_record
+from maverick_core.engine.pluginmanager import make_plugin_manager, open_store
+from maverick_core.engine.storage import LockHolder, Project, Store, make_record
 
 
 def open_store_by_url(url: str, project: Project, plugins: Sequence[str] = ()) -> Store:

@@ -46,8 +46,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maverick_core.errors import LockHeld, StoreError
-from maverick_core.storage import (
+from maverick_core.engine.errors import LockHeld, StoreError
+from maverick_core.engine.storage import (
     CheckpointRecord,
     DamagedRecord,
     LockHolder,
@@ -174,7 +174,7 @@ class _Child:
 
 
 class StoreConformance:
-    """Tests of the :class:`~maverick_core.storage.Store` contract.
+    """Tests of the :class:`~maverick_core.engine.storage.Store` contract.
 
     Override :meth:`store_url`; optionally :meth:`store_plugins` (modules to load as
     with ``-p``) and :meth:`project`.
@@ -631,7 +631,7 @@ class StoreConformance:
         command = [
             sys.executable,
             "-m",
-            "maverick_core.cli",
+            "maverick_core.engine.cli",
             "--project-dir",
             str(root),
             *plugins,
@@ -775,7 +775,7 @@ def same_plain(a: Any, b: Any) -> bool:
 
 
 class SerializerConformance:
-    """Tests of the :class:`~maverick_core.storage.Serializer` contract.
+    """Tests of the :class:`~maverick_core.engine.storage.Serializer` contract.
 
     Override :meth:`serializer`.
     """

@@ -162,9 +162,9 @@ def test_refuel_dry_run_lists_the_issues_and_changes_nothing(tmp_path: Path) -> 
 def test_the_provider_is_local_unless_gh_is_installed_and_origin_is_on_github(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maverick_core.config import make_config
     from maverick_core.devflow.providers import provider_name
-    from maverick_core.plugins import make_plugin_manager
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.pluginmanager import make_plugin_manager
 
     repo = make_repo(tmp_path / "repo", {}, "project: p\n")
     pm = make_plugin_manager(blocked=("terminal",), autoload=False)

@@ -330,12 +330,12 @@ def test_unknown_serializer_names_the_distribution_to_install(cli, good):
 
 
 def test_cli_runner_validate_in_process(project, good):
-    from maverick_core.cli import State, build_cli
-    from maverick_core.plugins import make_plugin_manager
+    from maverick_core.engine.cli import CliState, build_cli
+    from maverick_core.engine.pluginmanager import make_plugin_manager
 
     pm = make_plugin_manager(autoload=False)
     os.chdir(project)
-    result = CliRunner().invoke(build_cli(pm), ["validate", str(good)], obj=State(pm, None))
+    result = CliRunner().invoke(build_cli(pm), ["validate", str(good)], obj=CliState(pm, None))
     assert result.exit_code == 0
     assert result.output == f"{good}: ok\n"
 
@@ -353,21 +353,19 @@ def test_a_plugin_distribution_that_fails_to_import_is_named_in_one_line(cli, in
 
 
 def test_blocking_a_plugin_blocks_the_plugins_that_need_it(cli):
-    listed = {p["name"] for p in json.loads(cli("-p", "no:agents", "plugins", "--json").stdout)}
-    assert {"agents", "validation", "commands"}.isdisjoint(listed)
-    assert "devflow" in listed
-    text = cli("-p", "no:agents", "plugins").stdout
-    assert text.splitlines()[-1] == (
-        "blocked: agents, commands (needs agents), validation (needs agents)"
-    )
-    assert "  fly " not in cli("-p", "no:agents", "--help").stdout
+    listed = {p["name"] for p in json.loads(cli("-p", "no:flow", "plugins", "--json").stdout)}
+    assert {"flow", "devflow"}.isdisjoint(listed)
+    assert "steps" in listed
+    text = cli("-p", "no:flow", "plugins").stdout
+    assert text.splitlines()[-1] == "blocked: devflow (needs flow), flow"
+    assert "  fly " not in cli("-p", "no:flow", "--help").stdout
 
 
 def test_a_step_that_refuses_a_user_value_exits_2_without_a_resume_hint(
     cli, write_workflow, project
 ):
     (project / "checks.py").write_text(
-        "from maverick_core.errors import InputError\n"
+        "from maverick_core.engine.errors import InputError\n"
         "def positive(n):\n"
         "    if n < 1:\n"
         "        raise InputError(f'n must be a positive integer, got {n}')\n"

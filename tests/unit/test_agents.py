@@ -13,7 +13,7 @@ import pytest
 
 from maverick_core.devflow.agents import fill_template, missing_roles_message, template_text
 from maverick_core.devflow.tasks import parse_tasks
-from maverick_core.errors import StepFailed
+from maverick_core.engine.errors import StepFailed
 
 ECHO_AGENT = """\
 import json, os, sys

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maverick_core.dsl.expressions import (
+from maverick_core.engine.dsl.expressions import (
     DEFAULT_NAMES,
     FUNCTIONS,
     Expression,
@@ -23,7 +23,7 @@ from maverick_core.dsl.expressions import (
     parse_template,
     render_value,
 )
-from maverick_core.errors import EvaluationError, ExpressionError
+from maverick_core.engine.errors import EvaluationError, ExpressionError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "expressions.md"
 

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maverick_core.errors import LockHeld, StoreError
-from maverick_core.filestore import ROTATE_BYTES, FileStore
-from maverick_core.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
+from maverick_core.builtin.filestore.store import ROTATE_BYTES, FileStore
+from maverick_core.engine.errors import LockHeld, StoreError
+from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import delta, make_run
 
 
@@ -374,8 +374,8 @@ def test_a_failed_append_is_a_store_error_and_leaves_no_partial_line(
 import resource, signal, sys
 from pathlib import Path
 from typing import Any
-from maverick_core.filestore import FileStore
-from maverick_core.errors import StoreError
+from maverick_core.builtin.filestore.store import FileStore
+from maverick_core.engine.errors import StoreError
 from maverick_core.testing.conformance import delta
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, ({size + 100}, {size + 100}))

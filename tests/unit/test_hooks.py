@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from maverick_core import hookimpl
-from maverick_core.errors import ResumeRefused
-from maverick_core.plugins import make_plugin_manager
+from maverick_core.engine.errors import ResumeRefused
+from maverick_core.engine.pluginmanager import make_plugin_manager
 
 SIMPLE = """
 version: "1.0"
@@ -226,7 +226,7 @@ def test_on_resume_is_called_once_with_the_restored_state_and_restored_steps_get
 
 
 def test_open_run_can_be_provided_by_a_plugin(write_workflow, run_in_process):
-    from maverick_core.run import Run
+    from maverick_core.engine.run import Run
 
     class Opener:
         @hookimpl(tryfirst=True)
@@ -238,7 +238,7 @@ def test_open_run_can_be_provided_by_a_plugin(write_workflow, run_in_process):
 
 
 def test_configure_is_called_once_with_the_project(project):
-    from maverick_core.config import make_config
+    from maverick_core.engine.config import make_config
 
     seen = []
 
@@ -265,7 +265,7 @@ def test_on_notice_reaches_plugins(write_workflow, run_in_process, recorder):
 def test_register_step_types_adds_a_step_type(write_workflow, run_in_process):
     import attrs
 
-    from maverick_core.dsl.model import Step
+    from maverick_core.engine.dsl.model import Step
 
     @attrs.frozen(kw_only=True)
     class ShoutStep(Step):
@@ -283,10 +283,10 @@ def test_register_step_types_adds_a_step_type(write_workflow, run_in_process):
         def register_step_types(self, register: Any) -> None:
             register(Shout())
 
-    from maverick_core.config import make_config
-    from maverick_core.dsl.loader import load_workflow_text
-    from maverick_core.executor import Executor
-    from maverick_core.run import RunRequest
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.dsl.loader import load_workflow_text
+    from maverick_core.engine.executor import Executor
+    from maverick_core.engine.run import RunRequest
 
     pm = make_plugin_manager(objects=(Plugin(),), blocked=("terminal",), autoload=False)
     wf = load_workflow_text(
@@ -327,8 +327,8 @@ def test_register_agents_fills_the_agent_registry():
 
 
 def test_register_stores_and_register_serializers_select_by_scheme_and_name(project):
-    from maverick_core.plugins import get_serializer, open_store
-    from maverick_core.storage import Project
+    from maverick_core.engine.pluginmanager import get_serializer, open_store
+    from maverick_core.engine.storage import Project
 
     class Plugin:
         @hookimpl
@@ -354,8 +354,8 @@ def test_register_stores_and_register_serializers_select_by_scheme_and_name(proj
 
 
 def test_register_workflow_sources_adds_a_directory_by_precedence(project, tmp_path):
-    from maverick_core.config import make_config
-    from maverick_core.discovery import find_workflow
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.discovery import find_workflow
 
     shared = tmp_path / "shared-workflows"
     shared.mkdir()
@@ -371,7 +371,7 @@ def test_register_workflow_sources_adds_a_directory_by_precedence(project, tmp_p
 
 
 def test_register_commands_adds_a_cli_command():
-    from maverick_core.cli import State, build_cli
+    from maverick_core.engine.cli import CliState, build_cli
 
     class Plugin:
         @hookimpl
@@ -382,7 +382,7 @@ def test_register_commands_adds_a_cli_command():
 
     pm = make_plugin_manager(objects=(Plugin(),), autoload=False)
     group = build_cli(pm)
-    result = CliRunner().invoke(group, ["hello-plugin"], obj=State(pm, None))
+    result = CliRunner().invoke(group, ["hello-plugin"], obj=CliState(pm, None))
     assert result.output == "hello from a plugin\n"
 
 
@@ -407,8 +407,8 @@ def test_every_hookspec_has_a_test_and_a_docs_entry():
 
 
 def test_register_providers_makes_a_provider_selectable_in_maverick_yaml(project):
-    from maverick_core.config import make_config
     from maverick_core.devflow.providers import provider_name
+    from maverick_core.engine.config import make_config
 
     class Plugin:
         @hookimpl
@@ -426,8 +426,8 @@ def test_register_providers_makes_a_provider_selectable_in_maverick_yaml(project
 def test_a_failed_checkpoint_write_fails_the_run_and_is_never_reported_saved(
     write_workflow, run_in_process, recorder, tmp_path
 ):
-    from maverick_core.errors import StoreError
-    from maverick_core.filestore import FileStore
+    from maverick_core.builtin.filestore.store import FileStore
+    from maverick_core.engine.errors import StoreError
 
     class FullDisk(FileStore):
         def append_checkpoint(self, record: Any) -> None:

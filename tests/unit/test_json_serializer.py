@@ -12,9 +12,9 @@ import math
 
 import pytest
 
-from maverick_core.builtin import jsonserializer
-from maverick_core.builtin.jsonserializer import JsonSerializer
-from maverick_core.storage import Serializer
+from maverick_core.builtin import json as jsonserializer
+from maverick_core.builtin.json import JsonSerializer
+from maverick_core.engine.storage import Serializer
 
 
 @pytest.fixture

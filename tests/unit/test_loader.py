@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from maverick_core.dsl.loader import load_workflow_text
-from maverick_core.dsl.model import BUILTIN_STEP_MODELS, LoopStep, ShellStep
-from maverick_core.errors import DefinitionError, DefinitionErrors
+from maverick_core.engine.dsl.loader import load_workflow_text
+from maverick_core.engine.dsl.model import BUILTIN_STEP_MODELS, LoopStep, ShellStep
+from maverick_core.engine.errors import DefinitionError, DefinitionErrors
 
 
 def load(text: str):
@@ -335,7 +335,7 @@ def test_a_condition_must_be_one_whole_expression():
 
 
 def test_project_names_are_the_same_for_every_spelling_of_the_remote():
-    from maverick_core.config import normalize_remote
+    from maverick_core.engine.config import normalize_remote
 
     spellings = [
         "git@github.com:o/r.git",
@@ -347,7 +347,7 @@ def test_project_names_are_the_same_for_every_spelling_of_the_remote():
 
 
 def test_steps_nested_in_any_composite_type_are_checked_at_load_time():
-    from maverick_core.plugins import make_plugin_manager
+    from maverick_core.engine.pluginmanager import make_plugin_manager
 
     models = make_plugin_manager(autoload=False).registries.step_models()
     text = textwrap.dedent("""

@@ -10,8 +10,8 @@ from pathlib import PurePosixPath
 import attrs
 import pytest
 
-from maverick_core.errors import StepFailed
-from maverick_core.normalize import normalize
+from maverick_core.engine.errors import StepFailed
+from maverick_core.engine.normalize import normalize
 
 
 @attrs.frozen

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from maverick_core import hookimpl
-from maverick_core.config import make_config
-from maverick_core.dsl.loader import load_workflow_text
-from maverick_core.executor import Executor
-from maverick_core.plugins import make_plugin_manager
-from maverick_core.run import RunRequest
+from maverick_core.engine.config import make_config
+from maverick_core.engine.dsl.loader import load_workflow_text
+from maverick_core.engine.executor import Executor
+from maverick_core.engine.pluginmanager import make_plugin_manager
+from maverick_core.engine.run import RunRequest
 
 
 class Crash(BaseException):
@@ -103,9 +103,9 @@ def execute(project: Path, text: str, log: Path, plugin: Any, resume: bool = Fal
 
 
 def committed_leaves(project: Path) -> list[str]:
-    from maverick_core.checkpointing import load_state
-    from maverick_core.filestore import FileStore
-    from maverick_core.storage import Project
+    from maverick_core.builtin.checkpoint.journal import load_state
+    from maverick_core.builtin.filestore.store import FileStore
+    from maverick_core.engine.storage import Project
 
     pm = make_plugin_manager(blocked=("terminal",), autoload=False)
     config = make_config(pm, project)

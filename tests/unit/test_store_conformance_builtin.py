@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from maverick_core.builtin.jsonserializer import JsonSerializer
-from maverick_core.storage import Serializer
+from maverick_core.builtin.json import JsonSerializer
+from maverick_core.engine.storage import Serializer
 from maverick_core.testing.conformance import SerializerConformance, StoreConformance
 
 

@@ -151,8 +151,8 @@ def test_a_stage_that_runs_too_long_fails(
 
 
 def test_stage_settings_keep_their_order_and_timeouts(project: Path) -> None:
-    from maverick_core.config import make_config
-    from maverick_core.plugins import make_plugin_manager
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.pluginmanager import make_plugin_manager
 
     configure(project, {"z": "true", "a": {"command": "false", "timeout": 5}}, fixer=False)
     config = make_config(make_plugin_manager(blocked=("terminal",), autoload=False), project)

@@ -14,7 +14,7 @@ from typing import Any
 import msgpack
 
 from maverick_core import hookimpl
-from maverick_core.storage import Serializer
+from maverick_core.api import Serializer
 
 __all__ = ["MsgpackSerializer", "register_serializers"]
 

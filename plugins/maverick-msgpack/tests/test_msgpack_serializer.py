@@ -7,7 +7,7 @@ import enum
 import pytest
 from maverick_msgpack import MsgpackSerializer
 
-from maverick_core.storage import Serializer
+from maverick_core.engine.storage import Serializer
 from maverick_core.testing.conformance import SerializerConformance
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
-    from maverick_core.storage import Project, Store
+    from maverick_core.api import Project, Store
     from maverick_postgres.schema import SCHEMA_VERSION
     from maverick_postgres.store import PostgresStore
 

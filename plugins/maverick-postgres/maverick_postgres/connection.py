@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import TupleRow
 
-from maverick_core.errors import StoreError
+from maverick_core.api import StoreError
 from maverick_postgres.settings import ConnectionSettings
 
 Connection = psycopg.Connection[TupleRow]

@@ -20,8 +20,7 @@ from typing import Any
 import attrs
 import psycopg
 
-from maverick_core.errors import StoreError
-from maverick_core.storage import LockHolder
+from maverick_core.api import LockHolder, StoreError
 from maverick_postgres.connection import Connection, connect, first_line
 from maverick_postgres.settings import ConnectionSettings
 

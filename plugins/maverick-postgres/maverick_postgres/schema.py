@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import psycopg
 
-from maverick_core.errors import StoreError
+from maverick_core.api import StoreError
 from maverick_postgres.connection import Connection, first_line
 
 # One advisory-lock key for every maverick-postgres process on a database ("maverick").

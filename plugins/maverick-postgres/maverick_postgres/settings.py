@@ -10,7 +10,7 @@ import attrs
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from maverick_core.errors import StoreError
+from maverick_core.api import StoreError
 
 DEFAULT_LEASE = 30.0
 DEFAULT_CONNECT_TIMEOUT = "5"

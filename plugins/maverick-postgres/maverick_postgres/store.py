@@ -14,13 +14,14 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
-from maverick_core.errors import LockHeld, StoreError
-from maverick_core.storage import (
+from maverick_core.api import (
     CheckpointRecord,
     DamagedRecord,
+    LockHeld,
     LockHolder,
     Project,
     RunRecord,
+    StoreError,
 )
 from maverick_postgres.connection import Connection, connect, first_line
 from maverick_postgres.leases import Heartbeat, Lease, holder_from_row, lost_message
@@ -38,7 +39,7 @@ _RECORD_COLUMNS = "seq, checkpoint_id, kind, created_at, serializer, payload, ch
 
 
 class PostgresStore:
-    """A :class:`~maverick_core.storage.Store` in PostgreSQL, shared by many machines.
+    """A :class:`~maverick_core.engine.storage.Store` in PostgreSQL, shared by many machines.
 
     Every row carries the project name, so clones of one project share their runs
     and different projects never see each other's. Each write is one committed

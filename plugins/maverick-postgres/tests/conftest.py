@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from maverick_postgres import PostgresStore
 
-from maverick_core.storage import Project
+from maverick_core.engine.storage import Project
 from maverick_core.testing.postgres_server import PostgresServer, postgres_server
 
 __all__ = ["postgres_server"]

@@ -22,8 +22,8 @@ import pytest
 from maverick_postgres import SCHEMA_VERSION, PostgresStore
 from maverick_postgres.store import READ_BATCH
 
-from maverick_core.errors import LockHeld, StoreError
-from maverick_core.storage import (
+from maverick_core.engine.errors import LockHeld, StoreError
+from maverick_core.engine.storage import (
     CheckpointRecord,
     LockHolder,
     Project,
@@ -42,8 +42,8 @@ OpenStore = Callable[..., PostgresStore]
 HOLDER_SCRIPT = """
 import os, socket, sys, time
 from pathlib import Path
-from maverick_core.errors import StoreError
-from maverick_core.storage import LockHolder, Project, make_record
+from maverick_core.engine.errors import StoreError
+from maverick_core.engine.storage import LockHolder, Project, make_record
 from maverick_postgres import PostgresStore
 
 url, project, run_id, host = sys.argv[1:5]
@@ -64,7 +64,7 @@ for line in sys.stdin:
 OPENER_SCRIPT = """
 import sys
 from pathlib import Path
-from maverick_core.storage import Project
+from maverick_core.engine.storage import Project
 from maverick_postgres import PostgresStore
 
 print("ready", flush=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
-from maverick_core.storage import Project, Store, StoreFactory
+from maverick_core.api import Project, Store, StoreFactory
 
 if TYPE_CHECKING:
     from maverick_sqlite.store import SQLiteStore

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from maverick_core.errors import StoreError
+from maverick_core.api import StoreError
 
 MIGRATIONS: list[list[str]] = [
     # 1: runs, an append-only checkpoint journal, snapshots and locks, per project.

@@ -25,13 +25,14 @@ from urllib.parse import unquote
 
 import attrs
 
-from maverick_core.errors import LockHeld, StoreError
-from maverick_core.storage import (
+from maverick_core.api import (
     CheckpointRecord,
     DamagedRecord,
+    LockHeld,
     LockHolder,
     Project,
     RunRecord,
+    StoreError,
 )
 from maverick_sqlite.schema import migrate
 
@@ -43,7 +44,7 @@ _RECORD_COLUMNS = "seq, checkpoint_id, kind, created_at, serializer, payload, ch
 
 
 class SQLiteStore:
-    """A :class:`~maverick_core.storage.Store` in one SQLite database file."""
+    """A :class:`~maverick_core.engine.storage.Store` in one SQLite database file."""
 
     def __init__(self, path: Path, project: Project, url: str = "") -> None:
         """Open (creating, mode 0600) and migrate the database at ``path``.

@@ -13,8 +13,8 @@ import pytest
 from maverick_sqlite import SQLiteStore
 from maverick_sqlite.schema import SCHEMA_VERSION
 
-from maverick_core.errors import LockHeld, StoreError
-from maverick_core.storage import DamagedRecord, LockHolder, Project
+from maverick_core.engine.errors import LockHeld, StoreError
+from maverick_core.engine.storage import DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import StoreConformance, delta, make_run
 
 
@@ -150,7 +150,7 @@ def test_the_lock_of_a_holder_that_exited_but_was_not_reaped_is_taken_over(
     script = (
         "import os, sys, time\n"
         "from pathlib import Path\n"
-        "from maverick_core.storage import LockHolder, Project\n"
+        "from maverick_core.engine.storage import LockHolder, Project\n"
         "from maverick_sqlite import SQLiteStore\n"
         f"project = Project(Path({str(project.root)!r}), 'proj')\n"
         "store = SQLiteStore.open('sqlite:///runs.db', project)\n"

@@ -12,8 +12,9 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from maverick_core import filestore, hookimpl
-from maverick_core.storage import CheckpointRecord, Project
+from maverick_core import hookimpl
+from maverick_core.builtin.filestore import store as filestore
+from maverick_core.engine.storage import CheckpointRecord, Project
 
 
 class TornFileStore(filestore.FileStore):

@@ -1,0 +1,207 @@
+"""The public API: everything a plugin may import from maverick.
+
+Plugins (the first-party ones in ``plugins/``, the built-in ``devflow`` plugin and
+third parties) import from here and from :mod:`maverick_core` (``hookimpl``) only;
+the modules behind these names may move, these names stay. Names load on first
+use (PEP 562), so ``from maverick_core.api import StepFailed`` imports the error
+classes and nothing else: a plugin stays cheap to load.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maverick_core.engine.cli import (
+        CliState,
+        cli_state,
+        execute_workflow,
+        parse_assignments,
+        run_options,
+    )
+    from maverick_core.engine.config import Config, open_project, origin_url, state_dir
+    from maverick_core.engine.context import Scope, StepContext, StepType
+    from maverick_core.engine.discovery import load_named_workflow
+    from maverick_core.engine.dsl.model import Count, Data, InputSpec, Seconds, Step, Text, Workflow
+    from maverick_core.engine.errors import (
+        DefinitionError,
+        EvaluationError,
+        InputError,
+        Interrupted,
+        LockHeld,
+        MaverickError,
+        PluginError,
+        ResumeRefused,
+        StepFailed,
+        StoreError,
+    )
+    from maverick_core.engine.inputs import parse_value
+    from maverick_core.engine.processes import CommandResult, CommandRunner, kill_tree
+    from maverick_core.engine.registries import (
+        RegisterAction,
+        RegisterAgent,
+        RegisterProvider,
+        RegisterSerializer,
+        RegisterStepType,
+        RegisterStore,
+        RegisterWorkflowSource,
+    )
+    from maverick_core.engine.run import (
+        CheckpointInfo,
+        Run,
+        RunOutcome,
+        RunRequest,
+        RunState,
+        StepRecord,
+    )
+    from maverick_core.engine.storage import (
+        CheckpointRecord,
+        DamagedRecord,
+        LockHolder,
+        Project,
+        RunRecord,
+        Serializer,
+        Store,
+        StoreFactory,
+        make_record,
+    )
+
+_EXPORTS: dict[str, str] = {
+    # the CLI, for plugin commands
+    "CliState": "maverick_core.engine.cli",
+    "cli_state": "maverick_core.engine.cli",
+    "execute_workflow": "maverick_core.engine.cli",
+    "parse_assignments": "maverick_core.engine.cli",
+    "run_options": "maverick_core.engine.cli",
+    # the project and its settings
+    "Config": "maverick_core.engine.config",
+    "open_project": "maverick_core.engine.config",
+    "origin_url": "maverick_core.engine.config",
+    "state_dir": "maverick_core.engine.config",
+    # step types
+    "Scope": "maverick_core.engine.context",
+    "StepContext": "maverick_core.engine.context",
+    "StepType": "maverick_core.engine.context",
+    "Count": "maverick_core.engine.dsl.model",
+    "Data": "maverick_core.engine.dsl.model",
+    "InputSpec": "maverick_core.engine.dsl.model",
+    "Seconds": "maverick_core.engine.dsl.model",
+    "Step": "maverick_core.engine.dsl.model",
+    "Text": "maverick_core.engine.dsl.model",
+    "Workflow": "maverick_core.engine.dsl.model",
+    "load_named_workflow": "maverick_core.engine.discovery",
+    "parse_value": "maverick_core.engine.inputs",
+    # errors
+    "DefinitionError": "maverick_core.engine.errors",
+    "EvaluationError": "maverick_core.engine.errors",
+    "InputError": "maverick_core.engine.errors",
+    "Interrupted": "maverick_core.engine.errors",
+    "LockHeld": "maverick_core.engine.errors",
+    "MaverickError": "maverick_core.engine.errors",
+    "PluginError": "maverick_core.engine.errors",
+    "ResumeRefused": "maverick_core.engine.errors",
+    "StepFailed": "maverick_core.engine.errors",
+    "StoreError": "maverick_core.engine.errors",
+    # child processes
+    "CommandResult": "maverick_core.engine.processes",
+    "CommandRunner": "maverick_core.engine.processes",
+    "kill_tree": "maverick_core.engine.processes",
+    # registries
+    "RegisterAction": "maverick_core.engine.registries",
+    "RegisterAgent": "maverick_core.engine.registries",
+    "RegisterProvider": "maverick_core.engine.registries",
+    "RegisterSerializer": "maverick_core.engine.registries",
+    "RegisterStepType": "maverick_core.engine.registries",
+    "RegisterStore": "maverick_core.engine.registries",
+    "RegisterWorkflowSource": "maverick_core.engine.registries",
+    # runs
+    "CheckpointInfo": "maverick_core.engine.run",
+    "Run": "maverick_core.engine.run",
+    "RunOutcome": "maverick_core.engine.run",
+    "RunRequest": "maverick_core.engine.run",
+    "RunState": "maverick_core.engine.run",
+    "StepRecord": "maverick_core.engine.run",
+    # storage
+    "CheckpointRecord": "maverick_core.engine.storage",
+    "DamagedRecord": "maverick_core.engine.storage",
+    "LockHolder": "maverick_core.engine.storage",
+    "Project": "maverick_core.engine.storage",
+    "RunRecord": "maverick_core.engine.storage",
+    "Serializer": "maverick_core.engine.storage",
+    "Store": "maverick_core.engine.storage",
+    "StoreFactory": "maverick_core.engine.storage",
+    "make_record": "maverick_core.engine.storage",
+}
+
+__all__ = [
+    "CheckpointInfo",
+    "CheckpointRecord",
+    "CliState",
+    "CommandResult",
+    "CommandRunner",
+    "Config",
+    "Count",
+    "DamagedRecord",
+    "Data",
+    "DefinitionError",
+    "EvaluationError",
+    "InputError",
+    "InputSpec",
+    "Interrupted",
+    "LockHeld",
+    "LockHolder",
+    "MaverickError",
+    "PluginError",
+    "Project",
+    "RegisterAction",
+    "RegisterAgent",
+    "RegisterProvider",
+    "RegisterSerializer",
+    "RegisterStepType",
+    "RegisterStore",
+    "RegisterWorkflowSource",
+    "ResumeRefused",
+    "Run",
+    "RunOutcome",
+    "RunRecord",
+    "RunRequest",
+    "RunState",
+    "Scope",
+    "Seconds",
+    "Serializer",
+    "Step",
+    "StepContext",
+    "StepFailed",
+    "StepRecord",
+    "StepType",
+    "Store",
+    "StoreError",
+    "StoreFactory",
+    "Text",
+    "Workflow",
+    "cli_state",
+    "execute_workflow",
+    "kill_tree",
+    "load_named_workflow",
+    "make_record",
+    "open_project",
+    "origin_url",
+    "parse_assignments",
+    "parse_value",
+    "run_options",
+    "state_dir",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'maverick_core.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,247 @@
+"""``maverick runs``: list, show, delete and prune runs in the configured store."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from typing import Any
+
+import click
+
+from maverick_core.engine.errors import LockHeld, MaverickError
+
+
+def _config(store: str | None) -> Any:
+    from maverick_core.engine.cli import cli_state
+
+    return cli_state().config(store=store)
+
+
+def _store(store: str | None) -> Any:
+    from maverick_core.builtin.checkpoint.journal import store_for
+
+    return store_for(_config(store))
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+def _complete_run_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    try:
+        with ctx:  # completion resolves contexts without making them current
+            store = _store(None)
+        try:
+            return [r.run_id for r in store.list_runs() if r.run_id.startswith(incomplete)]
+        finally:
+            store.close()
+    except Exception:  # completion must never fail, whatever the store holds
+        return []
+
+
+store_option = click.option("--store", metavar="URL", help="The store (default: the configured).")
+
+
+@click.group()
+def runs() -> None:
+    """Runs kept in the checkpoint store."""
+
+
+@runs.command("list")
+@click.option("--workflow", metavar="NAME", help="Only runs of this workflow.")
+@click.option("--status", type=click.Choice(["running", "failed", "interrupted", "completed"]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@store_option
+def list_runs(workflow: str | None, status: str | None, as_json: bool, store: str | None) -> None:
+    """List runs, newest first."""
+    opened = _store(store)
+    try:
+        rows = [r for r in opened.list_runs(workflow=workflow) if status in (None, r.status)]
+    finally:
+        opened.close()
+    for problem in getattr(opened, "unreadable", []):
+        click.echo(f"note: skipped a damaged run: {problem}", err=True)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "run_id": r.run_id,
+                        "workflow": r.workflow,
+                        "status": r.status,
+                        "created_at": r.created_at,
+                        "updated_at": r.updated_at,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not rows:
+        click.echo("no runs")
+        return
+    for r in rows:
+        click.echo(f"{r.run_id}  {r.workflow:<12} {r.status:<11} {_when(r.created_at)}")
+
+
+@runs.command("show")
+@click.argument("run_id", shell_complete=_complete_run_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@store_option
+def show_run(run_id: str, as_json: bool, store: str | None) -> None:
+    """Show a run: inputs, steps with status and duration, checkpoints."""
+    from maverick_core.builtin.checkpoint.journal import load_state
+    from maverick_core.engine.storage import CheckpointRecord
+
+    config = _config(store)
+    opened = _store(store)
+    try:
+        record = opened.get_run(run_id)
+        if record is None:
+            raise MaverickError(f"unknown run id '{run_id}' (see: maverick runs list)")
+        loaded = load_state(config, opened, run_id)
+        checkpoints: list[dict[str, Any]] = []
+        for item in opened.read_checkpoints(run_id):
+            if isinstance(item, CheckpointRecord):
+                checkpoints.append(
+                    {
+                        "seq": item.seq,
+                        "checkpoint_id": item.checkpoint_id,
+                        "created_at": item.created_at,
+                        "size": len(item.payload),
+                        "kind": item.kind,
+                        "intact": item.intact,
+                    }
+                )
+            else:
+                checkpoints.append({"damaged": item.position, "reason": item.reason})
+    finally:
+        opened.close()
+    steps = {
+        p: {"status": r.status, "duration": r.duration, "error": r.error}
+        for p, r in loaded.records.items()
+    }
+    data = {
+        "run_id": record.run_id,
+        "workflow": record.workflow,
+        "status": record.status,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "inputs": record.inputs,
+        "secret_inputs": record.secret_inputs,
+        "steps": steps,
+        "checkpoints": checkpoints,
+        "meta": record.meta,
+        "damage": loaded.damage,
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    click.echo(f"run {record.run_id}  workflow {record.workflow}  status {record.status}")
+    click.echo(f"created {_when(record.created_at)}  updated {_when(record.updated_at)}")
+    click.echo(
+        f"inputs: {json.dumps(record.inputs, default=str)}"
+        + (
+            f" (secret, not stored: {', '.join(record.secret_inputs)})"
+            if record.secret_inputs
+            else ""
+        )
+    )
+    holder = record.meta.get("holder")
+    if record.status == "running" and holder:
+        click.echo(
+            f"executed by pid {holder['pid']} on host {holder['host']} since "
+            f"{_when(holder['since'])} (if that process is gone, --resume takes the run over)"
+        )
+    if record.meta.get("error"):
+        click.echo(f"error: {record.meta['error']}")
+    click.echo("steps (as of the last checkpoint):")
+    for path, step in steps.items():
+        click.echo(f"  {step['status']:<10} {path} ({step['duration']:.2f}s)")
+    click.echo("checkpoints:")
+    for cp in checkpoints:
+        if "damaged" in cp:
+            click.echo(f"  DAMAGED at {cp['damaged']}: {cp['reason']}")
+        else:
+            flag = "" if cp["intact"] else "  DAMAGED (checksum mismatch)"
+            click.echo(
+                f"  #{cp['seq']:<4} {cp['checkpoint_id']:<28} {_when(cp['created_at'])} "
+                f"{cp['size']} bytes {cp['kind']}{flag}"
+            )
+
+
+@runs.command("delete")
+@click.argument("run_ids", nargs=-1, required=True, shell_complete=_complete_run_ids)
+@store_option
+def delete_run(run_ids: tuple[str, ...], store: str | None) -> None:
+    """Delete runs and all their checkpoints."""
+    opened = _store(store)
+    missing = []
+    try:
+        for run_id in run_ids:
+            if opened.delete_run(run_id):
+                click.echo(f"deleted {run_id}")
+            else:
+                missing.append(run_id)
+    finally:
+        opened.close()
+    if missing:
+        raise MaverickError(f"unknown run id: {', '.join(missing)}")
+
+
+def parse_age(text: str) -> float:
+    """``7d``, ``12h``, ``30m``, ``45s`` → seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r}: use a number with s, m, h, d or w (e.g. 7d)")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+    return float(match.group(1)) * unit
+
+
+@runs.command("prune")
+@click.option(
+    "--older-than",
+    "older_than",
+    default="7d",
+    show_default=True,
+    metavar="AGE",
+    help="Delete runs last updated longer ago than AGE (s, m, h, d, w).",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Always keep the newest N runs of each workflow.",
+)
+@click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
+@store_option
+def prune_runs(older_than: str, keep: int, dry_run: bool, store: str | None) -> None:
+    """Delete old runs; runs being executed are never deleted."""
+    cutoff = time.time() - parse_age(older_than)
+    opened = _store(store)
+    deleted = 0
+    try:
+        seen: dict[str, int] = {}
+        for record in opened.list_runs():
+            seen[record.workflow] = seen.get(record.workflow, 0) + 1
+            if seen[record.workflow] <= keep or record.updated_at > cutoff:
+                continue
+            if dry_run:
+                click.echo(f"would delete {record.run_id}")
+                continue
+            try:
+                opened.delete_run(record.run_id)
+            except LockHeld as exc:
+                click.echo(f"kept {record.run_id}: {exc}", err=True)
+                continue
+            deleted += 1
+            click.echo(f"deleted {record.run_id}")
+    finally:
+        opened.close()
+    if not dry_run:
+        click.echo(f"{deleted} run{'s' if deleted != 1 else ''} deleted")
+    sys.stdout.flush()

@@ -1,0 +1,562 @@
+"""Persistence and resume: what the built-in ``checkpoint`` plugin does in its hooks.
+
+It opens runs (fresh or resumed) in ``open_run``, commits state in
+``commit_checkpoint`` and keeps the run record's status in ``workflow_finish``
+(see :mod:`maverick_core.builtin.checkpoint` for the hooks themselves). Storage and
+serialization go through the :class:`~maverick_core.engine.storage.Store` and
+:class:`~maverick_core.engine.storage.Serializer` that plugins register.
+
+A run's journal holds one record per commit: a *delta* (the step records that
+changed since the previous commit) or a *full* state (after a rewind). Every so
+often the full state is also written as a snapshot, once the journal since the
+last snapshot has grown as large as the snapshot itself; so a commit costs what
+changed, and a resume reads at most about twice the state, never the whole history.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import attrs
+
+from maverick_core.engine.config import Config, state_dir
+from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
+from maverick_core.engine.inputs import complete_inputs
+from maverick_core.engine.pluginmanager import get_serializer, open_store
+from maverick_core.engine.run import (
+    CheckpointInfo,
+    Run,
+    RunOutcome,
+    RunRequest,
+    RunState,
+    StepRecord,
+    new_run_id,
+)
+from maverick_core.engine.storage import (
+    CheckpointRecord,
+    DamagedRecord,
+    LockHolder,
+    RunRecord,
+    Serializer,
+    Store,
+    make_record,
+)
+
+DEFAULT_STORE = "file:"
+DEFAULT_SERIALIZER = "json"
+MIN_SNAPSHOT_BYTES = 64 * 1024
+
+
+# ----------------------------------------------------------------------------- loading state
+
+
+@attrs.define
+class LoadedState:
+    """A run's state as read back from its store."""
+
+    records: dict[str, StepRecord] = attrs.field(factory=dict)
+    data: dict[str, Any] = attrs.field(factory=dict)
+    checkpoint_id: str | None = None
+    seq: int = 0
+    max_seq: int = 0
+    created_at: float = 0.0
+    damage: str | None = None
+    torn: bool = False
+    history: list[tuple[int, str, float]] = attrs.field(factory=list)
+
+
+def store_for(config: Config) -> Store:
+    """Open the store the configuration names (--store, MAVERICK_STORE, maverick.yaml)."""
+    url = config.setting("store", env="MAVERICK_STORE", default=DEFAULT_STORE)
+    if not isinstance(url, str):
+        raise MaverickError(f"store must be a URL string, got {url!r}")
+    return open_store(config.pm, url, config.project)
+
+
+def serializer_for(config: Config) -> Serializer:
+    """The serializer the configuration names (--serializer, MAVERICK_SERIALIZER, maverick.yaml)."""
+    name = config.setting("serializer", env="MAVERICK_SERIALIZER", default=DEFAULT_SERIALIZER)
+    return get_serializer(config.pm, str(name))
+
+
+def _decode(config: Config, record: CheckpointRecord) -> dict[str, Any]:
+    payload = get_serializer(config.pm, record.serializer).loads(record.payload)
+    if not isinstance(payload, dict) or not isinstance(payload.get("records"), dict):
+        raise ValueError("payload is not a checkpoint")
+    return payload
+
+
+def load_state(config: Config, store: Store, run_id: str, until: str | None = None) -> LoadedState:
+    """Read a run's state: the snapshot, then the journal after it.
+
+    With ``until`` (``--from-checkpoint``), read the whole journal and stop at the
+    latest record with that checkpoint id. Damaged records are skipped; the state
+    is then the last intact one before the damage, and ``damage`` says what
+    happened. A later ``full`` record (a rewind) makes the journal usable again.
+    """
+    loaded = LoadedState()
+    after = 0
+    if until is None:
+        snapshot = store.read_snapshot(run_id)
+        if isinstance(snapshot, CheckpointRecord) and snapshot.intact:
+            try:
+                payload = _decode(config, snapshot)
+            except (ValueError, TypeError, MaverickError):
+                payload = None
+            if payload is not None:
+                _apply_full(loaded, snapshot, payload)
+                after = snapshot.seq
+    expected = after + 1
+    broken = False
+    candidate: LoadedState | None = None
+    for record in store.read_checkpoints(run_id, after_seq=after):
+        if isinstance(record, DamagedRecord) or not record.intact:
+            if not broken:
+                broken = True
+                where = record.position if isinstance(record, DamagedRecord) else f"#{record.seq}"
+                why = record.reason if isinstance(record, DamagedRecord) else "checksum mismatch"
+                loaded.damage = f"checkpoint record {where} is damaged ({why})"
+                loaded.torn = isinstance(record, DamagedRecord)
+            continue
+        loaded.max_seq = max(loaded.max_seq, record.seq)
+        if record.seq <= after:
+            continue
+        try:
+            payload = _decode(config, record)
+        except (ValueError, TypeError, MaverickError) as exc:
+            if not broken:
+                broken = True
+                loaded.damage = f"checkpoint record #{record.seq} cannot be decoded ({exc})"
+            continue
+        if record.kind == "full":
+            loaded.records = {}
+            _apply_full(loaded, record, payload)
+            broken, loaded.damage = False, None
+        elif broken or record.seq != expected:
+            if not broken:
+                broken = True
+                loaded.damage = f"checkpoint record #{expected} is missing"
+            continue
+        else:
+            _apply_delta(loaded, record, payload)
+        expected = record.seq + 1
+        if until is not None and record.checkpoint_id == until:
+            candidate = attrs.evolve(
+                loaded,
+                records=dict(loaded.records),
+                data=dict(loaded.data),
+                history=list(loaded.history),
+            )
+    loaded.max_seq = max(loaded.max_seq, loaded.seq)
+    if until is not None:
+        if candidate is None:
+            known = sorted({cid for _, cid, _ in loaded.history})
+            raise ResumeRefused(
+                f"run {run_id} has no checkpoint '{until}' "
+                f"(its checkpoints: {', '.join(known) or 'none'})"
+            )
+        candidate.max_seq = loaded.max_seq
+        return candidate
+    return loaded
+
+
+def _apply_full(loaded: LoadedState, record: CheckpointRecord, payload: dict[str, Any]) -> None:
+    loaded.records = {p: StepRecord.from_plain(r) for p, r in payload["records"].items()}
+    loaded.data = dict(payload.get("data") or {})
+    _note(loaded, record)
+
+
+def _apply_delta(loaded: LoadedState, record: CheckpointRecord, payload: dict[str, Any]) -> None:
+    for path, plain in payload["records"].items():
+        loaded.records[path] = StepRecord.from_plain(plain)
+    if "data" in payload:
+        loaded.data = dict(payload["data"])
+    _note(loaded, record)
+
+
+def _note(loaded: LoadedState, record: CheckpointRecord) -> None:
+    loaded.checkpoint_id = record.checkpoint_id
+    loaded.seq = record.seq
+    loaded.created_at = record.created_at
+    loaded.history.append((record.seq, record.checkpoint_id, record.created_at))
+
+
+# ----------------------------------------------------------------------------- the session
+
+
+@attrs.define(eq=False)
+class Session:
+    """The checkpoint plugin's bookkeeping for one executing run (``run.store_data``)."""
+
+    store: Store
+    serializer: Serializer
+    record: RunRecord
+    holder: LockHolder
+    seq: int = 0
+    rewind: bool = False
+    last_data: dict[str, Any] | None = None
+    snapshot_bytes: int = 0
+    bytes_since_snapshot: int = 0
+    secrets: list[str] = attrs.field(factory=list)
+
+    def save_run(self, **changes: Any) -> None:
+        """Update the run record (status, meta...) durably."""
+        self.record = attrs.evolve(self.record, updated_at=time.time(), **changes)
+        self.store.update_run(self.record)
+
+
+def _redact(value: Any, secrets: list[str]) -> Any:
+    """Replace secret input values in persisted strings: secrets never reach a store."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {k: _redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, secrets) for v in value]
+    return value
+
+
+def _top_level(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+# ----------------------------------------------------------------------------- hooks
+
+
+def open_run(config: Config, request: RunRequest) -> Run:
+    """Create a run record, or find, check and lock the run to resume."""
+    store = store_for(config)
+    serializer = serializer_for(config)
+    try:
+        if request.resume:
+            return _resume(config, request, store, serializer)
+        return _fresh(config, request, store, serializer)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
+    workflow = request.workflow
+    inputs = complete_inputs(workflow, request.inputs)
+    now = time.time()
+    run_id = new_run_id(workflow.name, now)
+    secret_names = [n for n, spec in workflow.inputs.items() if spec.secret]
+    holder = LockHolder.current(now, secrets.token_hex(8))
+    record = RunRecord(
+        run_id=run_id,
+        workflow=workflow.name,
+        source=workflow.source,
+        project=config.project.name,
+        status="running",
+        created_at=now,
+        updated_at=now,
+        inputs={k: v for k, v in inputs.items() if k not in secret_names},
+        secret_inputs=secret_names,
+        fingerprints=dict(workflow.fingerprints),
+        meta={
+            "store": getattr(store, "url", ""),
+            "serializer": serializer.name,
+            "holder": _holder_meta(holder),
+        },
+    )
+    state_dir(config.root)
+    store.create_run(record)
+    store.acquire_lock(run_id, holder)
+    run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config)
+    run.store_data = Session(store, serializer, record, holder, secrets=_secrets(run))
+    config.options["resumable"] = True
+    return run
+
+
+def _holder_meta(holder: LockHolder) -> dict[str, Any]:
+    """Who executes the run, as shown by ``maverick runs show``."""
+    return {"pid": holder.pid, "host": holder.host, "since": holder.acquired_at}
+
+
+def _secrets(run: Run) -> list[str]:
+    return [
+        str(run.inputs[n])
+        for n, spec in run.workflow.inputs.items()
+        if spec.secret and run.inputs.get(n) not in (None, "")
+    ]
+
+
+def _find_run(store: Store, request: RunRequest) -> RunRecord:
+    name = request.workflow.name
+    if request.run_id:
+        found = store.get_run(request.run_id)
+        if found is None:
+            raise ResumeRefused(f"unknown run id '{request.run_id}' (see: maverick runs list)")
+        if found.workflow != name:
+            raise ResumeRefused(
+                f"run {found.run_id} is a run of workflow '{found.workflow}', not '{name}'"
+            )
+        if found.status == "completed":
+            raise ResumeRefused(
+                f"run {found.run_id} completed; a completed run is never "
+                "resumed (start a new run without --resume)"
+            )
+        return found
+    for candidate in store.list_runs(workflow=name):
+        if candidate.status != "completed":
+            return candidate
+    raise ResumeRefused(
+        f"nothing to resume: workflow '{name}' has no unfinished run (start one without --resume)"
+    )
+
+
+def _resume(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
+    workflow = request.workflow
+    found = _find_run(store, request)
+    loaded = load_state(config, store, found.run_id, until=request.from_checkpoint)
+    notices: list[str] = []
+    if loaded.damage and loaded.checkpoint_id is None:
+        if not loaded.torn:
+            # an edited record is not a crash: refuse rather than guess
+            raise ResumeRefused(
+                f"run {found.run_id} has no intact checkpoint: {loaded.damage}; start a new run"
+            )
+        notices.append(f"{loaded.damage}; no earlier checkpoint, so the run starts over")
+    elif loaded.damage:
+        notices.append(
+            f"{loaded.damage}; resuming from the newest intact checkpoint "
+            f"'{loaded.checkpoint_id}' (#{loaded.seq})"
+        )
+
+    inputs, input_notes = _resolve_inputs(workflow, found, request)
+    notices += input_notes
+    restored_top = {_top_level(p) for p, r in loaded.records.items() if r.done}
+    changed = _changed_steps(workflow, found, restored_top)
+    if changed and not request.force:
+        raise ResumeRefused(
+            f"cannot resume run {found.run_id}: steps at or before the resume point changed: "
+            f"{'; '.join(changed)} (revert them, or --force to resume anyway)"
+        )
+    if changed:
+        notices.append(f"--force: resuming although steps changed: {'; '.join(changed)}")
+
+    run = Run(
+        run_id=found.run_id,
+        workflow=workflow,
+        inputs=inputs,
+        config=config,
+        state=RunState(loaded.records),
+        resumed_from=loaded.checkpoint_id or "(start)",
+    )
+    if request.explain:
+        run.plan = _explain(run, found, loaded, notices)
+        return run
+
+    for warning in config.pm.hook.verify_resume(run=run, data=loaded.data):
+        if warning:
+            notices.append(str(warning))
+    holder = LockHolder.current(time.time(), secrets.token_hex(8))
+    previous = store.acquire_lock(found.run_id, holder)
+    if previous is not None:
+        notices.append(
+            f"took over the lock of run {found.run_id} from {previous.describe()} "
+            "(that process is gone)"
+        )
+    if loaded.checkpoint_id is None and not loaded.damage:
+        notices.append(f"run {found.run_id} committed no checkpoint; running it from the start")
+    session = Session(
+        store,
+        serializer,
+        found,
+        holder,
+        seq=loaded.max_seq,
+        rewind=True,
+        last_data=loaded.data,
+        secrets=_secrets(run),
+    )
+    run.store_data = session
+    meta = dict(found.meta)
+    resumes = list(meta.get("resumes", []))
+    resumes.append(
+        {
+            "at": time.time(),
+            "from": loaded.checkpoint_id,
+            "seq": loaded.seq,
+            "forced": bool(request.force and (changed or input_notes)),
+        }
+    )
+    meta["resumes"] = resumes
+    meta["holder"] = _holder_meta(holder)
+    session.save_run(
+        status="running",
+        meta=meta,
+        fingerprints=dict(workflow.fingerprints),
+        inputs={k: v for k, v in inputs.items() if k not in found.secret_inputs},
+    )
+    config.options["resumable"] = True
+    for notice in notices:
+        config.pm.hook.on_notice(run=run, message=notice)
+    return run
+
+
+def _resolve_inputs(
+    workflow: Any, found: RunRecord, request: RunRequest
+) -> tuple[dict[str, Any], list[str]]:
+    stored = dict(found.inputs)
+    differing = []
+    for key in sorted(request.given_inputs):
+        if key in found.secret_inputs:
+            continue
+        if key in stored and stored[key] != request.inputs[key]:
+            differing.append(f"{key}: {stored[key]!r} -> {request.inputs[key]!r}")
+    if differing and not request.force:
+        raise ResumeRefused(
+            f"inputs differ from run {found.run_id}: {'; '.join(differing)} "
+            "(resume without -i to reuse the stored inputs, or --force)"
+        )
+    notes = [f"--force: inputs changed: {'; '.join(differing)}"] if differing else []
+    merged = {**stored, **{k: request.inputs[k] for k in request.given_inputs}}
+    merged = {k: v for k, v in merged.items() if k in workflow.inputs}
+    missing_secrets = [
+        n
+        for n in found.secret_inputs
+        if n not in request.given_inputs and n in workflow.inputs and workflow.inputs[n].required
+    ]
+    if missing_secrets:
+        flags = " ".join(f"-i {n}=..." for n in missing_secrets)
+        raise ResumeRefused(f"secret inputs are never stored; give them again: {flags}")
+    return complete_inputs(workflow, merged), notes
+
+
+def _changed_steps(workflow: Any, found: RunRecord, restored: set[str]) -> list[str]:
+    if not restored:
+        return []
+    current = workflow.fingerprints
+    order = [step.name for step in workflow.steps]
+    last_restored = max((order.index(n) for n in restored if n in order), default=-1)
+    changed = []
+    for name in sorted(restored):
+        if name not in current:
+            changed.append(f"'{name}' was removed")
+        elif found.fingerprints.get(name) != current[name]:
+            changed.append(f"'{name}' changed")
+    for name in order[: last_restored + 1]:
+        if name not in found.fingerprints:
+            changed.append(f"'{name}' was added before the resume point")
+    return changed
+
+
+def _explain(run: Run, found: RunRecord, loaded: LoadedState, notices: list[str]) -> str:
+    lines = [f"run {found.run_id} of workflow {found.workflow} (status {found.status})"]
+    if loaded.checkpoint_id:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded.created_at))
+        lines.append(f"resumes after checkpoint '{loaded.checkpoint_id}' (#{loaded.seq}, {stamp})")
+    else:
+        lines.append("no checkpoint was committed: everything runs again")
+    lines += [f"note: {n}" for n in notices]
+    records = loaded.records
+    for step in run.workflow.steps:
+        record = records.get(step.name)
+        if record is not None and record.done:
+            lines.append(f"  restored   {step.name} ({record.status})")
+            continue
+        inner = [
+            p
+            for p in records
+            if p.startswith((step.name + ".", step.name + "[")) and records[p].done
+        ]
+        if inner:
+            iterations = [p for p in inner if p.count("[") == 1 and p.endswith("]")]
+            detail = (
+                f"{len(iterations)} iterations restored"
+                if iterations
+                else f"{len(inner)} nested steps restored"
+            )
+            lines.append(f"  partly     {step.name} ({detail}; the rest runs again)")
+        else:
+            lines.append(f"  runs again {step.name}")
+    shown = {k: v for k, v in run.inputs.items() if k not in found.secret_inputs}
+    lines.append(f"inputs: {shown}")
+    return "\n".join(lines)
+
+
+def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> CheckpointInfo | None:
+    """Append a delta (or, after a rewind, a full) record; snapshot when due."""
+    session: Session | None = run.store_data
+    if session is None:
+        return None
+    started = time.perf_counter()
+    full = session.rewind
+    due = session.bytes_since_snapshot >= max(session.snapshot_bytes, MIN_SNAPSHOT_BYTES)
+    changes, everything = state.take_changes(full=full or due)
+    records = everything if full else changes
+    payload: dict[str, Any] = {"records": {p: r.to_plain() for p, r in records.items()}}
+    if full or run.checkpoint_data != session.last_data:
+        payload["data"] = run.checkpoint_data
+    if session.secrets:
+        payload = _redact(payload, session.secrets)
+    body = session.serializer.dumps(payload)
+    now = time.time()
+    record = make_record(
+        run.run_id,
+        session.seq + 1,
+        checkpoint_id,
+        "full" if full else "delta",
+        now,
+        session.serializer.name,
+        body,
+    )
+    session.store.append_checkpoint(record)
+    session.seq += 1
+    session.rewind = False
+    session.last_data = dict(run.checkpoint_data)
+    session.bytes_since_snapshot += len(body)
+    if due or full:
+        _write_snapshot(session, run, checkpoint_id, now, everything)
+    return CheckpointInfo(
+        checkpoint_id=checkpoint_id,
+        seq=session.seq,
+        size=len(body),
+        duration=time.perf_counter() - started,
+        created_at=now,
+    )
+
+
+def _write_snapshot(
+    session: Session, run: Run, checkpoint_id: str, now: float, everything: dict[str, StepRecord]
+) -> None:
+    payload: dict[str, Any] = {
+        "records": {p: r.to_plain() for p, r in everything.items()},
+        "data": run.checkpoint_data,
+    }
+    if session.secrets:
+        payload = _redact(payload, session.secrets)
+    body = session.serializer.dumps(payload)
+    session.store.write_snapshot(
+        make_record(
+            run.run_id, session.seq, checkpoint_id, "full", now, session.serializer.name, body
+        )
+    )
+    session.snapshot_bytes = len(body)
+    session.bytes_since_snapshot = 0
+
+
+def workflow_finish(run: Run, outcome: RunOutcome) -> None:
+    """Record how the run ended, release its lock, close the store."""
+    session: Session | None = run.store_data
+    if session is None:
+        return
+    try:
+        meta = dict(session.record.meta)
+        if outcome.error:
+            meta["error"] = outcome.error
+        else:
+            meta.pop("error", None)
+        session.save_run(status=outcome.status, meta=meta)
+    except StoreError as exc:
+        run.config.pm.hook.on_notice(run=run, message=f"could not record the run's status: {exc}")
+    finally:
+        try:
+            session.store.release_lock(run.run_id, session.holder)
+        finally:
+            session.store.close()

@@ -1,0 +1,721 @@
+"""The built-in ``file`` store: one directory per run under ``.maverick/checkpoints/``.
+
+Layout of a run (directories 0700, files 0600)::
+
+    <base>/<run_id>/
+        run.json                 the RunRecord, replaced atomically
+        journal-<first_seq>.log  append-only journal segments, one record per line
+        snapshot                 the latest snapshot, one record line, replaced atomically
+        lock                     flock'ed by the holder, who is written inside as JSON
+
+A journal line is ``<seq> <checkpoint_id> <created_at> <kind> <serializer>
+<checksum> <enc> <payload>\\n``. Text fields are percent-quoted so they hold no
+space or newline; ``created_at`` is the float's ``repr`` so the core's checksum
+sees the same text. The payload is stored raw (``enc`` ``r``) when it contains no
+newline, which compact JSON never does; otherwise (``enc`` ``x``) every ``\\x01``
+becomes ``\\x01\\x02`` and every newline ``\\x01\\x03``, a reversible escape that
+costs two ``bytes.replace`` calls instead of base64's third more bytes.
+
+A commit is one ``write`` and one ``fdatasync`` on a journal file the store keeps
+open. A line that does not end in a newline is a torn write: it is read back as a
+:class:`~maverick_core.engine.storage.DamagedRecord`, and cut off before the next append so
+later records frame. Writing a snapshot starts a new segment with the next record,
+so reading "after the snapshot" opens only the segments written since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote, unquote
+
+import attrs
+
+from maverick_core.engine.config import STATE_GITIGNORE
+from maverick_core.engine.errors import LockHeld, StoreError
+from maverick_core.engine.storage import (
+    CheckpointRecord,
+    DamagedRecord,
+    LockHolder,
+    Project,
+    RunRecord,
+)
+
+RUN_FILE = "run.json"
+SNAPSHOT_FILE = "snapshot"
+LOCK_FILE = "lock"
+SEGMENT_PREFIX = "journal-"
+SEGMENT_SUFFIX = ".log"
+ROTATE_BYTES = 1 << 20
+"""A snapshot starts a new journal segment once the current one is this large."""
+
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+# Characters kept as-is in header fields; everything else (space, newline, '%',
+# non-ASCII) is percent-quoted so a header never contains the field separator.
+_SAFE = "-._~:/@+=,;!$&'()*[]{}<>|^`\"#?"
+_RAW = b"r"
+_ESCAPED = b"x"
+# How long a refused acquirer waits for the holder to finish writing its name.
+_HOLDER_READ_WAIT = 0.2
+
+
+@attrs.define
+class _Segment:
+    """A journal segment open for appending."""
+
+    fd: int
+    path: Path
+    size: int
+
+
+@attrs.define
+class _HeldLock:
+    fd: int
+    holder: LockHolder
+
+
+class FileStore:
+    """Runs as directories of plain files; see the module docstring for the layout.
+
+    Open with :meth:`open` (the ``file`` scheme's factory) or construct directly
+    with the base directory. An instance keeps each run's current journal segment
+    and each lock it holds open until :meth:`close`.
+    """
+
+    def __init__(self, base: Path, url: str = "file:", gitignore_dir: Path | None = None) -> None:
+        """
+        :param base: the directory that holds one subdirectory per run.
+        :param url: the URL the store was opened with (shown to users).
+        :param gitignore_dir: a ``.maverick`` directory that gets a ``.gitignore``
+            when the store creates it.
+        """
+        self.url = url
+        self.base = base
+        self._gitignore_dir = gitignore_dir
+        self._segments: dict[str, _Segment] = {}
+        self.unreadable: list[str] = []
+        self._locks: dict[str, _HeldLock] = {}
+
+    @classmethod
+    def open(cls, url: str, project: Project) -> FileStore:
+        """Open the store a ``file:`` URL names, for ``project``.
+
+        ``file:`` is ``<project>/.maverick/checkpoints``; ``file:/abs``,
+        ``file:///abs`` and ``file:relative`` (to the project root) name another
+        directory.
+        """
+        root = Path(os.path.abspath(project.root))
+        rest = url[len("file:") :] if url.startswith("file:") else None
+        if rest is None:
+            raise StoreError(f"not a file store URL: {url!r}")
+        maverick_dir = root / ".maverick"
+        if rest.startswith("//"):
+            host, _, path = rest[2:].partition("/")
+            if host not in ("", "localhost"):
+                raise StoreError(
+                    f"file store URL {url!r} names host {host!r}; only local paths work"
+                )
+            base = Path("/" + unquote(path))
+        elif rest:
+            base = root / Path(rest).expanduser()
+        else:
+            base = maverick_dir / "checkpoints"
+        base = Path(os.path.abspath(base))
+        gitignore_dir = maverick_dir if base.is_relative_to(maverick_dir) else None
+        return cls(base, url=url, gitignore_dir=gitignore_dir)
+
+    # ------------------------------------------------------------------ runs
+
+    def create_run(self, run: RunRecord) -> None:
+        """Create the run's directory and ``run.json``; StoreError if it exists."""
+        run_dir = self._run_dir(run.run_id)
+        self._ensure_base()
+        try:
+            os.mkdir(run_dir, _DIR_MODE)
+        except FileExistsError:
+            # A directory without run.json is what a crash during create leaves.
+            if (run_dir / RUN_FILE).exists():
+                raise StoreError(f"run {run.run_id} already exists in {self.base}") from None
+        except OSError as error:
+            raise StoreError(f"cannot create run directory {run_dir}: {error}") from None
+        self._write_run_file(run_dir, run)
+        _fsync_dir(self.base)
+
+    def update_run(self, run: RunRecord) -> None:
+        """Replace ``run.json`` atomically; StoreError if the run does not exist."""
+        self._write_run_file(self._existing_run_dir(run.run_id), run)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run record, or None."""
+        return self._read_run_file(self._run_dir(run_id))
+
+    def list_runs(self, workflow: str | None = None) -> list[RunRecord]:
+        """Every run (of ``workflow``), newest first; reads only the ``run.json`` files.
+
+        A run whose ``run.json`` cannot be read is left out and described in
+        :attr:`unreadable` (``maverick runs list`` prints it); ``get_run`` of that run
+        still raises.
+        """
+        runs: list[RunRecord] = []
+        self.unreadable = []
+        try:
+            entries = list(os.scandir(self.base))
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise StoreError(f"cannot list runs in {self.base}: {error}") from None
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                run = self._read_run_file(Path(entry.path))
+            except StoreError as error:
+                # one damaged run record must not hide every other run
+                self.unreadable.append(str(error))
+                continue
+            if run is not None and (workflow is None or run.workflow == workflow):
+                runs.append(run)
+        runs.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+        return runs
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete the run's directory; LockHeld if another live process holds its lock.
+
+        The directory is first renamed to a hidden tombstone, so the run vanishes
+        at once even if removing its files is interrupted.
+        """
+        run_dir = self._run_dir(run_id)
+        if not run_dir.is_dir():
+            return False
+        self._close_segment(run_id)
+        own = self._locks.pop(run_id, None)
+        if own is not None:
+            os.close(own.fd)
+        try:
+            fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        except FileNotFoundError:
+            return False
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockHeld(_held_message(run_id, _read_holder_waiting(fd))) from None
+            tombstone = self.base / f".deleted-{run_id}-{secrets.token_hex(4)}"
+            try:
+                os.rename(run_dir, tombstone)
+            except FileNotFoundError:
+                return False
+            _fsync_dir(self.base)
+            shutil.rmtree(tombstone, ignore_errors=True)
+        except OSError as error:
+            raise StoreError(f"cannot delete run {run_id}: {error}") from None
+        finally:
+            os.close(fd)
+        return True
+
+    # ----------------------------------------------------------- checkpoints
+
+    def append_checkpoint(self, record: CheckpointRecord) -> None:
+        """Append one line to the run's journal with one write and one fdatasync."""
+        line = _frame(record)
+        segment = self._segments.get(record.run_id) or self._open_segment(record)
+        try:
+            written = os.write(segment.fd, line)
+            while written < len(line):
+                written += os.write(segment.fd, line[written:])
+            os.fdatasync(segment.fd)
+        except OSError as error:
+            # After a failed fsync the page cache may have dropped the data, so
+            # the descriptor is not trusted again; cut any partial line off.
+            self._close_segment(record.run_id, truncate_to=segment.size)
+            raise StoreError(
+                f"cannot append checkpoint {record.checkpoint_id} of run {record.run_id} "
+                f"to {segment.path}: {error}"
+            ) from None
+        segment.size += len(line)
+
+    def read_checkpoints(
+        self, run_id: str, after_seq: int = 0
+    ) -> Iterator[CheckpointRecord | DamagedRecord]:
+        """The journal from the first record with ``seq > after_seq``.
+
+        Only segments that can hold such records are opened. A damaged line is
+        reported unless a later intact line shows it lies before ``after_seq``.
+        """
+        run_dir = self._run_dir(run_id)
+        segments = _list_segments(run_dir)
+        start = 0
+        for index, (first_seq, _) in enumerate(segments):
+            if first_seq <= after_seq + 1:
+                start = index
+        return self._iter_segments(run_id, segments[start:], after_seq)
+
+    def write_snapshot(self, record: CheckpointRecord) -> None:
+        """Replace the run's snapshot atomically.
+
+        When the current journal segment has grown past :data:`ROTATE_BYTES`, the
+        next append starts a new one, so reading after the snapshot never scans
+        more than that much history.
+        """
+        run_dir = self._existing_run_dir(record.run_id)
+        # Only the lock holder writes snapshots, so one fixed temporary name is
+        # safe, and a crash leaves no more than one stale temporary file.
+        _atomic_write(run_dir / SNAPSHOT_FILE, _frame(record), temp_name=".snapshot.tmp")
+        segment = self._segments.get(record.run_id)
+        if segment is not None and segment.size >= ROTATE_BYTES:
+            self._close_segment(record.run_id)
+
+    def read_snapshot(self, run_id: str) -> CheckpointRecord | DamagedRecord | None:
+        """The run's snapshot, a DamagedRecord if it does not frame, or None."""
+        path = self._run_dir(run_id) / SNAPSHOT_FILE
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            return DamagedRecord(run_id=run_id, position=str(path), reason=str(error))
+        if not data.endswith(b"\n"):
+            return DamagedRecord(run_id=run_id, position=str(path), reason="torn: no final newline")
+        return _parse(run_id, data[:-1], str(path))
+
+    # ------------------------------------------------------------------ locks
+
+    def acquire_lock(self, run_id: str, holder: LockHolder) -> LockHolder | None:
+        """flock the run's lock file and write ``holder`` into it.
+
+        :returns: the holder the file still named (it died without releasing), or
+            None.
+        :raises LockHeld: when another open lock (any process, or another store
+            instance in this one) holds it.
+        """
+        run_dir = self._existing_run_dir(run_id)
+        held = self._locks.get(run_id)
+        if held is not None:
+            if _same_holder(held.holder, holder):
+                return None
+            raise LockHeld(_held_message(run_id, held.holder))
+        path = run_dir / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        except OSError as error:
+            raise StoreError(f"cannot open lock file {path}: {error}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockHeld(_held_message(run_id, _read_holder_waiting(fd))) from None
+            # A concurrent delete_run may have moved the directory away between
+            # open and flock; then this lock guards nothing.
+            if os.fstat(fd).st_ino != _inode(path):
+                raise StoreError(f"run {run_id} was deleted while its lock was being taken")
+            previous = _parse_holder(_read_fd(fd))
+            _write_fd(fd, _holder_json(holder))
+        except BaseException:
+            os.close(fd)
+            raise
+        self._locks[run_id] = _HeldLock(fd=fd, holder=holder)
+        # Another holder may have appended (and rotated segments) since this
+        # instance last did: find the journal's end afresh.
+        self._close_segment(run_id)
+        return previous
+
+    def release_lock(self, run_id: str, holder: LockHolder) -> None:
+        """Empty the lock file and unlock it, if this store holds it for ``holder``."""
+        held = self._locks.get(run_id)
+        if held is None or not _same_holder(held.holder, holder):
+            return
+        del self._locks[run_id]
+        self._close_segment(run_id)
+        try:
+            # Empty means "released": the next acquirer reports no takeover.
+            os.ftruncate(held.fd, 0)
+            os.fdatasync(held.fd)
+        except OSError as error:
+            raise StoreError(f"cannot release the lock of run {run_id}: {error}") from None
+        finally:
+            os.close(held.fd)
+
+    def close(self) -> None:
+        """Close journal segments and release every lock still held."""
+        for run_id in list(self._segments):
+            self._close_segment(run_id)
+        for run_id, held in list(self._locks.items()):
+            self.release_lock(run_id, held.holder)
+
+    def __enter__(self) -> FileStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- internals
+
+    def _run_dir(self, run_id: str) -> Path:
+        if (
+            not isinstance(run_id, str)
+            or not run_id
+            or run_id.startswith(".")
+            or "/" in run_id
+            or "\0" in run_id
+        ):
+            raise StoreError(f"invalid run id {run_id!r}")
+        return self.base / run_id
+
+    def _existing_run_dir(self, run_id: str) -> Path:
+        run_dir = self._run_dir(run_id)
+        if not (run_dir / RUN_FILE).exists():
+            raise StoreError(f"no run {run_id} in {self.base}")
+        return run_dir
+
+    def _ensure_base(self) -> None:
+        if self.base.is_dir():
+            return
+        if self._gitignore_dir is not None:
+            _mkdirs(self._gitignore_dir)
+            gitignore = self._gitignore_dir / ".gitignore"
+            if not gitignore.exists():
+                _atomic_write(gitignore, STATE_GITIGNORE.encode(), mode=0o644)
+        _mkdirs(self.base)
+
+    def _write_run_file(self, run_dir: Path, run: RunRecord) -> None:
+        try:
+            data = json.dumps(attrs.asdict(run), ensure_ascii=False, indent=1)
+        except (TypeError, ValueError) as error:
+            raise StoreError(
+                f"run {run.run_id}: the run record is not plain data: {error}"
+            ) from None
+        _atomic_write(run_dir / RUN_FILE, data.encode("utf-8"))
+
+    def _read_run_file(self, run_dir: Path) -> RunRecord | None:
+        path = run_dir / RUN_FILE
+        try:
+            data = json.loads(path.read_bytes())
+            return RunRecord(**data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as error:
+            raise StoreError(f"cannot read {path}: {error}") from None
+
+    def _open_segment(self, record: CheckpointRecord) -> _Segment:
+        """Open the segment ``record`` goes to, cutting off a torn tail first."""
+        run_dir = self._existing_run_dir(record.run_id)
+        segments = _list_segments(run_dir)
+        rotate = not segments
+        if segments:
+            last_first_seq, last_path = segments[-1]
+            snapshot_seq = _snapshot_seq(run_dir / SNAPSHOT_FILE)
+            rotate = (
+                snapshot_seq is not None
+                and snapshot_seq >= last_first_seq
+                and _file_size(last_path) >= ROTATE_BYTES
+                # A seq that does not grow cannot name a later segment.
+                and record.seq > last_first_seq
+            )
+            if rotate:
+                # Its torn tail would otherwise stay in the middle of the journal.
+                _repair(last_path)
+        path = (
+            run_dir / f"{SEGMENT_PREFIX}{record.seq}{SEGMENT_SUFFIX}" if rotate else segments[-1][1]
+        )
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        except OSError as error:
+            raise StoreError(f"cannot open journal {path}: {error}") from None
+        try:
+            size = _cut_torn_tail(fd)
+            if rotate:
+                _fsync_dir(run_dir)
+        except OSError as error:
+            os.close(fd)
+            raise StoreError(f"cannot prepare journal {path}: {error}") from None
+        segment = _Segment(fd=fd, path=path, size=size)
+        self._segments[record.run_id] = segment
+        return segment
+
+    def _close_segment(self, run_id: str, truncate_to: int | None = None) -> None:
+        segment = self._segments.pop(run_id, None)
+        if segment is None:
+            return
+        try:
+            if truncate_to is not None:
+                os.ftruncate(segment.fd, truncate_to)
+        except OSError:
+            pass  # the torn line is cut off by the next open instead
+        finally:
+            os.close(segment.fd)
+
+    def _iter_segments(
+        self, run_id: str, segments: list[tuple[int, Path]], after_seq: int
+    ) -> Iterator[CheckpointRecord | DamagedRecord]:
+        pending: list[DamagedRecord] = []
+        for _, path in segments:
+            try:
+                handle = open(path, "rb")  # noqa: SIM115 - a with block would hide the open errors
+            except FileNotFoundError:
+                continue  # deleted since listing
+            except OSError as error:
+                pending.append(DamagedRecord(run_id, str(path), str(error)))
+                continue
+            with handle:
+                try:
+                    for position, line in _lines(handle, path.name):
+                        if not line.endswith(b"\n"):
+                            pending.append(
+                                DamagedRecord(run_id, position, "torn write: the line has no end")
+                            )
+                            continue
+                        parsed = _parse(run_id, line[:-1], position)
+                        if isinstance(parsed, DamagedRecord):
+                            pending.append(parsed)
+                        elif parsed.seq > after_seq:
+                            yield from pending
+                            pending.clear()
+                            yield parsed
+                        else:
+                            pending.clear()
+                except OSError as error:
+                    pending.append(DamagedRecord(run_id, str(path), f"cannot read: {error}"))
+        yield from pending
+
+
+# ------------------------------------------------------------------ framing
+
+
+def _quote(text: str) -> bytes:
+    return quote(text, safe=_SAFE).encode("ascii")
+
+
+def _frame(record: CheckpointRecord) -> bytes:
+    """The record as one journal line, newline included."""
+    payload = record.payload
+    if b"\n" in payload:
+        payload = payload.replace(b"\x01", b"\x01\x02").replace(b"\n", b"\x01\x03")
+        enc = _ESCAPED
+    else:
+        enc = _RAW
+    # One formatting operation: the payload (possibly megabytes) is copied once.
+    return b"%d %s %s %s %s %s %s %s\n" % (
+        record.seq,
+        _quote(record.checkpoint_id),
+        repr(record.created_at).encode("ascii"),
+        _quote(record.kind),
+        _quote(record.serializer),
+        _quote(record.checksum),
+        enc,
+        payload,
+    )
+
+
+def _parse(run_id: str, line: bytes, position: str) -> CheckpointRecord | DamagedRecord:
+    """A line without its newline back into a record, or why it does not frame."""
+    parts = line.split(b" ", 7)
+    if len(parts) != 8:
+        return DamagedRecord(run_id, position, f"expected 8 fields, found {len(parts)}")
+    seq, checkpoint_id, created_at, kind, serializer, checksum, enc, payload = parts
+    try:
+        if enc == _ESCAPED:
+            payload = payload.replace(b"\x01\x03", b"\n").replace(b"\x01\x02", b"\x01")
+        elif enc != _RAW:
+            return DamagedRecord(run_id, position, f"unknown payload encoding {enc!r}")
+        return CheckpointRecord(
+            run_id=run_id,
+            seq=int(seq),
+            checkpoint_id=unquote(checkpoint_id.decode("ascii"), errors="strict"),
+            kind=unquote(kind.decode("ascii"), errors="strict"),
+            created_at=float(created_at),
+            serializer=unquote(serializer.decode("ascii"), errors="strict"),
+            payload=payload,
+            checksum=unquote(checksum.decode("ascii"), errors="strict"),
+        )
+    except ValueError as error:  # UnicodeDecodeError is one
+        return DamagedRecord(run_id, position, f"header does not parse: {error}")
+
+
+def _lines(handle: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
+    """Each line of ``handle`` with its position, ``name@byte_offset``."""
+    offset = 0
+    for line in handle:
+        yield f"{name}@{offset}", line
+        offset += len(line)
+
+
+def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
+    """The run's journal segments as (first seq, path), in seq order."""
+    try:
+        names = os.listdir(run_dir)
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise StoreError(f"cannot list {run_dir}: {error}") from None
+    segments = []
+    for name in names:
+        if name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX):
+            try:
+                first_seq = int(name[len(SEGMENT_PREFIX) : -len(SEGMENT_SUFFIX)])
+            except ValueError:
+                continue
+            segments.append((first_seq, run_dir / name))
+    segments.sort()
+    return segments
+
+
+def _snapshot_seq(path: Path) -> int | None:
+    """The snapshot's seq, from the first bytes of its line only."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(32)
+        return int(head.split(b" ", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _repair(path: Path) -> None:
+    """Cut a torn tail off a segment that will not be appended to any more."""
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        _cut_torn_tail(fd)
+    finally:
+        os.close(fd)
+
+
+def _cut_torn_tail(fd: int) -> int:
+    """Cut a last line that has no newline (a torn append); returns the new size."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    end = size
+    chunk = 64 * 1024
+    while end > 0:
+        start = max(0, end - chunk)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        end = start
+    os.ftruncate(fd, end)
+    os.fsync(fd)
+    return end
+
+
+# -------------------------------------------------------------------- files
+
+
+def _mkdirs(path: Path) -> None:
+    try:
+        path.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"cannot create directory {path}: {error}") from None
+
+
+def _atomic_write(
+    path: Path, data: bytes, mode: int = _FILE_MODE, temp_name: str | None = None
+) -> None:
+    """Write ``path`` so that a crash leaves either the old or the new content."""
+    temp = path.with_name(temp_name or f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+        _fsync_dir(path.parent)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if error.errno == errno.ENOENT:
+            raise StoreError(f"cannot write {path}: its directory does not exist") from None
+        raise StoreError(f"cannot write {path}: {error}") from None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _inode(path: Path) -> int:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return -1
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 65536, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+    os.fdatasync(fd)
+
+
+# -------------------------------------------------------------------- locks
+
+
+def _holder_json(holder: LockHolder) -> bytes:
+    return json.dumps(attrs.asdict(holder)).encode()
+
+
+def _parse_holder(data: bytes) -> LockHolder | None:
+    if not data.strip():
+        return None
+    try:
+        fields: dict[str, Any] = json.loads(data)
+        return LockHolder(
+            pid=int(fields["pid"]),
+            host=str(fields["host"]),
+            acquired_at=float(fields["acquired_at"]),
+            token=str(fields.get("token", "")),
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _read_holder_waiting(fd: int) -> LockHolder | None:
+    """The holder named in a busy lock file, waiting briefly for it to be written."""
+    deadline = time.monotonic() + _HOLDER_READ_WAIT
+    while True:
+        holder = _parse_holder(_read_fd(fd))
+        if holder is not None or time.monotonic() > deadline:
+            return holder
+        time.sleep(0.01)
+
+
+def _held_message(run_id: str, holder: LockHolder | None) -> str:
+    who = holder.describe() if holder is not None else "another process (not yet named)"
+    return f"run {run_id} is being executed by {who}"
+
+
+def _same_holder(a: LockHolder, b: LockHolder) -> bool:
+    return (a.pid, a.host, a.token) == (b.pid, b.host, b.token)

@@ -1,0 +1,171 @@
+"""The composite step types: ``loop``, ``branch`` and ``subworkflow``.
+
+They run their children through the step context, so restoring a resumed run's
+completed steps (and loop iterations) happens in the executor, not here.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from maverick_core.engine.context import StepContext
+from maverick_core.engine.discovery import find_workflow, load_named_workflow
+from maverick_core.engine.dsl.loader import looks_like_path
+from maverick_core.engine.dsl.model import BranchStep, LoopStep, SubworkflowStep, Workflow
+from maverick_core.engine.errors import InputError, MaverickError, StepFailed
+from maverick_core.engine.inputs import complete_inputs
+from maverick_core.engine.normalize import normalize
+from maverick_core.engine.run import COMPLETED, RUNNING, StepRecord
+
+
+class LoopStepType:
+    """Run the body once per item; with ``max_concurrency > 1`` in threads.
+
+    The items are fixed at the loop's first run (recorded in the loop's header
+    record), so a resumed loop iterates exactly what the interrupted one did.
+    Results stay in item order whatever order iterations finish in.
+    """
+
+    name = "loop"
+    model = LoopStep
+
+    def run(self, ctx: StepContext, step: LoopStep) -> list[Any]:
+        """Run every iteration that is not restored; return their results in order."""
+        header = ctx.run.state.get(ctx.path)
+        if header is not None and header.items is not None:
+            items = header.items
+        else:
+            items = ctx.render(step.for_each)
+            if isinstance(items, dict):
+                items = list(items)
+            if not isinstance(items, list):
+                raise StepFailed(f"for_each must be a list, got {type(items).__name__}")
+            items = normalize(items, f"steps.{step.name}.for_each")
+            ctx.record(ctx.path, StepRecord(RUNNING, items=items))
+        concurrency = ctx.render(step.max_concurrency)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise StepFailed(f"max_concurrency must be a positive integer, got {concurrency!r}")
+
+        hook = ctx.config.pm.hook
+
+        def restored_result(index: int) -> Any:
+            """The result of an iteration a checkpoint holds in full, else None."""
+            ipath = f"{ctx.path}[{index}]"
+            record = ctx.restored(ipath)
+            if record is not None:
+                return record
+            # a checkpoint that ends an iteration commits before the iteration's own
+            # record exists: the iteration is finished when all of its steps are
+            outputs = {}
+            for child in step.steps:
+                child_record = ctx.restored(f"{ipath}.{child.name}")
+                if child_record is None:
+                    return None
+                outputs[child.name] = child_record.output
+            return StepRecord(COMPLETED, outputs)
+
+        finished = {i: r for i in range(len(items)) if (r := restored_result(i)) is not None}
+        hook.on_loop_start(
+            run=ctx.run, step=step, path=ctx.path, total=len(items), done=len(finished)
+        )
+        stop = threading.Event()
+
+        def iteration(index: int) -> Any:
+            ipath = f"{ctx.path}[{index}]"
+            if index in finished:
+                if ctx.restored(ipath) is None:
+                    ctx.record(ipath, finished[index])
+                return finished[index].output
+            if stop.is_set():
+                return None
+            scope = ctx.scope.iteration(ipath + ".", items[index], index)
+            try:
+                ctx.run_steps(step.steps, scope)
+            except Exception:
+                stop.set()
+                hook.on_iteration_finish(
+                    run=ctx.run, step=step, path=ctx.path, index=index, status="failed"
+                )
+                raise
+            result = {name: value["output"] for name, value in scope.steps.items()}
+            ctx.record(ipath, StepRecord(COMPLETED, result))
+            hook.on_iteration_finish(
+                run=ctx.run, step=step, path=ctx.path, index=index, status=COMPLETED
+            )
+            return result
+
+        if concurrency == 1 or len(items) <= 1:
+            return [iteration(i) for i in range(len(items))]
+        return _run_parallel(ctx, iteration, len(items), concurrency)
+
+
+def _run_parallel(
+    ctx: StepContext, iteration: Callable[[int], Any], count: int, concurrency: int
+) -> list[Any]:
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=concurrency, thread_name_prefix="maverick-loop"
+    )
+    futures = [pool.submit(iteration, i) for i in range(count)]
+    try:
+        concurrent.futures.wait(futures)
+    except BaseException:
+        # interrupted while waiting: stop the children so the workers can finish
+        ctx.executor.cancel.set()
+        ctx.executor.processes.terminate_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    for error in errors:
+        if not isinstance(error, Exception):
+            raise error  # Interrupted from a worker wins over failures
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
+class BranchStepType:
+    """Run the step of the first option whose ``when`` is true; output is its output."""
+
+    name = "branch"
+    model = BranchStep
+
+    def run(self, ctx: StepContext, step: BranchStep) -> Any:
+        """Pick and run one option (or none: output null)."""
+        for option in step.options:
+            if ctx.render(option.when):
+                scope = ctx.scope.nested(ctx.path + ".")
+                ctx.run_steps([option.step], scope)
+                return scope.steps[option.step.name]["output"]
+        return None
+
+
+class SubworkflowStepType:
+    """Run another workflow; its outputs are this step's output."""
+
+    name = "subworkflow"
+    model = SubworkflowStep
+
+    def run(self, ctx: StepContext, step: SubworkflowStep) -> Any:
+        """Load the called workflow, check its inputs, run it under this step's path."""
+        workflow = self.load(ctx, step.workflow)
+        given = ctx.render(dict(step.inputs))
+        try:
+            inputs = complete_inputs(workflow, given)
+        except InputError as exc:
+            raise StepFailed(f"workflow '{workflow.name}': {exc}") from None
+        return ctx.run_workflow(workflow, inputs, ctx.path + ".")
+
+    def load(self, ctx: StepContext, ref: str) -> Workflow:
+        """Resolve ``ref``: a path relative to the calling file, or a workflow name."""
+        caller = ctx.scope.workflow.source
+        try:
+            if looks_like_path(ref) and caller:
+                return load_named_workflow(ctx.config, str(Path(caller).parent / ref))
+            return load_named_workflow(ctx.config, str(find_workflow(ctx.config, ref)))
+        except MaverickError as exc:
+            raise StepFailed(f"workflow '{ref}': {exc}") from None

@@ -1,0 +1,88 @@
+"""The built-in ``json`` serializer: compact UTF-8 JSON, exact for plain data.
+
+Plain data is dict (str keys, order kept), list, str, int, float (NaN and the
+infinities included), bool and None. The standard library silently turns a tuple
+into a list and an int key into a string, which would make a resumed run see a
+different value than the uninterrupted one; :meth:`JsonSerializer.dumps` refuses
+those instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from maverick_core import hookimpl
+from maverick_core.engine.storage import Serializer
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+_decoder = json.JSONDecoder()
+
+
+class JsonSerializer:
+    """Compact JSON (``separators=(",", ":")``, ``ensure_ascii=False``) as UTF-8 bytes."""
+
+    name = "json"
+
+    def dumps(self, data: Any) -> bytes:
+        """Encode plain data.
+
+        :raises TypeError: for a value that is not plain data (names where it is).
+        :raises ValueError: for text that is not valid Unicode (lone surrogates) or
+            an integer too large to print.
+        """
+        text = _encoder.encode(data)
+        # Decoding again and comparing runs in C and catches what the encoder
+        # silently changes (tuples, non-str keys); the Python walk that names the
+        # culprit only runs when they differ.
+        if _decoder.decode(text) != data:
+            problem = _find_non_plain(data, "$")
+            if problem is not None:
+                raise TypeError(f"json serializer: {problem}")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(f"json serializer: text is not valid Unicode: {error}") from None
+
+    def loads(self, data: bytes) -> Any:
+        """Decode bytes written by :meth:`dumps`.
+
+        :raises ValueError: when the bytes are not UTF-8 JSON.
+        """
+        return _decoder.decode(data.decode("utf-8"))
+
+
+def _find_non_plain(value: Any, path: str) -> str | None:
+    """Describe the first value under ``path`` that JSON cannot keep exactly."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                kind = type(key).__name__
+                return f"cannot encode {kind} key {key!r} at {path} (keys must be str)"
+            problem = _find_non_plain(item, f"{path}.{key}")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _find_non_plain(item, f"{path}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    # Subclasses (IntEnum, OrderedDict) come back equal to their JSON value; a
+    # mismatch under them can only be NaN, which JSON keeps.
+    if isinstance(value, _PLAIN_SCALARS):
+        return None
+    return (
+        f"cannot encode {type(value).__name__} at {path} (plain data only: dict with str keys, "
+        "list, str, int, float, bool, None)"
+    )
+
+
+@hookimpl
+def register_serializers(register: Callable[[Serializer], None]) -> None:
+    """Register the ``json`` serializer."""
+    register(JsonSerializer())

@@ -1,0 +1,23 @@
+"""Built-in plugin ``steps``: the ``shell``, ``python`` and ``checkpoint`` step types.
+
+The step types live in :mod:`.types`, imported only when registries are collected.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from maverick_core import hookimpl
+
+if TYPE_CHECKING:
+    from maverick_core.api import RegisterStepType
+
+
+@hookimpl
+def register_step_types(register: RegisterStepType) -> None:
+    """Register shell, python and checkpoint."""
+    from maverick_core.builtin.steps.types import CheckpointStepType, PythonStepType, ShellStepType
+
+    register(ShellStepType())
+    register(PythonStepType())
+    register(CheckpointStepType())

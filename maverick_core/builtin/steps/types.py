@@ -1,0 +1,151 @@
+"""The leaf step types: ``shell``, ``python`` and ``checkpoint``."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from maverick_core.engine.context import StepContext
+from maverick_core.engine.dsl.model import CheckpointStep, PythonStep, ShellStep
+from maverick_core.engine.errors import StepFailed
+from maverick_core.engine.processes import kill_tree
+
+STDERR_TAIL_LINES = 20
+
+
+def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last ``lines`` lines of ``text``, stripped."""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _text(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise StepFailed(f"{what} must be text, got {type(value).__name__}")
+
+
+class ShellStepType:
+    """Run a command with bash (sh when bash is missing) in the project root."""
+
+    name = "shell"
+    model = ShellStep
+
+    def run(self, ctx: StepContext, step: ShellStep) -> dict[str, Any]:
+        """Run the command; non-zero exit or timeout fails the step."""
+        command = _text(ctx.render(step.command), "command")
+        env = dict(os.environ)
+        env.update({k: _text(ctx.render(v), f"env.{k}") for k, v in step.env.items()})
+        env["MAVERICK_RUN_ID"] = ctx.run.run_id
+        env["MAVERICK_STEP"] = ctx.path
+        cwd = ctx.config.root
+        if step.cwd is not None:
+            cwd = cwd / _text(ctx.render(step.cwd), "cwd")
+            if not cwd.is_dir():
+                raise StepFailed(f"cwd {cwd} is not a directory")
+        shell = shutil.which("bash") or "/bin/sh"
+        proc = ctx.popen(
+            [shell, "-c", command],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = proc.communicate(timeout=step.timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc, 9)
+            out, err = proc.communicate()
+            raise StepFailed(f"timed out after {step.timeout:g}s" + _stderr_suffix(err)) from None
+        finally:
+            if proc.returncode is None:
+                kill_tree(proc, 9)
+                proc.wait()
+            ctx.forget(proc)
+        stdout = out.decode("utf-8", "replace").rstrip("\n")
+        stderr = err.decode("utf-8", "replace")
+        if proc.returncode != 0:
+            raise StepFailed(f"command exited with status {proc.returncode}" + _stderr_suffix(err))
+        return {"stdout": stdout, "stderr": stderr, "returncode": proc.returncode}
+
+
+def _stderr_suffix(err: bytes) -> str:
+    text = tail(err.decode("utf-8", "replace"))
+    return f": {text}" if text else ""
+
+
+def resolve_action(ctx: StepContext, action: str) -> Callable[..., Any]:
+    """A registered action by name, or ``module:function``."""
+    registered = ctx.config.pm.registries.actions.get(action)
+    if registered is not None:
+        function: Callable[..., Any] = registered.value
+        return function
+    module_name, sep, attr = action.partition(":")
+    if not sep:
+        known = ", ".join(sorted(ctx.config.pm.registries.actions)) or "none"
+        raise StepFailed(f"unknown action '{action}' (registered: {known}; or use module:function)")
+    root = str(ctx.config.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise StepFailed(f"action '{action}': cannot import {module_name}: {exc}") from None
+    target: Any = module
+    for part in attr.split("."):
+        if part.startswith("_") or not hasattr(target, part):
+            raise StepFailed(f"action '{action}': {module_name} has no '{attr}'")
+        target = getattr(target, part)
+    if not callable(target):
+        raise StepFailed(f"action '{action}' is not callable")
+    result: Callable[..., Any] = target
+    return result
+
+
+class PythonStepType:
+    """Call an action with the step's evaluated ``kwargs``.
+
+    An action that declares a parameter named ``ctx`` also receives the
+    :class:`~maverick_core.engine.context.StepContext`.
+    """
+
+    name = "python"
+    model = PythonStep
+
+    def run(self, ctx: StepContext, step: PythonStep) -> Any:
+        """Call the action and return its result."""
+        function = resolve_action(ctx, step.action)
+        kwargs = ctx.render(dict(step.kwargs))
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            parameters = {}  # type: ignore[assignment]
+        if "ctx" in parameters:
+            kwargs["ctx"] = ctx
+        try:
+            return function(**kwargs)
+        except TypeError as exc:
+            raise StepFailed(f"action '{step.action}': {exc}") from exc
+
+
+class CheckpointStepType:
+    """Commit a checkpoint once this step is recorded (persistence is the plugin's)."""
+
+    name = "checkpoint"
+    model = CheckpointStep
+
+    def run(self, ctx: StepContext, step: CheckpointStep) -> dict[str, Any]:
+        """Evaluate the id and ask for a commit after this step."""
+        checkpoint_id = _text(ctx.render(step.checkpoint_id or step.name), "checkpoint_id")
+        ctx.request_checkpoint(checkpoint_id)
+        return {"checkpoint_id": checkpoint_id}

@@ -1,0 +1,446 @@
+"""The ``maverick`` command line.
+
+Plugins are loaded before click parses the command line (``-p`` and
+``--project-dir`` are read first, as pytest does), so plugin commands from the
+``register_commands`` hook appear in ``--help``. Errors a user can cause end
+as one line on stderr with exit code 2; a failed run exits 1; an interrupted 130.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from maverick_core import __version__
+from maverick_core.engine.errors import MaverickError
+
+if TYPE_CHECKING:
+    from maverick_core.engine.config import Config
+    from maverick_core.engine.dsl.model import Workflow
+    from maverick_core.engine.pluginmanager import MaverickPluginManager
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+LATEST = "__latest__"
+
+
+class CliState:
+    """What the global options decided: plugins, project directory."""
+
+    def __init__(
+        self, pm: MaverickPluginManager, project_dir: str | None, global_args: Sequence[str] = ()
+    ) -> None:
+        self.pm = pm
+        self.project_dir = project_dir
+        self.global_args = list(global_args)
+        self._config: Config | None = None
+
+    def command(self, *words: str) -> str:
+        """The ``maverick`` command line that repeats this invocation's global options."""
+        return shlex.join(["maverick", *self.global_args, *words])
+
+    def config(self, **options: Any) -> Config:
+        """The configuration (built once; later options are merged in)."""
+        from maverick_core.engine.config import make_config
+
+        if self._config is None:
+            self._config = make_config(self.pm, self.project_dir, options)
+        else:
+            self._config.options.update({k: v for k, v in options.items() if v is not None})
+        return self._config
+
+
+def cli_state() -> CliState:
+    """What the global options decided, for the command being run (plugin commands use it)."""
+    state: CliState = click.get_current_context().find_object(CliState)  # type: ignore[assignment]
+    return state
+
+
+# ----------------------------------------------------------------------------- shared options
+
+
+def run_options(function: Any) -> Any:
+    """Options shared by ``run`` and the workflow commands (fly, refuel, review)."""
+    decorators = [
+        click.option(
+            "-i",
+            "--input",
+            "assignments",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="An input value, parsed as YAML and checked against its type.",
+        ),
+        click.option(
+            "--resume",
+            "resume",
+            is_flag=False,
+            flag_value=LATEST,
+            default=None,
+            metavar="[RUN_ID]",
+            help="Continue the latest unfinished run (or RUN_ID) from its last checkpoint.",
+        ),
+        click.option(
+            "--from-checkpoint",
+            metavar="ID",
+            help="With --resume: continue from this earlier checkpoint.",
+        ),
+        click.option(
+            "--force", is_flag=True, help="Resume even though inputs or finished steps changed."
+        ),
+        click.option(
+            "--explain",
+            is_flag=True,
+            help="With --resume: print what would be restored and rerun; run nothing.",
+        ),
+        click.option(
+            "--store",
+            metavar="URL",
+            help="Checkpoint store (file:, sqlite:///runs.db, postgresql://...).",
+        ),
+        click.option("--serializer", metavar="NAME", help="Checkpoint serializer (json, ...)."),
+        click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary."),
+        click.option(
+            "--json",
+            "json_events",
+            is_flag=True,
+            help="Print one JSON event per line instead of text.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def execute_workflow(
+    name_or_path: str,
+    given: dict[str, Any],
+    given_names: set[str],
+    *,
+    resume: str | None,
+    from_checkpoint: str | None,
+    force: bool,
+    explain: bool,
+    store: str | None,
+    serializer: str | None,
+    quiet: bool,
+    json_events: bool,
+    resume_command: str,
+    workflow: Workflow | None = None,
+) -> int:
+    """Open (or resume) a run and execute it; returns the exit code."""
+    from maverick_core.engine.discovery import load_named_workflow
+    from maverick_core.engine.executor import Executor
+    from maverick_core.engine.run import RunRequest
+
+    state = cli_state()
+    extra = [("store", store), ("serializer", serializer)]
+    resume_command = " ".join(
+        [resume_command] + [f"--{name} {shlex.quote(value)}" for name, value in extra if value]
+    )
+    config = state.config(
+        store=store,
+        serializer=serializer,
+        quiet=quiet,
+        json=json_events,
+        resume_command=resume_command,
+    )
+    if workflow is None:
+        workflow = load_named_workflow(config, name_or_path)
+    if (from_checkpoint or explain) and resume is None:
+        resume = LATEST
+    request = RunRequest(
+        workflow=workflow,
+        inputs=given,
+        given_inputs=frozenset(given_names),
+        resume=resume is not None,
+        run_id=None if resume in (None, LATEST) else resume,
+        from_checkpoint=from_checkpoint,
+        force=force,
+        explain=explain,
+    )
+    run = config.pm.hook.open_run(config=config, request=request)
+    if explain:
+        click.echo(run.plan if run.plan else "nothing to explain")
+        return 0
+    outcome = Executor(run).execute()
+    if outcome.usage_error:
+        return EXIT_USAGE
+    return {"completed": 0, "failed": EXIT_FAILED}.get(outcome.status, EXIT_INTERRUPTED)
+
+
+def parse_assignments(workflow: Workflow, assignments: Sequence[str]) -> dict[str, Any]:
+    """``-i KEY=VALUE`` values, parsed and type-checked."""
+    from maverick_core.engine.inputs import parse_assignment, parse_value
+
+    values = {}
+    for text in assignments:
+        key, raw = parse_assignment(text)
+        values[key] = parse_value(workflow, key, raw)
+    return values
+
+
+# ----------------------------------------------------------------------------- completion
+
+
+def _complete_workflows(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    try:
+        from maverick_core.engine.discovery import list_workflows
+
+        with ctx:  # completion resolves contexts without making them current
+            names = {entry.name for entry in list_workflows(cli_state().config())}
+    except Exception:  # completion must never fail, whatever the project holds
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="maverick")
+@click.option(
+    "-p",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Load a plugin module; -p no:NAME blocks plugin NAME.",
+)
+@click.option(
+    "--project-dir",
+    metavar="DIR",
+    help="The project root (default: found from the current directory).",
+)
+def cli(plugins: tuple[str, ...], project_dir: str | None) -> None:
+    """maverick: resumable developer workflows (fly, refuel, review) written in YAML."""
+
+
+@cli.command()
+@click.argument("workflow", shell_complete=_complete_workflows)
+@run_options
+def run(workflow: str, assignments: tuple[str, ...], **options: Any) -> None:
+    """Run WORKFLOW (a YAML file or a workflow name)."""
+    from maverick_core.engine.discovery import load_named_workflow
+
+    # the reporter is chosen when the configuration is built: pass the output options now
+    config = cli_state().config(
+        store=options["store"],
+        serializer=options["serializer"],
+        quiet=options["quiet"],
+        json=options["json_events"],
+    )
+    loaded = load_named_workflow(config, workflow)
+    given = parse_assignments(loaded, assignments)
+    command = cli_state().command("run", workflow)
+    sys.exit(
+        execute_workflow(
+            workflow, given, set(given), resume_command=command, workflow=loaded, **options
+        )
+    )
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files: tuple[str, ...]) -> None:
+    """Check workflow FILES; print each error as file:line:col and exit 2 on any."""
+    from maverick_core.engine.dsl.loader import load_workflow
+    from maverick_core.engine.errors import DefinitionError, DefinitionErrors
+
+    models = cli_state().pm.registries.step_models()
+    failed = False
+    for file in files:
+        try:
+            load_workflow(file, models)
+        except DefinitionErrors as exc:
+            failed = True
+            for error in exc.errors:
+                click.echo(error.message, err=True)
+        except DefinitionError as exc:
+            failed = True
+            click.echo(f"{file}: {exc.message}", err=True)
+        else:
+            click.echo(f"{file}: ok")
+    if failed:
+        sys.exit(EXIT_USAGE)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the workflow language (for editors)."""
+    from maverick_core.engine.dsl.schema import workflow_schema
+
+    click.echo(json.dumps(workflow_schema(cli_state().pm.registries.step_models()), indent=2))
+
+
+@cli.group()
+def workflows() -> None:
+    """Workflows found by name."""
+
+
+@workflows.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def workflows_list(as_json: bool) -> None:
+    """List workflows with their source and description."""
+    from maverick_core.engine.discovery import list_workflows
+
+    entries = list_workflows(cli_state().config())
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": e.name,
+                        "source": e.source,
+                        "path": str(e.path),
+                        "description": e.description,
+                        "shadowed_by": e.shadowed_by,
+                    }
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not entries:
+        click.echo("no workflows found")
+        return
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        note = f"  (overridden by {e.shadowed_by})" if e.shadowed_by else ""
+        click.echo(f"{e.name:<{width}}  {e.source:<8}  {e.description}{note}")
+
+
+@workflows.command("show")
+@click.argument("name", shell_complete=_complete_workflows)
+def workflows_show(name: str) -> None:
+    """Print a workflow's file."""
+    from maverick_core.engine.discovery import find_workflow
+
+    path = find_workflow(cli_state().config(), name)
+    click.echo(f"# {path}")
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: name, version, origin, hooks, what each provides."""
+    from maverick_core.engine.pluginmanager import hooks_of
+
+    pm = cli_state().pm
+    registries = pm.registries
+    rows: list[dict[str, Any]] = []
+    for name, info in pm.infos.items():
+        plugin = pm.get_plugin(name)
+        provides: dict[str, list[str]] = {}
+        for kind in ("step_types", "actions", "agents", "providers", "stores", "serializers"):
+            keys = [k for k, r in getattr(registries, kind).items() if r.plugin == name]
+            if keys:
+                provides[kind] = sorted(keys)
+        rows.append(
+            {
+                "name": name,
+                "origin": info.origin,
+                "module": info.module,
+                "distribution": info.distribution,
+                "version": __version__ if info.origin == "built-in" else info.version,
+                "hooks": hooks_of(pm, plugin) if plugin is not None else [],
+                "provides": provides,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        dist = f" {row['distribution']}" if row["distribution"] else ""
+        click.echo(f"{row['name']} {row['version']} ({row['origin']}{dist})")
+        for kind, keys in row["provides"].items():
+            click.echo(f"    {kind.replace('_', ' ')}: {', '.join(keys)}")
+        click.echo(f"    hooks: {', '.join(row['hooks'])}")
+    if pm.blocked_names:
+        shown = [
+            f"{name} ({why})" if (why := pm.blocked_reasons.get(name)) else name
+            for name in sorted(pm.blocked_names)
+        ]
+        click.echo(f"blocked: {', '.join(shown)}")
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def _preparse(argv: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
+    """Read ``-p`` and ``--project-dir`` before click, to load plugins first.
+
+    Returns the plugin specs, the project directory, and the global options as
+    given (repeated in the command that resumes a run).
+    """
+    plugins: list[str] = []
+    project_dir = None
+    global_args: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-p", "--project-dir") and i + 1 < len(args):
+            value = args[i + 1]
+            if arg == "-p":
+                plugins.append(value)
+            else:
+                project_dir = value
+            global_args += [arg, value]
+            i += 2
+            continue
+        if arg.startswith("--project-dir="):
+            project_dir = arg.split("=", 1)[1]
+            global_args.append(arg)
+        elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
+            plugins.append(arg[2:].lstrip("="))
+            global_args.append(arg)
+        elif not arg.startswith("-"):
+            break  # the subcommand: what follows is its own
+        i += 1
+    return plugins, project_dir, global_args
+
+
+def build_cli(pm: MaverickPluginManager) -> click.Group:
+    """The CLI group with the commands plugins add."""
+    pm.hook.register_commands(cli=cli)
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: ``maverick``."""
+    from maverick_core.engine.errors import DefinitionError, DefinitionErrors
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        plugin_specs, project_dir, global_args = _preparse(args)
+        pm = make_plugin_manager(plugins=plugin_specs)
+        group = build_cli(pm)
+        group.main(
+            args=args,
+            prog_name="maverick",
+            obj=CliState(pm, project_dir, global_args),
+            standalone_mode=True,
+        )
+    except DefinitionErrors as exc:
+        for error in exc.errors:
+            click.echo(error.message, err=True)
+        sys.exit(EXIT_USAGE)
+    except DefinitionError as exc:
+        # located errors start with file:line:col, like the compiler errors editors parse
+        click.echo(exc.message if exc.location else f"error: {exc.message}", err=True)
+        sys.exit(EXIT_USAGE)
+    except MaverickError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

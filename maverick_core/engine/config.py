@@ -1,0 +1,166 @@
+"""The project and its settings: root discovery, ``maverick.yaml``, CLI options."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import attrs
+import yaml
+
+from maverick_core.engine.errors import DefinitionError, Location, MaverickError
+from maverick_core.engine.storage import Project
+
+if TYPE_CHECKING:
+    from maverick_core.engine.pluginmanager import MaverickPluginManager
+
+PROJECT_MARKERS = ("maverick.yaml", ".maverick", ".git")
+STATE_GITIGNORE = (
+    "# maverick's run state (checkpoints, locks, reviews) must never be committed.\n"
+    "*\n"
+    "# What a project keeps here on purpose is meant to be shared.\n"
+    "!/.gitignore\n"
+    "!/workflows/\n"
+    "!/workflows/**\n"
+    "!/prompts/\n"
+    "!/prompts/**\n"
+    "!/issues/\n"
+    "!/issues/**\n"
+)
+SETTINGS_FILE = "maverick.yaml"
+
+
+def find_project_root(start: Path) -> Path:
+    """Walk up from ``start`` to a directory holding maverick.yaml, .maverick/ or .git."""
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        if any((directory / marker).exists() for marker in PROJECT_MARKERS):
+            return directory
+    return start
+
+
+def read_settings(root: Path) -> dict[str, Any]:
+    """``maverick.yaml`` as a mapping ({} when absent); bad YAML is a located error."""
+    path = root / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        location = Location(str(path), mark.line + 1, mark.column + 1) if mark else None
+        raise DefinitionError(f"invalid YAML: {exc.problem}", location) from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise MaverickError(f"{path}: cannot read: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DefinitionError("maverick.yaml must be a mapping", Location(str(path), 1, 1))
+    return data
+
+
+def origin_url(root: Path) -> str | None:
+    """The ``origin`` remote's URL from .git/config, without running git."""
+    config_path = root / ".git" / "config"
+    if not config_path.is_file():
+        return None
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read(config_path, encoding="utf-8")
+    except configparser.Error:
+        return None
+    section = 'remote "origin"'
+    return parser.get(section, "url", fallback=None) if parser.has_section(section) else None
+
+
+def project_name(root: Path, settings: dict[str, Any]) -> str:
+    """A name that is the same in every clone: settings ``project``, origin URL, or dir name."""
+    name = settings.get("project")
+    if isinstance(name, str) and name:
+        return name
+    url = origin_url(root)
+    if url:
+        return normalize_remote(url)
+    return root.name
+
+
+def normalize_remote(url: str) -> str:
+    """``host/owner/repo`` for any spelling of a remote, without credentials.
+
+    ``git@github.com:o/r.git``, ``ssh://git@github.com/o/r`` and
+    ``https://TOKEN@github.com/o/r.git`` all name one project; a token must never
+    become a project name in a shared store.
+    """
+    text = url.strip()
+    scp = re.match(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$", text)
+    if "://" in text:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        text = f"{host}{port}{parts.path}" if host else parts.path
+    elif scp:
+        text = f"{scp.group(1)}/{scp.group(2)}"
+    return text.removesuffix("/").removesuffix(".git").strip("/")
+
+
+@attrs.define(eq=False)
+class Config:
+    """Everything a run is configured by.
+
+    :ivar options: CLI options (``store``, ``serializer``, ``quiet``, ``json``,
+        ``resume_command``, ...).
+    """
+
+    project: Project
+    settings: dict[str, Any]
+    pm: MaverickPluginManager
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def root(self) -> Path:
+        """The project root."""
+        return self.project.root
+
+    def setting(self, key: str, env: str | None = None, default: Any = None) -> Any:
+        """A value from CLI options, then the environment, then maverick.yaml."""
+        if self.options.get(key) is not None:
+            return self.options[key]
+        if env and os.environ.get(env):
+            return os.environ[env]
+        return self.settings.get(key, default)
+
+
+def make_config(
+    pm: MaverickPluginManager,
+    project_dir: str | Path | None = None,
+    options: dict[str, Any] | None = None,
+) -> Config:
+    """Find the project, read its settings and call the ``configure`` hook."""
+    project, settings = open_project(project_dir)
+    config = Config(project, settings, pm, dict(options or {}))
+    pm.hook.configure(config=config)
+    return config
+
+
+def open_project(project_dir: str | Path | None = None) -> tuple[Project, dict[str, Any]]:
+    """The project (``--project-dir``, else found from the current directory) and its
+    ``maverick.yaml`` settings, without configuring any plugin."""
+    root = Path(project_dir).resolve() if project_dir else find_project_root(Path.cwd())
+    if project_dir and not root.is_dir():
+        raise MaverickError(f"--project-dir {project_dir}: not a directory")
+    settings = read_settings(root)
+    return Project(root, project_name(root, settings)), settings
+
+
+def state_dir(root: Path) -> Path:
+    """``<root>/.maverick``, created (0700) with a ``.gitignore`` so it never reaches git."""
+    directory = root / ".maverick"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
+    return directory

@@ -1,0 +1,152 @@
+"""What a step type sees: the StepType protocol, scopes and the step context.
+
+A step type is a plugin object with a ``name``, a ``model`` (an attrs subclass of
+:class:`~maverick_core.engine.dsl.model.Step`) and ``run(ctx, step)`` returning the
+step's output. Composite types (loop, branch, subworkflow) run their children
+through the context, so the executor itself knows no step type.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import ChainMap
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+from maverick_core.engine.dsl import expressions
+
+if TYPE_CHECKING:
+    from maverick_core.engine.config import Config
+    from maverick_core.engine.dsl.model import Step, Workflow
+    from maverick_core.engine.executor import Executor
+    from maverick_core.engine.run import CheckpointInfo, Run, StepRecord
+
+
+class StepType(Protocol):
+    """A step type contributed through ``register_step_types``."""
+
+    @property
+    def name(self) -> str:
+        """The YAML ``type:`` this step type handles."""
+
+    @property
+    def model(self) -> type[Step]:
+        """The attrs model (a subclass of :class:`Step`) the loader structures into."""
+
+    def run(self, ctx: StepContext, step: Any) -> Any:
+        """Run ``step`` and return its output (made plain data by the executor).
+
+        Raise :class:`~maverick_core.engine.errors.StepFailed` to fail it with a message.
+        """
+
+
+@attrs.define(eq=False)
+class Scope:
+    """What expressions see at one level of a run.
+
+    ``steps`` holds ``{"output": ..., "status": ...}`` by step name for this level;
+    a loop iteration's scope also sees its parent's steps.
+    """
+
+    workflow: Workflow
+    inputs: dict[str, Any]
+    run_info: dict[str, Any]
+    prefix: str = ""
+    steps: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    parent: Scope | None = None
+    item: Any = None
+    index: int | None = None
+
+    def names(self) -> dict[str, Any]:
+        """The names visible to expressions here."""
+        visible: Mapping[str, Any] = self.steps
+        if self.parent is not None:
+            visible = ChainMap(self.steps, self.parent.names()["steps"])
+        names: dict[str, Any] = {"inputs": self.inputs, "steps": visible, "run": self.run_info}
+        if self.index is not None:
+            names["item"] = self.item
+            names["index"] = self.index
+        elif self.parent is not None:
+            parent_names = self.parent.names()
+            if "index" in parent_names:
+                names["item"] = parent_names["item"]
+                names["index"] = parent_names["index"]
+        return names
+
+    def iteration(self, prefix: str, item: Any, index: int) -> Scope:
+        """A child scope for one loop iteration."""
+        return Scope(self.workflow, self.inputs, self.run_info, prefix, {}, self, item, index)
+
+    def nested(self, prefix: str) -> Scope:
+        """A child scope that shares this scope's names (a branch's chosen step)."""
+        return Scope(self.workflow, self.inputs, self.run_info, prefix, {}, self)
+
+
+@attrs.define(eq=False)
+class StepContext:
+    """The executor's services for one step."""
+
+    executor: Executor
+    scope: Scope
+    path: str
+    step: Step
+    checkpoints: list[str] = attrs.field(factory=list)
+
+    @property
+    def run(self) -> Run:
+        """The run."""
+        return self.executor.run
+
+    @property
+    def config(self) -> Config:
+        """The configuration."""
+        return self.executor.run.config
+
+    def render(self, value: Any) -> Any:
+        """Evaluate the expressions in ``value`` against this scope."""
+        if isinstance(value, expressions.Template | str | list | dict):
+            return expressions.render_value(value, self.scope.names())
+        return value
+
+    def restored(self, path: str) -> StepRecord | None:
+        """The completed record at ``path`` when restored from a checkpoint."""
+        record = self.executor.run.state.get(path)
+        return record if record is not None and record.done else None
+
+    def record(self, path: str, record: StepRecord) -> None:
+        """Record progress that is not a step (a loop header, an iteration)."""
+        self.executor.run.state.set(path, record)
+
+    def run_steps(self, steps: list[Step], scope: Scope) -> None:
+        """Run ``steps`` in order in ``scope``; a failure raises."""
+        self.executor.run_steps(steps, scope)
+
+    def run_workflow(self, workflow: Workflow, inputs: dict[str, Any], prefix: str) -> Any:
+        """Run another workflow's steps under ``prefix``; returns its outputs."""
+        return self.executor.run_workflow(workflow, inputs, prefix)
+
+    def request_checkpoint(self, checkpoint_id: str) -> None:
+        """Commit checkpoint ``checkpoint_id`` right after this step is recorded."""
+        self.checkpoints.append(checkpoint_id)
+
+    def commit_checkpoint(self, checkpoint_id: str) -> CheckpointInfo | None:
+        """Commit a checkpoint now (the step's own record is not in it yet)."""
+        return self.executor.commit_checkpoint(checkpoint_id)
+
+    def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start a child process that is terminated if the run is interrupted."""
+        return self.executor.processes.popen(*args, **kwargs)
+
+    def forget(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop tracking a child process that has finished."""
+        self.executor.processes.forget(proc)
+
+    def cancelled(self) -> bool:
+        """True once the run is being interrupted."""
+        return self.executor.cancel.is_set()
+
+    def notice(self, message: str) -> None:
+        """Tell the user something through the reporters."""
+        self.executor.run.config.pm.hook.on_notice(run=self.executor.run, message=message)

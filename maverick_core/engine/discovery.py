@@ -1,0 +1,116 @@
+"""Finding workflows by name: project, user config, plugins, built-in library."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from maverick_core.engine.config import Config
+from maverick_core.engine.dsl.loader import load_workflow, looks_like_path
+from maverick_core.engine.dsl.model import Workflow
+from maverick_core.engine.errors import MaverickError
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@attrs.frozen(order=True)
+class WorkflowSource:
+    """A directory of workflows; lower precedence numbers win."""
+
+    precedence: int
+    name: str
+    directory: Path
+
+
+@attrs.frozen
+class WorkflowEntry:
+    """A workflow found in a source, for ``maverick workflows list``."""
+
+    name: str
+    source: str
+    path: Path
+    description: str
+    shadowed_by: str | None = None
+
+
+def user_config_dir() -> Path:
+    """``$XDG_CONFIG_HOME/maverick`` (``~/.config/maverick``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "maverick"
+
+
+def sources(config: Config) -> list[WorkflowSource]:
+    """Every registered workflow source, by precedence."""
+    found: list[WorkflowSource] = []
+
+    def register(name: str, directory: str | Path, precedence: int = 30) -> None:
+        found.append(WorkflowSource(precedence, name, Path(directory)))
+
+    config.pm.hook.register_workflow_sources(register=register, config=config)
+    return sorted(found)
+
+
+def _candidates(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        return {}
+    result: dict[str, Path] = {}
+    for path in sorted(directory.iterdir()):
+        if path.suffix in SUFFIXES and path.is_file():
+            result.setdefault(path.stem, path)
+    return result
+
+
+def find_workflow(config: Config, name_or_path: str) -> Path:
+    """The file for a workflow path or name; MaverickError listing what exists."""
+    as_path = Path(name_or_path)
+    if looks_like_path(name_or_path) or as_path.is_file():
+        # a relative path stays relative, so messages name the file as the user did
+        if not as_path.is_file():
+            raise MaverickError(f"workflow file '{name_or_path}' not found")
+        return as_path
+    for source in sources(config):
+        path = _candidates(source.directory).get(name_or_path)
+        if path is not None:
+            return path
+    known = sorted({e.name for e in list_workflows(config)})
+    raise MaverickError(
+        f"no workflow named '{name_or_path}' (known: {', '.join(known) or 'none'}); "
+        "give a path to a YAML file or add .maverick/workflows/{name_or_path}.yaml"
+    )
+
+
+def list_workflows(config: Config) -> list[WorkflowEntry]:
+    """Every workflow in every source; later ones of the same name are shadowed."""
+    entries: list[WorkflowEntry] = []
+    winners: dict[str, str] = {}
+    for source in sources(config):
+        for name, path in _candidates(source.directory).items():
+            entries.append(
+                WorkflowEntry(name, source.name, path, _description(path), winners.get(name))
+            )
+            winners.setdefault(name, source.name)
+    return entries
+
+
+def _description(path: Path) -> str:
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return "(invalid YAML)"
+    if isinstance(data, dict):
+        return (
+            str(data.get("description", "")).strip().splitlines()[0]
+            if data.get("description")
+            else ""
+        )
+    return ""
+
+
+def load_named_workflow(config: Config, name_or_path: str) -> Workflow:
+    """Find and load a workflow with the step types the plugins registered."""
+    path = find_workflow(config, name_or_path)
+    return load_workflow(path, config.pm.registries.step_models())

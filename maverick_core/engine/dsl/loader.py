@@ -1,0 +1,684 @@
+"""Load workflow YAML into models, with errors that point at ``file:line:col``.
+
+Loading happens in four passes, each keeping every node's position:
+
+1. compose the YAML (``yaml.SafeLoader``) and build plain data, remembering the
+   mark of every value and key by its path (``("steps", 2, "when")``);
+2. compile every string holding ``${{ … }}`` into a template, so expression syntax
+   and sandbox errors surface at load time with their exact column;
+3. structure the data through a strict cattrs converter (unknown keys, wrong types
+   and missing fields become located errors, with did-you-mean suggestions);
+4. check what the converter cannot: unique step names, references only to steps
+   defined earlier, safe checkpoint ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+import yaml
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from maverick_core.engine.dsl import expressions
+from maverick_core.engine.dsl.model import (
+    INPUT_TYPES,
+    Condition,
+    Count,
+    Data,
+    InputSpec,
+    Seconds,
+    Step,
+    Text,
+    Workflow,
+)
+from maverick_core.engine.errors import DefinitionError, DefinitionErrors, ExpressionError, Location
+
+SUPPORTED_VERSIONS = ("1.0",)
+STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+PathKey = tuple[str | int, ...]
+
+
+def format_path(path: PathKey) -> str:
+    """``("steps", 2, "when")`` → ``steps[2].when``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+class _FieldError(ValueError):
+    """A structure hook's complaint; its message is shown as is."""
+
+
+@attrs.define
+class _Marks:
+    """Where each value and key of a document is, by path."""
+
+    filename: str
+    values: dict[PathKey, Location] = attrs.field(factory=dict)
+    keys: dict[PathKey, Location] = attrs.field(factory=dict)
+    raw: dict[int, tuple[PathKey, Location, yaml.ScalarNode]] = attrs.field(factory=dict)
+
+    def nearest(self, path: PathKey, *, key: bool = False) -> Location:
+        """The mark of ``path`` (its key when ``key``), or of the closest parent."""
+        if key and path in self.keys:
+            return self.keys[path]
+        probe = path
+        while probe:
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), Location(self.filename, 1, 1))
+
+
+# --------------------------------------------------------------------------- pass 1
+
+
+class _Composer:
+    """Builds plain data from YAML nodes, recording marks and rejecting duplicate keys."""
+
+    def __init__(self, marks: _Marks, errors: list[DefinitionError]) -> None:
+        self.marks = marks
+        self.errors = errors
+        self.constructor = yaml.SafeLoader("")
+
+    def location(self, mark: yaml.Mark) -> Location:
+        return Location(self.marks.filename, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.marks.values[path] = self.location(node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            self.constructor.flatten_mapping(node)
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node, deep=True)
+                key_path = (*path, key if isinstance(key, str) else str(key))
+                if not isinstance(key, str):
+                    self.errors.append(
+                        DefinitionError(
+                            f"keys must be strings, got {type(key).__name__} {key!r}",
+                            self.location(key_node.start_mark),
+                            format_path(key_path),
+                        )
+                    )
+                    continue
+                if key in result:
+                    first = self.marks.keys[key_path]
+                    self.errors.append(
+                        DefinitionError(
+                            f"duplicate key '{key}' (first at line {first.line})",
+                            self.location(key_node.start_mark),
+                            format_path(key_path),
+                        )
+                    )
+                    continue
+                self.marks.keys[key_path] = self.location(key_node.start_mark)
+                result[key] = self.build(value_node, key_path)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and "${{" in value:
+            assert isinstance(node, yaml.ScalarNode)
+            return self.compile_template(value, node, path)
+        return value
+
+    def compile_template(self, text: str, node: yaml.ScalarNode, path: PathKey) -> Any:
+        try:
+            template = expressions.parse_template(text)
+        except ExpressionError as exc:
+            self.errors.append(
+                DefinitionError(
+                    f"invalid expression: {exc.message}",
+                    self.offset_location(node, text, exc.offset),
+                    format_path(path),
+                )
+            )
+            return text
+        if template is None:
+            return text
+        self.marks.raw[id(template)] = (path, self.location(node.start_mark), node)
+        return template
+
+    def offset_location(self, node: yaml.ScalarNode, text: str, offset: int | None) -> Location:
+        """Map a character offset inside a scalar's value onto the file."""
+        start = node.start_mark
+        if offset is None or node.style in ("|", ">"):
+            return self.location(start)
+        quote = 1 if node.style in ("'", '"') else 0
+        before = text[:offset]
+        if "\n" not in before:
+            return Location(self.marks.filename, start.line + 1, start.column + 1 + quote + offset)
+        line_offset = before.count("\n")
+        column = len(before) - before.rfind("\n") - 1
+        return Location(self.marks.filename, start.line + 1 + line_offset, column + 1)
+
+
+# --------------------------------------------------------------------------- pass 3
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, expressions.Template):
+        return f"expression '{value.source}'"
+    if value is None:
+        return "null"
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "mapping",
+    }.get(type(value), type(value).__name__)
+    shown = repr(value) if isinstance(value, str | int | float | bool) else ""
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{kind} {shown}".strip()
+
+
+def _strict(kind: str, accept: tuple[type, ...]) -> Any:
+    def hook(value: Any, _: Any) -> Any:
+        if isinstance(value, expressions.Template):
+            raise _FieldError(f"expressions are not allowed here; expected {kind}")
+        if isinstance(value, bool) and bool not in accept:
+            raise _FieldError(f"expected {kind}, got {_describe(value)}")
+        if not isinstance(value, accept):
+            raise _FieldError(f"expected {kind}, got {_describe(value)}")
+        return float(value) if float in accept else value  # type: ignore[arg-type]
+
+    return hook
+
+
+def _text_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, str | expressions.Template):
+        return value
+    raise _FieldError(f"expected a string, got {_describe(value)}")
+
+
+def _condition_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, expressions.Template) and not value.is_whole:
+        # text around an expression always renders to a non-empty (true) string
+        raise _FieldError("a condition must be one whole expression: ${{ … }} and nothing else")
+    if isinstance(value, bool | expressions.Template):
+        return value
+    raise _FieldError(f"expected a boolean or an expression, got {_describe(value)}")
+
+
+def _count_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, expressions.Template):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _FieldError(f"expected a positive integer, got {_describe(value)}")
+    return value
+
+
+def _seconds_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise _FieldError(f"expected a positive number of seconds, got {_describe(value)}")
+    return float(value)
+
+
+def _data_hook(value: Any, _: Any) -> Any:
+    return value
+
+
+def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
+    """The strict converter: no extra keys, no silent coercion, steps by ``type``."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(str, _strict("a string", (str,)))
+    converter.register_structure_hook(bool, _strict("a boolean", (bool,)))
+    converter.register_structure_hook(int, _strict("an integer", (int,)))
+    converter.register_structure_hook(float, _strict("a number", (int, float)))
+    converter.register_structure_hook(Text, _text_hook)
+    converter.register_structure_hook(Condition, _condition_hook)
+    converter.register_structure_hook(Data, _data_hook)
+    converter.register_structure_hook(Count, _count_hook)
+    converter.register_structure_hook(Seconds, _seconds_hook)
+    converter.register_structure_hook(Any, _data_hook)
+
+    def structure_step(value: Any, _: Any) -> Step:
+        if not isinstance(value, dict):
+            raise _FieldError(f"expected a step (a mapping), got {_describe(value)}")
+        kind = value.get("type")
+        if kind is None:
+            raise _MissingKey("type")
+        if not isinstance(kind, str):
+            raise _FieldError(f"step type must be a string, got {_describe(kind)}")
+        model = step_models.get(kind)
+        if model is None:
+            raise _UnknownType(kind, sorted(step_models))
+        return converter.structure(value, model)
+
+    # exact match only: a singledispatch hook on Step would also catch its subclasses
+    converter.register_structure_hook_func(lambda cls: cls is Step, structure_step)
+    return converter
+
+
+class _MissingKey(KeyError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _UnknownType(ValueError):
+    def __init__(self, kind: str, known: list[str]) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.known = known
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _class_fields(cls: Any) -> list[str]:
+    return [f.name for f in attrs.fields(cls)] if attrs.has(cls) else []
+
+
+def _walk_errors(exc: BaseException, path: PathKey) -> Iterator[tuple[PathKey, BaseException]]:
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        for sub in exc.exceptions:
+            sub_path = path
+            for note in getattr(sub, "__notes__", []):
+                if hasattr(note, "name"):
+                    sub_path = (*path, note.name)
+                elif hasattr(note, "index"):
+                    sub_path = (*path, note.index)
+            yield from _walk_errors(sub, sub_path)
+    else:
+        yield path, exc
+
+
+def _convert_errors(exc: BaseException, marks: _Marks, data: Any) -> list[DefinitionError]:
+    errors: list[DefinitionError] = []
+    for path, err in _walk_errors(exc, ()):
+        if isinstance(err, ForbiddenExtraKeysError):
+            allowed = _class_fields(err.cl)
+            for key in sorted(err.extra_fields):
+                key_path = (*path, key)
+                errors.append(
+                    DefinitionError(
+                        f"unknown key{_did_you_mean(key, allowed)}",
+                        marks.nearest(key_path, key=True),
+                        format_path(key_path),
+                    )
+                )
+        elif isinstance(err, _MissingKey):
+            key_path = (*path, err.key)
+            errors.append(
+                DefinitionError(
+                    "required key is missing", marks.nearest(path), format_path(key_path)
+                )
+            )
+        elif isinstance(err, KeyError):
+            # cattrs reports a missing required attribute as KeyError on that attribute
+            errors.append(
+                DefinitionError(
+                    "required key is missing", marks.nearest(path[:-1]), format_path(path)
+                )
+            )
+        elif isinstance(err, _UnknownType):
+            type_path = (*path, "type")
+            errors.append(
+                DefinitionError(
+                    f"unknown step type '{err.kind}'{_did_you_mean(err.kind, err.known)}"
+                    f" (known: {', '.join(err.known)})",
+                    marks.nearest(type_path),
+                    format_path(type_path),
+                )
+            )
+        elif isinstance(err, _FieldError):
+            errors.append(DefinitionError(str(err), marks.nearest(path), format_path(path)))
+        else:
+            errors.append(
+                DefinitionError(f"invalid value: {err}", marks.nearest(path), format_path(path))
+            )
+    return errors
+
+
+# --------------------------------------------------------------------------- pass 4
+
+
+_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "list": (list,),
+    "object": (dict,),
+}
+
+
+def input_value_matches(kind: str, value: Any) -> bool:
+    """True when ``value`` is of the declared input ``kind``."""
+    accept = _TYPE_CHECKS[kind]
+    if isinstance(value, bool) and bool not in accept:
+        return False
+    return isinstance(value, accept)
+
+
+class _Checker:
+    """Semantic checks on structured data: names, references, ids."""
+
+    def __init__(self, marks: _Marks, source_dir: Path | None, all_names: set[str]) -> None:
+        self.marks = marks
+        self.all_names = all_names
+        self.errors: list[DefinitionError] = []
+        self.names: dict[str, Location] = {}
+        self.source_dir = source_dir
+
+    def error(self, message: str, path: PathKey, *, key: bool = False) -> None:
+        self.errors.append(
+            DefinitionError(message, self.marks.nearest(path, key=key), format_path(path))
+        )
+
+    def check_inputs(self, inputs: dict[str, Any]) -> None:
+        for name, spec in inputs.items():
+            path: PathKey = ("inputs", name)
+            if not isinstance(spec, dict):
+                continue
+            kind = spec.get("type", "string")
+            if kind not in INPUT_TYPES:
+                self.error(
+                    f"unknown input type '{kind}'{_did_you_mean(str(kind), list(INPUT_TYPES))}"
+                    f" (types: {', '.join(INPUT_TYPES)})",
+                    (*path, "type"),
+                )
+                continue
+            if (
+                "default" in spec
+                and spec["default"] is not None
+                and not input_value_matches(kind, spec["default"])
+            ):
+                self.error(
+                    f"default {_describe(spec['default'])} is not of type {kind}",
+                    (*path, "default"),
+                )
+
+    def check_steps(self, steps: list[Any], path: PathKey, visible: set[str]) -> set[str]:
+        """Check a list of steps; returns the names it defines for what follows."""
+        defined = set(visible)
+        for index, step in enumerate(steps):
+            name = self.check_step(step, (*path, index), defined)
+            if name is not None:
+                defined.add(name)
+        return defined
+
+    def check_step(self, step: Any, step_path: PathKey, defined: set[str]) -> str | None:
+        """Check one step (and what it nests); returns its name."""
+        if not isinstance(step, dict):
+            return None
+        name = step.get("name")
+        self.check_references(step, step_path, defined, skip=("steps", "options"))
+        kind = step.get("type")
+        if isinstance(step.get("steps"), list):
+            # any composite type (loop, try, a plugin's own) nests its body under `steps`
+            self.check_steps(step["steps"], (*step_path, "steps"), defined)
+        if kind == "branch":
+            for o_index, option in enumerate(step.get("options") or []):
+                o_path: PathKey = (*step_path, "options", o_index)
+                if isinstance(option, dict):
+                    self.check_references(option, o_path, defined, skip=("step",))
+                    self.check_step(option.get("step"), (*o_path, "step"), defined)
+        elif kind == "checkpoint":
+            self.check_checkpoint_id(step.get("checkpoint_id", name), step_path)
+        elif kind == "subworkflow":
+            self.check_subworkflow(step.get("workflow"), step_path)
+        if not isinstance(name, str):
+            return None
+        self.check_name(name, step_path)
+        return name
+
+    def check_name(self, name: str, step_path: PathKey) -> None:
+        name_path = (*step_path, "name")
+        if not STEP_NAME_RE.match(name):
+            self.error(
+                f"invalid step name '{name}' (use letters, digits, '_' and '-', "
+                "starting with a letter or '_')",
+                name_path,
+            )
+        elif name in self.names:
+            self.error(
+                f"duplicate step name '{name}' (first defined at {self.names[name]})", name_path
+            )
+        else:
+            self.names[name] = self.marks.nearest(name_path)
+
+    def check_checkpoint_id(self, value: Any, step_path: PathKey) -> None:
+        if isinstance(value, str) and not CHECKPOINT_ID_RE.match(value):
+            self.error(
+                f"invalid checkpoint id '{value}' (letters, digits, '.', '_' and '-' only, "
+                "starting with a letter or digit, at most 128 characters)",
+                (*step_path, "checkpoint_id"),
+            )
+
+    def check_subworkflow(self, ref: Any, step_path: PathKey) -> None:
+        if not isinstance(ref, str) or self.source_dir is None or not looks_like_path(ref):
+            return
+        if not (self.source_dir / ref).is_file():
+            self.error(
+                f"workflow file '{ref}' not found (relative to {self.source_dir})",
+                (*step_path, "workflow"),
+            )
+
+    def check_references(
+        self, value: Any, path: PathKey, defined: set[str], skip: tuple[str, ...] = ()
+    ) -> None:
+        for template in _templates_in(value, skip):
+            where = self.marks.raw.get(id(template))
+            location = where[1] if where else self.marks.nearest(path)
+            t_path = where[0] if where else path
+            for ref in sorted(template.step_references):
+                if ref not in defined:
+                    hint = "" if ref in self.all_names else _did_you_mean(ref, sorted(defined))
+                    what = (
+                        "is not defined before this step (a step sees only the steps before it)"
+                        if ref in self.all_names
+                        else "is not defined"
+                    )
+                    self.errors.append(
+                        DefinitionError(f"step '{ref}' {what}{hint}", location, format_path(t_path))
+                    )
+
+
+def _templates_in(value: Any, skip: tuple[str, ...] = ()) -> Iterator[expressions.Template]:
+    if isinstance(value, expressions.Template):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in skip:
+                yield from _templates_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _templates_in(item)
+
+
+def _all_step_names(steps: Any) -> Iterator[str]:
+    if not isinstance(steps, list):
+        return
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        if isinstance(step.get("name"), str):
+            yield step["name"]
+        yield from _all_step_names(step.get("steps"))
+        for option in step.get("options") or []:
+            if isinstance(option, dict) and isinstance(option.get("step"), dict):
+                yield from _all_step_names([option["step"]])
+
+
+def looks_like_path(ref: str) -> bool:
+    """A subworkflow reference is a path when it has a slash or a YAML suffix."""
+    return "/" in ref or ref.endswith((".yaml", ".yml"))
+
+
+def _to_source(value: Any) -> Any:
+    if isinstance(value, expressions.Template):
+        return value.source
+    if isinstance(value, dict):
+        return {k: _to_source(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_source(v) for v in value]
+    return value
+
+
+def fingerprint(value: Any) -> str:
+    """A short stable hash of a step's definition as written."""
+    text = json.dumps(_to_source(value), sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_workflow(path: str | Path, step_models: Mapping[str, type[Step]]) -> Workflow:
+    """Load and check a workflow file; raise DefinitionErrors naming file:line:col."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DefinitionError("no such file", None, "") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"{file}: cannot read: {exc}") from None
+    return load_workflow_text(text, str(path), step_models, source_dir=file.resolve().parent)
+
+
+def load_workflow_text(
+    text: str,
+    filename: str,
+    step_models: Mapping[str, type[Step]],
+    source_dir: Path | None = None,
+) -> Workflow:
+    """Load a workflow from YAML text (``filename`` is used in messages)."""
+    marks = _Marks(filename)
+    errors: list[DefinitionError] = []
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        location = Location(filename, mark.line + 1, mark.column + 1) if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise DefinitionErrors([DefinitionError(f"invalid YAML: {problem}", location)]) from None
+    except yaml.YAMLError as exc:
+        raise DefinitionErrors(
+            [DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1))]
+        ) from None
+    if node is None:
+        raise DefinitionErrors([DefinitionError("the file is empty", Location(filename, 1, 1))])
+    try:
+        data = _Composer(marks, errors).build(node, ())
+    except RecursionError:
+        raise DefinitionErrors(
+            [DefinitionError("the document is nested too deeply", Location(filename, 1, 1))]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise DefinitionErrors(
+            [DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1))]
+        ) from None
+    if not isinstance(data, dict):
+        errors.append(
+            DefinitionError(f"a workflow is a mapping, got {_describe(data)}", marks.nearest(()))
+        )
+        raise DefinitionErrors(errors)
+    errors.extend(_check_header(data, marks))
+    if errors:
+        raise DefinitionErrors(_sorted(errors))
+
+    converter = make_converter(step_models)
+    body = {k: v for k, v in data.items() if k != "version"}
+    body["version"] = str(data.get("version"))
+    try:
+        workflow = converter.structure(body, Workflow)
+    except (ClassValidationError, IterableValidationError) as exc:
+        raise DefinitionErrors(_sorted(_convert_errors(exc, marks, data))) from None
+    except RecursionError:
+        raise DefinitionErrors(
+            [DefinitionError("the workflow is nested too deeply", Location(filename, 1, 1))]
+        ) from None
+
+    checker = _Checker(marks, source_dir, set(_all_step_names(data.get("steps"))))
+    checker.check_inputs(data.get("inputs") or {})
+    top_names = checker.check_steps(data.get("steps") or [], ("steps",), set())
+    checker.check_references(data.get("outputs") or {}, ("outputs",), top_names)
+    if checker.errors:
+        raise DefinitionErrors(_sorted(checker.errors))
+    fingerprints = {
+        step["name"]: fingerprint({"step": step, "calls": _called_files(step, source_dir)})
+        for step in data["steps"]
+        if isinstance(step, dict)
+    }
+    return attrs.evolve(workflow, source=filename, fingerprints=fingerprints)
+
+
+def _called_files(step: Any, source_dir: Path | None) -> dict[str, str]:
+    """Hashes of the workflow files a step calls by path, so editing one counts as
+    changing the step (a workflow called by name is resolved only at run time)."""
+    calls: dict[str, str] = {}
+    if source_dir is None:
+        return calls
+    pending = [step]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            ref = item.get("workflow")
+            if item.get("type") == "subworkflow" and isinstance(ref, str) and looks_like_path(ref):
+                with contextlib.suppress(OSError):
+                    calls[ref] = hashlib.sha256((source_dir / ref).read_bytes()).hexdigest()
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return calls
+
+
+def _check_header(data: dict[str, Any], marks: _Marks) -> list[DefinitionError]:
+    errors = []
+    version = data.get("version")
+    if version is None:
+        errors.append(
+            DefinitionError(
+                'required key is missing (use version: "1.0")', marks.nearest(()), "version"
+            )
+        )
+    elif str(version) not in SUPPORTED_VERSIONS:
+        errors.append(
+            DefinitionError(
+                f"unsupported version {version!r} (supported: {', '.join(SUPPORTED_VERSIONS)})",
+                marks.nearest(("version",)),
+                "version",
+            )
+        )
+    steps = data.get("steps")
+    if isinstance(steps, list) and not steps:
+        errors.append(
+            DefinitionError(
+                "a workflow needs at least one step", marks.nearest(("steps",)), "steps"
+            )
+        )
+    return errors
+
+
+def _sorted(errors: list[DefinitionError]) -> list[DefinitionError]:
+    def key(e: DefinitionError) -> tuple[int, int]:
+        return (e.location.line, e.location.column) if e.location else (0, 0)
+
+    return sorted(errors, key=key)
+
+
+def input_spec_for(workflow: Workflow, name: str) -> InputSpec | None:
+    """The declared spec of input ``name``."""
+    return workflow.inputs.get(name)

@@ -1,0 +1,177 @@
+"""The workflow language as frozen attrs models.
+
+Values that may hold ``${{ … }}`` are typed with the NewTypes below; the loader
+turns such strings into compiled :class:`~maverick_core.engine.dsl.expressions.Template`
+objects before structuring, so a model field holds either a plain value or a
+template, and the executor renders it when the step runs.
+
+Step types form a tagged union on ``type``: each step type's plugin registers a
+subclass of :class:`Step`; the loader picks the class by the ``type`` key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NewType
+
+import attrs
+
+Text = NewType("Text", str)
+"""A string that may contain expressions (interpolated as text)."""
+
+Condition = NewType("Condition", object)
+"""A boolean, or an expression evaluated for its truth."""
+
+Data = NewType("Data", object)
+"""Any YAML value; strings in it may contain expressions."""
+
+Count = NewType("Count", int)
+"""A positive integer, or an expression that evaluates to one."""
+
+Seconds = NewType("Seconds", float)
+"""A positive number of seconds."""
+
+INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object")
+
+
+class _Missing:
+    """Sentinel type for "no default given"."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+@attrs.frozen(kw_only=True)
+class InputSpec:
+    """A declared workflow input."""
+
+    type: str = "string"
+    required: bool = False
+    default: Any = MISSING
+    description: str = ""
+    secret: bool = False
+
+    @property
+    def has_default(self) -> bool:
+        """True when a default was declared."""
+        return self.default is not MISSING
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """Fields every step has. Step types subclass this with their own fields."""
+
+    name: str
+    type: str
+    when: Condition | None = None
+    checkpoint: bool = False
+    description: str = ""
+
+    def children(self) -> list[Step]:
+        """Steps nested inside this one (loop bodies, branch options)."""
+        return []
+
+
+@attrs.frozen(kw_only=True)
+class ShellStep(Step):
+    """Run a shell command; output ``{stdout, stderr, returncode}``."""
+
+    command: Text
+    env: dict[str, Text] = attrs.field(factory=dict)
+    cwd: Text | None = None
+    timeout: Seconds | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PythonStep(Step):
+    """Call a registered action or ``module:function`` with evaluated kwargs."""
+
+    action: str
+    kwargs: dict[str, Data] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class LoopStep(Step):
+    """Run ``steps`` once per item of ``for_each``; output is the list of iteration results."""
+
+    for_each: Data
+    steps: list[Step]
+    max_concurrency: Count = Count(1)
+
+    def children(self) -> list[Step]:
+        return list(self.steps)
+
+
+@attrs.frozen(kw_only=True)
+class BranchOption:
+    """One option of a branch: its ``step`` runs when ``when`` is true."""
+
+    step: Step
+    when: Condition = Condition(True)
+
+
+@attrs.frozen(kw_only=True)
+class BranchStep(Step):
+    """Run the step of the first option whose ``when`` is true."""
+
+    options: list[BranchOption]
+
+    def children(self) -> list[Step]:
+        return [option.step for option in self.options]
+
+
+@attrs.frozen(kw_only=True)
+class CheckpointStep(Step):
+    """Commit a checkpoint; ``checkpoint_id`` defaults to the step name."""
+
+    checkpoint_id: Text | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SubworkflowStep(Step):
+    """Run another workflow (a name or a path relative to this file)."""
+
+    workflow: str
+    inputs: dict[str, Data] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Workflow:
+    """A loaded workflow.
+
+    :ivar source: the file it was loaded from ("" for in-memory definitions).
+    :ivar fingerprints: top-level step name -> hash of its definition (nested steps
+        included), used to refuse resuming across a changed step.
+    """
+
+    version: str
+    name: str
+    steps: list[Step]
+    description: str = ""
+    inputs: dict[str, InputSpec] = attrs.field(factory=dict)
+    outputs: dict[str, Data] = attrs.field(factory=dict)
+    source: str = ""
+    fingerprints: dict[str, str] = attrs.field(factory=dict)
+
+
+BUILTIN_STEP_MODELS: dict[str, type[Step]] = {
+    "shell": ShellStep,
+    "python": PythonStep,
+    "loop": LoopStep,
+    "branch": BranchStep,
+    "checkpoint": CheckpointStep,
+    "subworkflow": SubworkflowStep,
+}
+"""Models of the built-in step types (their plugins register them with run logic)."""

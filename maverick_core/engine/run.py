@@ -1,0 +1,213 @@
+"""A run and its state: what the executor records and the checkpoint plugin persists.
+
+The state is a flat mapping of step *paths* to :class:`StepRecord`. Paths name a
+step's place in the run: ``build`` at the top level, ``each[2].work`` inside
+iteration 2 of loop ``each``, ``each[2]`` for the iteration itself, ``sub.inner``
+inside subworkflow step ``sub``, ``pick.fast`` for branch ``pick``'s chosen step.
+Every change is also appended to a change log that a checkpoint commit drains, so
+a commit costs what changed, not the run's history.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from maverick_core.engine.config import Config
+    from maverick_core.engine.dsl.model import Workflow
+
+COMPLETED = "completed"
+FAILED = "failed"
+SKIPPED = "skipped"
+RUNNING = "running"
+INTERRUPTED = "interrupted"
+
+DONE_STATUSES = frozenset({COMPLETED, SKIPPED})
+
+
+@attrs.frozen
+class StepRecord:
+    """What happened to one step (or loop iteration, or loop header).
+
+    :ivar status: running (loop headers), completed, skipped or failed.
+    :ivar output: the step's output as plain data.
+    :ivar error: the failure message, if it failed.
+    :ivar duration: seconds spent.
+    :ivar items: for a loop header, the items it iterates (fixed at its first run).
+    """
+
+    status: str
+    output: Any = None
+    error: str | None = None
+    started_at: float = 0.0
+    duration: float = 0.0
+    items: list[Any] | None = None
+
+    def to_plain(self) -> dict[str, Any]:
+        """The record as plain data for a serializer."""
+        plain: dict[str, Any] = {"status": self.status, "output": self.output}
+        if self.error is not None:
+            plain["error"] = self.error
+        if self.started_at:
+            plain["started_at"] = self.started_at
+        if self.duration:
+            plain["duration"] = self.duration
+        if self.items is not None:
+            plain["items"] = self.items
+        return plain
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any]) -> StepRecord:
+        """Inverse of :meth:`to_plain`."""
+        return cls(
+            status=plain["status"],
+            output=plain.get("output"),
+            error=plain.get("error"),
+            started_at=plain.get("started_at", 0.0),
+            duration=plain.get("duration", 0.0),
+            items=plain.get("items"),
+        )
+
+    @property
+    def done(self) -> bool:
+        """True for records a resume restores instead of running again."""
+        return self.status in DONE_STATUSES
+
+
+class RunState:
+    """Step records of a run, safe to update from loop worker threads."""
+
+    def __init__(self, records: dict[str, StepRecord] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, StepRecord] = dict(records or {})
+        self._changes: dict[str, StepRecord] = {}
+
+    def get(self, path: str) -> StepRecord | None:
+        """The record at ``path``, if any."""
+        return self._records.get(path)
+
+    def set(self, path: str, record: StepRecord) -> None:
+        """Record ``path`` and remember the change for the next commit."""
+        with self._lock:
+            self._records[path] = record
+            self._changes[path] = record
+
+    def take_changes(
+        self, full: bool = False
+    ) -> tuple[dict[str, StepRecord], dict[str, StepRecord]]:
+        """Drain what changed since the previous call (a checkpoint commit's delta).
+
+        With ``full``, also return a copy of every record taken at the same instant
+        (for a snapshot); otherwise the second item is empty.
+        """
+        with self._lock:
+            changes, self._changes = self._changes, {}
+            return changes, (dict(self._records) if full else {})
+
+    def snapshot(self) -> dict[str, StepRecord]:
+        """A copy of every record."""
+        with self._lock:
+            return dict(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._records
+
+    def done_paths(self) -> list[str]:
+        """Paths of completed or skipped records, in insertion order."""
+        with self._lock:
+            return [p for p, r in self._records.items() if r.done]
+
+
+@attrs.frozen
+class RunRequest:
+    """What the user asked for when starting or resuming a run.
+
+    :ivar resume: continue an unfinished run (``--resume``).
+    :ivar run_id: the run to resume, or None for the latest unfinished one.
+    :ivar from_checkpoint: resume from this earlier checkpoint instead of the latest.
+    :ivar given_inputs: names of inputs the user gave explicitly (``-i``, options).
+    :ivar force: resume despite changed inputs or steps.
+    :ivar explain: print the resume plan, run nothing.
+    """
+
+    workflow: Workflow
+    inputs: dict[str, Any]
+    given_inputs: frozenset[str] = frozenset()
+    resume: bool = False
+    run_id: str | None = None
+    from_checkpoint: str | None = None
+    force: bool = False
+    explain: bool = False
+
+
+@attrs.frozen
+class CheckpointInfo:
+    """A committed checkpoint as reported to hooks."""
+
+    checkpoint_id: str
+    seq: int
+    size: int
+    duration: float
+    created_at: float
+
+
+@attrs.frozen
+class RunOutcome:
+    """How a run ended.
+
+    ``usage_error`` is true when it failed on a value the user gave (exit 2).
+    """
+
+    status: str
+    outputs: dict[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+    usage_error: bool = False
+
+
+@attrs.define(eq=False)
+class Run:
+    """A run being executed: its identity, workflow, inputs and state.
+
+    ``resumed_from`` names the checkpoint it resumed from (None for a fresh run).
+    ``store_data`` is a slot for the checkpoint plugin's own bookkeeping;
+    ``plan`` holds the text ``--resume --explain`` prints.
+    """
+
+    run_id: str
+    workflow: Workflow
+    inputs: dict[str, Any]
+    config: Config
+    state: RunState = attrs.field(factory=RunState)
+    resumed_from: str | None = None
+    checkpoint_data: dict[str, Any] = attrs.field(factory=dict)
+    store_data: Any = None
+    plan: str | None = None
+    started_at: float = attrs.field(factory=time.time)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    @property
+    def resumed(self) -> bool:
+        """True when this run continues from a checkpoint."""
+        return self.resumed_from is not None
+
+
+def new_run_id(workflow_name: str, now: float | None = None) -> str:
+    """A unique, sortable, readable id: ``fly-20261126-140512-3f9a``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow_name)[:40]
+    return f"{safe}-{stamp}-{secrets.token_hex(2)}"
+
+
+def paths_under(paths: Iterable[str], prefix: str) -> list[str]:
+    """The paths inside ``prefix`` (``each`` → ``each[0]``, ``each[0].x``; ``sub`` → ``sub.a``)."""
+    return [p for p in paths if p.startswith((prefix + ".", prefix + "["))]

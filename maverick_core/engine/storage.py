@@ -1,0 +1,264 @@
+"""The two protocols through which checkpoints are persisted: Store and Serializer.
+
+The checkpoint plugin never touches files or databases itself. It hands a
+:class:`Store` plain records and a :class:`Serializer` plain data; plugins provide
+both through the ``register_stores`` and ``register_serializers`` hooks, so a
+third party swaps either by installing a distribution.
+
+A run is kept as one :class:`RunRecord` (small, rewritten on status changes) and an
+append-only sequence of :class:`CheckpointRecord` (one per commit, usually holding
+only what changed since the previous commit), plus at most one snapshot: a full
+record that lets resume skip the journal before it.
+
+Checksums are computed and verified by the core (:func:`record_checksum`), so every
+store gets torn/edited-record detection without doing anything but keeping the
+bytes it was given. A store reports bytes it cannot even frame as a
+:class:`DamagedRecord` instead of raising.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+RUN_STATUSES = ("running", "failed", "interrupted", "completed")
+
+
+@attrs.frozen
+class Project:
+    """The project a store is opened for.
+
+    :ivar root: the project directory (where ``.maverick/`` lives).
+    :ivar name: a name that is the same in every clone of the project; shared stores
+        (PostgreSQL) namespace runs by it.
+    """
+
+    root: Path
+    name: str
+
+
+@attrs.frozen
+class LockHolder:
+    """Who holds a run's lock: enough to tell a user, and to tell if it died."""
+
+    pid: int
+    host: str
+    acquired_at: float
+    token: str = ""
+
+    @classmethod
+    def current(cls, acquired_at: float, token: str = "") -> LockHolder:
+        """The holder record for this process."""
+        return cls(pid=os.getpid(), host=socket.gethostname(), acquired_at=acquired_at, token=token)
+
+    def describe(self) -> str:
+        """``pid 123 on host x``: how the holder is named in messages."""
+        return f"pid {self.pid} on host {self.host}"
+
+    def is_local(self) -> bool:
+        """True when the holder runs on this machine."""
+        return self.host == socket.gethostname()
+
+    def is_alive_locally(self) -> bool:
+        """For a local holder: is its process still there?"""
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+@attrs.frozen
+class RunRecord:
+    """What a store keeps about a run besides its checkpoints.
+
+    :ivar inputs: the run's inputs as plain data, secret inputs excluded.
+    :ivar secret_inputs: names of the secret inputs (given again on resume).
+    :ivar fingerprints: step path -> fingerprint of the step's definition.
+    :ivar meta: free-form plain data (resume history, ``--force`` notes, errors).
+    """
+
+    run_id: str
+    workflow: str
+    source: str
+    project: str
+    status: str
+    created_at: float
+    updated_at: float
+    inputs: dict[str, Any] = attrs.field(factory=dict)
+    secret_inputs: list[str] = attrs.field(factory=list)
+    fingerprints: dict[str, str] = attrs.field(factory=dict)
+    meta: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class CheckpointRecord:
+    """One committed checkpoint.
+
+    :ivar seq: 1, 2, 3, ... within the run, assigned by the checkpoint plugin.
+    :ivar kind: ``"delta"`` (apply on top of the previous record) or ``"full"``
+        (the whole state; used by snapshots and when a resume rewinds).
+    :ivar payload: the serializer's bytes.
+    :ivar checksum: :func:`record_checksum` of all the other fields.
+    """
+
+    run_id: str
+    seq: int
+    checkpoint_id: str
+    kind: str
+    created_at: float
+    serializer: str
+    payload: bytes
+    checksum: str
+
+    @property
+    def intact(self) -> bool:
+        """True when the checksum matches the record's content."""
+        return self.checksum == record_checksum(
+            self.run_id,
+            self.seq,
+            self.checkpoint_id,
+            self.kind,
+            self.created_at,
+            self.serializer,
+            self.payload,
+        )
+
+
+@attrs.frozen
+class DamagedRecord:
+    """Bytes in a store that could not be read back as a record (a torn write)."""
+
+    run_id: str
+    position: str
+    reason: str
+
+    @property
+    def intact(self) -> bool:
+        """Always False."""
+        return False
+
+
+def record_checksum(
+    run_id: str,
+    seq: int,
+    checkpoint_id: str,
+    kind: str,
+    created_at: float,
+    serializer: str,
+    payload: bytes,
+) -> str:
+    """SHA-256 over a record's header fields and payload, as hex."""
+    digest = hashlib.sha256()
+    header = f"{run_id}\0{seq}\0{checkpoint_id}\0{kind}\0{created_at!r}\0{serializer}\0"
+    digest.update(header.encode())
+    digest.update(payload)
+    return digest.hexdigest()
+
+
+def make_record(
+    run_id: str,
+    seq: int,
+    checkpoint_id: str,
+    kind: str,
+    created_at: float,
+    serializer: str,
+    payload: bytes,
+) -> CheckpointRecord:
+    """Build a record with its checksum filled in."""
+    return CheckpointRecord(
+        run_id=run_id,
+        seq=seq,
+        checkpoint_id=checkpoint_id,
+        kind=kind,
+        created_at=created_at,
+        serializer=serializer,
+        payload=payload,
+        checksum=record_checksum(run_id, seq, checkpoint_id, kind, created_at, serializer, payload),
+    )
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where runs and their checkpoints live.
+
+    Every method that writes is durable when it returns (fsync, a committed
+    transaction). A store is used by one thread at a time per instance; the
+    checkpoint plugin serializes its calls.
+    """
+
+    url: str
+
+    def create_run(self, run: RunRecord) -> None:
+        """Create a new run; :class:`~maverick_core.engine.errors.StoreError` if it exists."""
+
+    def update_run(self, run: RunRecord) -> None:
+        """Replace the run record atomically."""
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run record, or None if there is no such run."""
+
+    def list_runs(self, workflow: str | None = None) -> list[RunRecord]:
+        """All runs of this project (optionally of one workflow), newest first."""
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run and everything of it; False if it did not exist."""
+
+    def append_checkpoint(self, record: CheckpointRecord) -> None:
+        """Append one record to the run's journal, durably, in one atomic step."""
+
+    def read_checkpoints(
+        self, run_id: str, after_seq: int = 0
+    ) -> Iterator[CheckpointRecord | DamagedRecord]:
+        """The run's journal in order, from the first record with ``seq > after_seq``.
+
+        Damaged bytes are yielded as :class:`DamagedRecord`, never raised.
+        """
+
+    def write_snapshot(self, record: CheckpointRecord) -> None:
+        """Keep ``record`` (a full state as of ``record.seq``) as the run's snapshot."""
+
+    def read_snapshot(self, run_id: str) -> CheckpointRecord | DamagedRecord | None:
+        """The run's latest snapshot, if any."""
+
+    def acquire_lock(self, run_id: str, holder: LockHolder) -> LockHolder | None:
+        """Take the run's lock for ``holder``.
+
+        Returns the previous holder when a dead one was taken over, None when the
+        lock was free. Raises :class:`~maverick_core.engine.errors.LockHeld` naming the
+        holder when a live process holds it.
+        """
+
+    def release_lock(self, run_id: str, holder: LockHolder) -> None:
+        """Release the lock if ``holder`` holds it."""
+
+    def close(self) -> None:
+        """Release resources (files, connections, heartbeat threads)."""
+
+
+class Serializer(Protocol):
+    """Turns plain data (dict/list/str/int/float/bool/None) into bytes and back.
+
+    ``loads(dumps(x)) == x`` must hold exactly for every plain value, with dict
+    key order kept.
+    """
+
+    name: str
+
+    def dumps(self, data: Any) -> bytes:
+        """Encode plain data; raise ``ValueError``/``TypeError`` for what it cannot encode."""
+
+    def loads(self, data: bytes) -> Any:
+        """Decode bytes written by :meth:`dumps`."""
+
+
+StoreFactory = Callable[[str, Project], Store]
+"""Opens a store: ``factory(url, project)``."""

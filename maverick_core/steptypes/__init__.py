@@ -1,1 +1,0 @@
-"""Implementations of the built-in step types (registered by ``maverick_core.builtin``)."""
