@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from maverick_core.engine.config import Config, open_project, origin_url, state_dir
     from maverick_core.engine.context import Scope, StepContext, StepType
     from maverick_core.engine.discovery import load_named_workflow
-    from maverick_core.engine.dsl.model import Count, Data, InputSpec, Seconds, Step, Text, Workflow
+    from maverick_core.engine.dsl.model import (
+        Condition,
+        Count,
+        Data,
+        InputSpec,
+        Seconds,
+        Step,
+        Text,
+        Workflow,
+    )
     from maverick_core.engine.errors import (
         DefinitionError,
         EvaluationError,
@@ -83,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "Scope": "maverick_core.engine.context",
     "StepContext": "maverick_core.engine.context",
     "StepType": "maverick_core.engine.context",
+    "Condition": "maverick_core.engine.dsl.model",
     "Count": "maverick_core.engine.dsl.model",
     "Data": "maverick_core.engine.dsl.model",
     "InputSpec": "maverick_core.engine.dsl.model",
@@ -135,6 +145,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Condition",
     "CheckpointInfo",
     "CheckpointRecord",
     "CliState",
