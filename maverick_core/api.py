@@ -145,12 +145,12 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "Condition",
     "CheckpointInfo",
     "CheckpointRecord",
     "CliState",
     "CommandResult",
     "CommandRunner",
+    "Condition",
     "Config",
     "Count",
     "DamagedRecord",
