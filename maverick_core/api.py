@@ -46,7 +46,13 @@ if TYPE_CHECKING:
         StoreError,
     )
     from maverick_core.engine.inputs import parse_value
-    from maverick_core.engine.processes import CommandResult, CommandRunner, kill_tree
+    from maverick_core.engine.processes import (
+        CommandResult,
+        CommandRunner,
+        ProcessGroup,
+        kill_tree,
+        run_process,
+    )
     from maverick_core.engine.registries import (
         RegisterAction,
         RegisterAgent,
@@ -116,7 +122,9 @@ _EXPORTS: dict[str, str] = {
     # child processes
     "CommandResult": "maverick_core.engine.processes",
     "CommandRunner": "maverick_core.engine.processes",
+    "ProcessGroup": "maverick_core.engine.processes",
     "kill_tree": "maverick_core.engine.processes",
+    "run_process": "maverick_core.engine.processes",
     # registries
     "RegisterAction": "maverick_core.engine.registries",
     "RegisterAgent": "maverick_core.engine.registries",
@@ -164,6 +172,7 @@ __all__ = [
     "LockHolder",
     "MaverickError",
     "PluginError",
+    "ProcessGroup",
     "Project",
     "RegisterAction",
     "RegisterAgent",
@@ -201,6 +210,7 @@ __all__ = [
     "parse_assignments",
     "parse_value",
     "run_options",
+    "run_process",
     "state_dir",
 ]
 

@@ -65,9 +65,10 @@ def register_agents(register: Callable[..., None]) -> None:
 
     :param register: ``register(name, factory)``; ``factory(config: dict)`` returns an
         object with ``ask(prompt: str, *, role: str, env: dict) -> str``. ``ask`` may
-        also accept ``cwd`` (the project root), ``popen`` (starts a child process that
-        an interrupt terminates) and ``timeout`` (seconds); they are passed only to
-        backends whose ``ask`` declares them.
+        also accept ``cwd`` (the project root), ``processes`` (the run's process group,
+        for ``run_process(..., group=processes)``: an interrupt terminates its children),
+        ``popen`` (starts a child process in that group) and ``timeout`` (seconds); they
+        are passed only to backends whose ``ask`` declares them.
     """
 
 

@@ -16,8 +16,9 @@ inject placeholders, and no ``str.format`` ever sees untrusted text.
 
 Backends come from the ``register_agents`` hook: ``factory(settings)`` returns an
 object with ``ask(prompt, *, role, env) -> str``. A backend whose ``ask`` also takes
-``cwd`` and/or ``popen`` receives the project root and the run's process starter
-(children it starts that way are stopped when the run is interrupted).
+``cwd``, ``processes`` and/or ``popen`` receives the project root and the run's
+process group (children started through it are stopped when the run is interrupted;
+``run_process(argv, group=processes, timeout=...)`` also kills a timed-out tree).
 """
 
 from __future__ import annotations
@@ -36,7 +37,17 @@ from typing import Any
 import attrs
 import yaml
 
-from maverick_core.api import Config, Data, Seconds, Step, StepContext, StepFailed, Text, kill_tree
+from maverick_core.api import (
+    Config,
+    Data,
+    ProcessGroup,
+    Seconds,
+    Step,
+    StepContext,
+    StepFailed,
+    Text,
+    run_process,
+)
 
 PROMPTS = Path(__file__).resolve().parent.parent / "library" / "prompts"
 DEFAULT_BACKEND = "command"
@@ -261,7 +272,11 @@ def ask_agent(
         children.append(proc)
         return proc
 
-    extras: dict[str, Any] = {"cwd": ctx.config.root, "popen": popen}
+    extras: dict[str, Any] = {
+        "cwd": ctx.config.root,
+        "popen": popen,
+        "processes": ctx.processes,
+    }
     if timeout is not None:
         extras["timeout"] = timeout
     accepted = _accepted_keywords(backend.ask)
@@ -287,7 +302,7 @@ def _accepted_keywords(function: Callable[..., Any]) -> set[str]:
     except (TypeError, ValueError):
         return set()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return {"cwd", "popen", "timeout"}
+        return {"cwd", "popen", "processes", "timeout"}
     return {p.name for p in parameters}
 
 
@@ -339,7 +354,7 @@ class CommandAgent:
         role: str,
         env: dict[str, str],
         cwd: Path,
-        popen: Callable[..., subprocess.Popen[bytes]],
+        processes: ProcessGroup | None = None,
         timeout: float | None = None,
     ) -> str:
         """Run the command with ``prompt`` on stdin; return its stdout."""
@@ -349,40 +364,32 @@ class CommandAgent:
                 f"agent command '{self.command[0]}' for role '{role}' was not found on PATH"
             )
         limit = timeout if timeout is not None else self.timeout
-        full_env = {**os.environ, **self.env, **env}
         try:
-            proc = popen(
+            result = run_process(
                 self.command,
                 cwd=cwd,
-                env=full_env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                env={**os.environ, **self.env, **env},
+                input=prompt,
+                timeout=limit,
+                group=processes,
             )
-        except OSError as exc:
+        except StepFailed as exc:
             raise StepFailed(f"agent command {self.command[0]!r} could not start: {exc}") from None
-        try:
-            out, err = proc.communicate(prompt.encode("utf-8"), timeout=limit)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc, 9)
-            out, err = proc.communicate()
+        if result.timed_out:
             raise StepFailed(
-                f"agent '{role}' ({self.command[0]}) timed out after {limit:g}s" + _tail_suffix(err)
-            ) from None
-        finally:
-            if proc.returncode is None:
-                kill_tree(proc, 9)
-                proc.wait()
-        if proc.returncode != 0:
-            raise StepFailed(
-                f"agent '{role}' ({self.command[0]}) exited with status {proc.returncode}"
-                + _tail_suffix(err)
+                f"agent '{role}' ({self.command[0]}) timed out after {limit:g}s"
+                + _tail_suffix(result.stderr)
             )
-        return out.decode("utf-8", "replace").rstrip("\n")
+        if result.returncode != 0:
+            raise StepFailed(
+                f"agent '{role}' ({self.command[0]}) exited with status {result.returncode}"
+                + _tail_suffix(result.stderr)
+            )
+        return result.stdout.rstrip("\n")
 
 
-def _tail_suffix(err: bytes) -> str:
-    lines = err.decode("utf-8", "replace").strip().splitlines()[-STDERR_TAIL_LINES:]
+def _tail_suffix(err: str) -> str:
+    lines = err.strip().splitlines()[-STDERR_TAIL_LINES:]
     return (":\n" + "\n".join(lines)) if lines else ""
 
 

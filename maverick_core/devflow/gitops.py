@@ -8,12 +8,11 @@ on stdin (``git commit -F -``), never on a command line.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from maverick_core.api import CommandResult, CommandRunner, StepFailed
+from maverick_core.api import CommandResult, CommandRunner, ProcessGroup, StepFailed
 
 STDERR_TAIL_LINES = 15
 MAX_DIFF_CHARS = 200_000
@@ -21,32 +20,24 @@ MAX_DIFF_CHARS = 200_000
 # and maverick creating .maverick/.gitignore does not make the tree "dirty".
 WORK_TREE = (":/", ":(exclude).maverick")
 
-Popen = Callable[..., subprocess.Popen[bytes]]
-
 
 class Git:
     """Runs ``git`` in one repository.
 
     :param root: the work tree.
-    :param popen: starts a process (the run's :meth:`StepContext.popen`, so an
-        interrupted run stops git too); ``subprocess.Popen`` outside a run.
-    :param forget: called with each finished process (the run stops tracking it).
+    :param processes: the run's process group (``ctx.processes``, so an interrupted
+        run stops git too); None outside a run.
     """
 
-    def __init__(
-        self,
-        root: Path,
-        popen: Popen = subprocess.Popen,
-        forget: Callable[[subprocess.Popen[bytes]], None] | None = None,
-    ) -> None:
+    def __init__(self, root: Path, processes: ProcessGroup | None = None) -> None:
         self.root = root
         # never wait for a password prompt nobody will answer (a push to https)
-        self.runner = CommandRunner(root, popen, forget, env={"GIT_TERMINAL_PROMPT": "0"})
+        self.runner = CommandRunner(root, processes, env={"GIT_TERMINAL_PROMPT": "0"})
 
     @classmethod
     def of(cls, ctx: Any) -> Git:
         """The git of a step's project, started through the run's process group."""
-        return cls(ctx.config.root, ctx.popen, ctx.forget)
+        return cls(ctx.config.root, ctx.processes)
 
     def run(self, *args: str, input: str | None = None, check: bool = True) -> CommandResult:
         """Run ``git ARGS``; with ``check``, a non-zero exit fails the step."""

@@ -366,7 +366,7 @@ def provider_name(config: Config) -> str:
 
 def provider_for(ctx: Any) -> Provider:
     """The configured provider, running its commands through the run's process group."""
-    runner = CommandRunner(ctx.config.root, ctx.popen, ctx.forget, env=GH_ENV)
+    runner = CommandRunner(ctx.config.root, ctx.processes, env=GH_ENV)
     factory: ProviderFactory = ctx.config.pm.registries.providers[provider_name(ctx.config)].value
     return factory(ctx.config, runner)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from typing import Any
 
@@ -35,7 +34,7 @@ from maverick_core.api import (
     StepContext,
     StepFailed,
     Text,
-    kill_tree,
+    run_process,
 )
 from maverick_core.devflow.agents import AgentSettings, ask_agent, render_context, resolve_role
 
@@ -132,34 +131,23 @@ def run_stage(ctx: StepContext, stage: Stage) -> dict[str, Any]:
     shell = shutil.which("bash") or "/bin/sh"
     env = {**os.environ, "MAVERICK_RUN_ID": ctx.run.run_id, "MAVERICK_STEP": ctx.path}
     started = time.monotonic()
-    proc = ctx.popen(
+    result = run_process(
         [shell, "-c", stage.command],
         cwd=ctx.config.root,
         env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        timeout=stage.timeout,
+        merge_stderr=True,
+        group=ctx.processes,
     )
-    timed_out = False
-    try:
-        out, _ = proc.communicate(timeout=stage.timeout)
-    except subprocess.TimeoutExpired:
-        kill_tree(proc, 9)
-        out, _ = proc.communicate()
-        timed_out = True
-    finally:
-        if proc.returncode is None:
-            kill_tree(proc, 9)
-            proc.wait()
-        ctx.forget(proc)
-    output = tail(out.decode("utf-8", "replace"))
+    timed_out = result.timed_out
+    output = tail(result.stdout)
     if timed_out:
         output = f"{output}\n(timed out after {stage.timeout:g}s)".lstrip("\n")
     return {
         "name": stage.name,
         "command": stage.command,
-        "passed": proc.returncode == 0 and not timed_out,
-        "returncode": proc.returncode,
+        "passed": result.ok,
+        "returncode": result.returncode,
         "timed_out": timed_out,
         "duration": round(time.monotonic() - started, 3),
         "output": output,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Step, Workflow
     from maverick_core.engine.executor import Executor
+    from maverick_core.engine.processes import ProcessGroup
     from maverick_core.engine.run import CheckpointInfo, Run, StepRecord
 
 
@@ -135,8 +136,17 @@ class StepContext:
         """Commit a checkpoint now (the step's own record is not in it yet)."""
         return self.executor.commit_checkpoint(checkpoint_id)
 
+    @property
+    def processes(self) -> ProcessGroup:
+        """The run's child processes: pass it to :func:`run_process` as ``group``."""
+        return self.executor.processes
+
     def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
-        """Start a child process that is terminated if the run is interrupted."""
+        """Start a child process that is terminated if the run is interrupted.
+
+        Prefer :func:`~maverick_core.engine.processes.run_process` with
+        ``group=ctx.processes``: it also applies a timeout to the whole tree.
+        """
         return self.executor.processes.popen(*args, **kwargs)
 
     def forget(self, proc: subprocess.Popen[bytes]) -> None:

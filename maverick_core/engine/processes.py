@@ -1,8 +1,10 @@
-"""Child processes of a run: started in their own session, terminated together.
+"""Child processes of a run: one runner, started in their own session, killed as a tree.
 
-Shell steps, agents and validation commands start processes through a
-:class:`ProcessGroup`, so an interrupted run (SIGINT/SIGTERM) stops every process
-tree it started instead of leaving orphans behind.
+Every command maverick starts (shell steps, validation stages, agent backends, git
+and ``gh``) goes through :func:`run_process`: the child leads its own session, so a
+timeout kills its whole process tree, and it is tracked by the run's
+:class:`ProcessGroup`, so an interrupted run (SIGINT/SIGTERM) stops every tree it
+started instead of leaving orphans behind.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from maverick_core.engine.errors import StepFailed
+
+# How long to wait for the output of a killed tree: a grandchild that left the
+# process group (a daemon) may hold the pipes open forever.
+DRAIN_AFTER_KILL = 5.0
 
 
 class ProcessGroup:
@@ -55,6 +61,77 @@ class ProcessGroup:
             kill_tree(proc, signal.SIGKILL)
 
 
+def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes | None, bytes | None]:
+    """What a killed process wrote, unless an escaped grandchild keeps its pipes open."""
+    try:
+        return proc.communicate(timeout=DRAIN_AFTER_KILL)
+    except subprocess.TimeoutExpired:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+        return b"", b""
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | bytes | None = None,
+    timeout: float | None = None,
+    merge_stderr: bool = False,
+    group: ProcessGroup | None = None,
+) -> CommandResult:
+    """Run ``argv`` in its own session and wait for it: the one way maverick starts a child.
+
+    :param cwd: the working directory.
+    :param env: the child's whole environment (default: this process's).
+    :param input: text for stdin (UTF-8); stdin is empty when None.
+    :param timeout: seconds; past it the whole process tree is killed and the
+        result says ``timed_out``.
+    :param merge_stderr: send stderr into stdout (one interleaved stream).
+    :param group: the run's :class:`ProcessGroup` (``ctx.processes`` in a step), so
+        an interrupted run stops the child too.
+    :returns: the exit status and the output decoded as UTF-8.
+    :raises StepFailed: when the program cannot be started.
+    """
+    group = group or ProcessGroup()
+    try:
+        proc = group.popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise StepFailed(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    data = input.encode("utf-8") if isinstance(input, str) else input
+    timed_out = False
+    out: bytes | None = b""
+    err: bytes | None = b""
+    try:
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_tree(proc, signal.SIGKILL)
+            out, err = _drain(proc)
+    finally:
+        if proc.returncode is None:
+            kill_tree(proc, signal.SIGKILL)
+            proc.wait()
+        group.forget(proc)
+    return CommandResult(
+        proc.returncode,
+        (out or b"").decode("utf-8", "replace"),
+        (err or b"").decode("utf-8", "replace"),
+        timed_out,
+    )
+
+
 def kill_tree(proc: subprocess.Popen[bytes], sig: int) -> None:
     """Signal a child's whole process group (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -63,64 +140,53 @@ def kill_tree(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 @attrs.frozen
 class CommandResult:
-    """A finished command, its output decoded as UTF-8."""
+    """A finished command, its output decoded as UTF-8.
+
+    :ivar timed_out: the command ran past its timeout and its tree was killed.
+    """
 
     returncode: int
     stdout: str
     stderr: str
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
         """True when the command exited with status 0."""
-        return self.returncode == 0
+        return self.returncode == 0 and not self.timed_out
 
 
 class CommandRunner:
-    """Runs a program with an argument list (never a shell), text on stdin.
+    """Runs programs with argument lists (never a shell) in one directory, text on stdin.
 
     Untrusted text (issue bodies, diffs, agent answers) travels on stdin, never on
     a command line.
 
     :param root: the working directory.
-    :param popen: starts the process: the run's ``ctx.popen`` in a step, so an
-        interrupted run stops it too; ``subprocess.Popen`` outside a run.
-    :param forget: called with each finished process (the run stops tracking it).
+    :param processes: the run's :class:`ProcessGroup` in a step (``ctx.processes``),
+        so an interrupted run stops the command too; None outside a run.
     :param env: variables added to the environment (e.g. to disable prompts).
     """
 
     def __init__(
         self,
         root: Path,
-        popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
-        forget: Callable[[subprocess.Popen[bytes]], None] | None = None,
+        processes: ProcessGroup | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
-        self.popen = popen
-        self.forget = forget
+        self.processes = processes
         self.env = dict(env or {})
 
-    def __call__(self, argv: list[str], input: str | None = None) -> CommandResult:
+    def __call__(
+        self, argv: list[str], input: str | None = None, timeout: float | None = None
+    ) -> CommandResult:
         """Run ``argv`` in ``root`` and wait for it."""
-        try:
-            proc = self.popen(
-                argv,
-                cwd=self.root,
-                env={**os.environ, **self.env},
-                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise StepFailed(f"cannot run {argv[0]}: {exc}") from None
-        try:
-            out, err = proc.communicate(None if input is None else input.encode("utf-8"))
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                proc.wait()
-            if self.forget is not None:
-                self.forget(proc)
-        return CommandResult(
-            proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        return run_process(
+            argv,
+            cwd=self.root,
+            env={**os.environ, **self.env},
+            input=input,
+            timeout=timeout,
+            group=self.processes,
         )

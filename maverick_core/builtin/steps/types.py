@@ -6,7 +6,6 @@ import importlib
 import inspect
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from maverick_core.engine.context import StepContext
 from maverick_core.engine.dsl.model import CheckpointStep, PythonStep, ShellStep
 from maverick_core.engine.errors import StepFailed
-from maverick_core.engine.processes import kill_tree
+from maverick_core.engine.processes import run_process
 
 STDERR_TAIL_LINES = 20
 
@@ -53,34 +52,21 @@ class ShellStepType:
             if not cwd.is_dir():
                 raise StepFailed(f"cwd {cwd} is not a directory")
         shell = shutil.which("bash") or "/bin/sh"
-        proc = ctx.popen(
-            [shell, "-c", command],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        result = run_process(
+            [shell, "-c", command], cwd=cwd, env=env, timeout=step.timeout, group=ctx.processes
         )
-        try:
-            out, err = proc.communicate(timeout=step.timeout)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc, 9)
-            out, err = proc.communicate()
-            raise StepFailed(f"timed out after {step.timeout:g}s" + _stderr_suffix(err)) from None
-        finally:
-            if proc.returncode is None:
-                kill_tree(proc, 9)
-                proc.wait()
-            ctx.forget(proc)
-        stdout = out.decode("utf-8", "replace").rstrip("\n")
-        stderr = err.decode("utf-8", "replace")
-        if proc.returncode != 0:
-            raise StepFailed(f"command exited with status {proc.returncode}" + _stderr_suffix(err))
-        return {"stdout": stdout, "stderr": stderr, "returncode": proc.returncode}
+        if result.timed_out:
+            raise StepFailed(f"timed out after {step.timeout:g}s" + _stderr_suffix(result.stderr))
+        if result.returncode != 0:
+            raise StepFailed(
+                f"command exited with status {result.returncode}" + _stderr_suffix(result.stderr)
+            )
+        stdout = result.stdout.rstrip("\n")
+        return {"stdout": stdout, "stderr": result.stderr, "returncode": result.returncode}
 
 
-def _stderr_suffix(err: bytes) -> str:
-    text = tail(err.decode("utf-8", "replace"))
+def _stderr_suffix(err: str) -> str:
+    text = tail(err)
     return f": {text}" if text else ""
 
 
