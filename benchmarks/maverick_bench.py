@@ -29,7 +29,7 @@ from harness import (
 from peers import PeerResult
 
 from maverick_core import hookimpl
-from maverick_core.engine.run import COMPLETED, FAILED
+from maverick_core.api import Status
 
 LOOP = "loop.yaml"
 LOOP_PLAIN = "loop_nockpt.yaml"
@@ -120,7 +120,7 @@ def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> C
         floors.append(append_fdatasync_seconds(base, record_size, floor_count))
         replaces.append(atomic_replace_seconds(base, record_size, max(50, floor_count // 4)))
         result = run_workflow(project, workflow, {"count": iterations})
-        _expect(result.outcome.status, FAILED, "commit loop")  # the final marker step fails
+        _expect(result.outcome.status, Status.FAILED, "commit loop")  # the final marker step fails
         commits.append(_median(result.commit_seconds))
         per_step.append(result.seconds / iterations)
     return CommitCost(
@@ -180,7 +180,7 @@ def scaling(base: Path, iterations: int, window: int, rounds: int, count_bytes: 
             {"count": iterations, "marker": str(marker)},
             count_bytes=count_bytes,
         )
-        _expect(result.outcome.status, FAILED, "scaling loop")
+        _expect(result.outcome.status, Status.FAILED, "scaling loop")
         times = result.commit_seconds
         if len(times) != iterations:
             raise RuntimeError(f"expected {iterations} commits, timed {len(times)}")
@@ -261,7 +261,7 @@ def resume_times(base: Path, large: Scaling, small_count: int, rounds: int) -> R
     workflow = install_workflow(project, LOOP)
     marker = project / "marker.txt"
     result = run_workflow(project, workflow, {"count": small_count, "marker": str(marker)})
-    _expect(result.outcome.status, FAILED, "small resume run")
+    _expect(result.outcome.status, Status.FAILED, "small resume run")
     env = subprocess_env(base)
     # One warm-up each: the first start fills the page and bytecode caches.
     _resume_once(project, workflow, marker, env)
@@ -337,7 +337,7 @@ def _plain_loop_seconds(project: Path, workflow: Path, count: int, objects: list
     result = run_workflow(
         project, workflow, {"count": count}, blocked=("terminal", "checkpoint"), objects=objects
     )
-    _expect(result.outcome.status, COMPLETED, "plain loop")
+    _expect(result.outcome.status, Status.COMPLETED, "plain loop")
     return result.seconds
 
 
@@ -460,7 +460,7 @@ def maverick_chain(base: Path, steps: int, rounds: int, store: str | None) -> Pe
 
     def once() -> float:
         result = run_workflow(project, workflow, options=options, plugins=plugins)
-        _expect(result.outcome.status, COMPLETED, f"chain on the {label} store")
+        _expect(result.outcome.status, Status.COMPLETED, f"chain on the {label} store")
         if result.outcome.outputs != {} or len(result.commit_seconds) != steps:
             raise RuntimeError(f"the chain committed {len(result.commit_seconds)} of {steps}")
         return result.seconds / steps

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Workflow,
     )
     from maverick_core.engine.errors import (
+        CheckpointNotSaved,
         DefinitionError,
         EvaluationError,
         InputError,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         ResumeRefused,
         StepFailed,
         StoreError,
+        WorkflowFailed,
     )
     from maverick_core.engine.inputs import parse_value
     from maverick_core.engine.processes import (
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
         RunOutcome,
         RunRequest,
         RunState,
+        Status,
         StepRecord,
     )
     from maverick_core.engine.storage import (
@@ -109,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "load_named_workflow": "maverick_core.engine.discovery",
     "parse_value": "maverick_core.engine.inputs",
     # errors
+    "CheckpointNotSaved": "maverick_core.engine.errors",
     "DefinitionError": "maverick_core.engine.errors",
     "EvaluationError": "maverick_core.engine.errors",
     "InputError": "maverick_core.engine.errors",
@@ -119,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "ResumeRefused": "maverick_core.engine.errors",
     "StepFailed": "maverick_core.engine.errors",
     "StoreError": "maverick_core.engine.errors",
+    "WorkflowFailed": "maverick_core.engine.errors",
     # child processes
     "CommandResult": "maverick_core.engine.processes",
     "CommandRunner": "maverick_core.engine.processes",
@@ -139,6 +144,7 @@ _EXPORTS: dict[str, str] = {
     "RunOutcome": "maverick_core.engine.run",
     "RunRequest": "maverick_core.engine.run",
     "RunState": "maverick_core.engine.run",
+    "Status": "maverick_core.engine.run",
     "StepRecord": "maverick_core.engine.run",
     # storage
     "CheckpointRecord": "maverick_core.engine.storage",
@@ -154,6 +160,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "CheckpointInfo",
+    "CheckpointNotSaved",
     "CheckpointRecord",
     "CliState",
     "CommandResult",
@@ -190,6 +197,7 @@ __all__ = [
     "Scope",
     "Seconds",
     "Serializer",
+    "Status",
     "Step",
     "StepContext",
     "StepFailed",
@@ -200,6 +208,7 @@ __all__ = [
     "StoreFactory",
     "Text",
     "Workflow",
+    "WorkflowFailed",
     "cli_state",
     "execute_workflow",
     "kill_tree",

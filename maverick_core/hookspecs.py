@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import click
 
     from maverick_core.engine.config import Config
+    from maverick_core.engine.context import StepContext
+    from maverick_core.engine.dsl.model import Step
     from maverick_core.engine.run import (
         CheckpointInfo,
         Run,
@@ -209,6 +211,45 @@ def before_step(run: Run, step: Any, path: str) -> None:
     :param step: the step's model (``step.name``, ``step.type``, ...).
     :param path: the step's path in the run, e.g. ``build``, ``each[2].work``,
         ``sub.inner``.
+    """
+
+
+@hookspec(firstresult=True)
+def run_step(run: Run, step: Step, path: str, ctx: StepContext) -> Any:
+    """Run one step and return its output: wrap this to act around every step.
+
+    The essential ``core`` plugin implements it (``trylast``) by calling the step
+    type registered for ``step.type``. A plugin wraps it the way pytest's plugins
+    wrap ``pytest_runtest_call``::
+
+        @hookimpl(wrapper=True)
+        def run_step(run, step, path, ctx):
+            started = time.monotonic()
+            try:
+                return (yield)
+            finally:
+                timings[path] = time.monotonic() - started
+
+    ``result = yield`` returns the step's output, or raises what the step raised:
+    :class:`~maverick_core.engine.errors.StepFailed` or any other exception (the
+    step fails), :class:`~maverick_core.engine.errors.WorkflowFailed` (a step nested
+    in this one failed) or :class:`~maverick_core.engine.errors.Interrupted` (a stop
+    signal; a ``BaseException``, so ``except Exception`` never swallows it). A
+    wrapper may return a different output, raise (the step fails with that
+    exception), or run the step again with ``ctx.call_again(skip=<itself>)`` (how
+    the built-in ``retry`` plugin retries). The executor records what comes out of
+    the outermost wrapper; ``before_step`` and ``after_step`` are called once
+    around all of it.
+
+    Stops at first non-None result: a plugin replacing how some steps run returns
+    their output; None lets the next implementation (finally the step type) run.
+
+    :param run: the run.
+    :param step: the step's model (``step.name``, ``step.type``, its fields).
+    :param path: the step's path in the run, e.g. ``build``, ``each[2].work``.
+    :param ctx: the step's :class:`~maverick_core.engine.context.StepContext`
+        (``ctx.render``, ``ctx.notice``, ``ctx.wait``, ``ctx.call_again``, ...).
+    :returns: the step's output (made plain data by the executor).
     """
 
 

@@ -1,14 +1,23 @@
-"""Essential fallbacks: a fresh in-memory run when no plugin opens one."""
+"""Built-in plugin ``core`` (essential): the fallbacks every run needs.
+
+It opens a fresh in-memory run when no plugin opens one, and runs a step by
+calling its step type: the innermost ``run_step``, which plugins wrap. It lives
+here rather than with the step types because step types come from several plugins
+(``steps``, ``flow``, ``devflow``, third parties), and a step must run whichever of
+them are blocked.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 from maverick_core.engine.errors import ResumeRefused
 
 if TYPE_CHECKING:
     from maverick_core.engine.config import Config
+    from maverick_core.engine.context import StepContext
+    from maverick_core.engine.dsl.model import Step
     from maverick_core.engine.run import Run, RunRequest
 
 
@@ -32,3 +41,14 @@ def open_run(config: Config, request: RunRequest) -> Run:
         inputs=complete_inputs(request.workflow, request.inputs),
         config=config,
     )
+
+
+@hookimpl(trylast=True)
+def run_step(run: Run, step: Step, path: str, ctx: StepContext) -> Any:
+    """Call the step type registered for ``step.type``."""
+    from maverick_core.engine.errors import StepFailed
+
+    registration = run.config.pm.registries.step_types.get(step.type)
+    if registration is None:
+        raise StepFailed(f"no plugin provides step type '{step.type}'")
+    return registration.value.run(ctx, step)

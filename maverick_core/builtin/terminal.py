@@ -15,12 +15,13 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from maverick_core import hookimpl
+from maverick_core.engine.run import Status
 
 if TYPE_CHECKING:
     from maverick_core.engine.config import Config
     from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, RunState, StepRecord
 
-MARKS = {"completed": "ok", "failed": "FAILED", "skipped": "skipped"}
+MARKS = {Status.COMPLETED: "ok", Status.FAILED: "FAILED", Status.SKIPPED: "skipped"}
 
 
 def secret_values(run: Run) -> list[str]:
@@ -87,7 +88,7 @@ class TerminalReporter:
             with self.lock:
                 self.bars.finish(path)
         self.counts[record.status] = self.counts.get(record.status, 0) + 1
-        if self.quiet and record.status != "failed":
+        if self.quiet and record.status != Status.FAILED:
             return
         line = (
             f"{self.indent(path)}{MARKS.get(record.status, record.status)} {path} "
@@ -102,7 +103,7 @@ class TerminalReporter:
 
     @hookimpl
     def on_step_skipped(self, run: Run, step: Any, path: str, reason: str) -> None:
-        self.counts["skipped"] = self.counts.get("skipped", 0) + 1
+        self.counts[Status.SKIPPED] = self.counts.get(Status.SKIPPED, 0) + 1
         if not self.quiet:
             self.write(f"{self.indent(path)}skipped {path} (when: {reason})")
 
@@ -144,7 +145,7 @@ class TerminalReporter:
             parts.append(f"{self.checkpoints} checkpoints")
         summary = ", ".join(parts) or "no steps"
         self.write(f"{run.workflow.name} {outcome.status} in {outcome.duration:.2f}s ({summary})")
-        if outcome.status != "completed":
+        if outcome.status != Status.COMPLETED:
             if outcome.error:
                 self.write(f"error: {outcome.error.splitlines()[0]}")
             if run.config.options.get("resumable") and not outcome.usage_error:
@@ -277,7 +278,7 @@ class JsonReporter:
             "duration": outcome.duration,
             "error": outcome.error,
         }
-        if outcome.status == "completed":
+        if outcome.status == Status.COMPLETED:
             fields["outputs"] = outcome.outputs
         elif run.config.options.get("resumable") and not outcome.usage_error:
             fields["resume_command"] = resume_command(run)

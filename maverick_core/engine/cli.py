@@ -136,7 +136,7 @@ def execute_workflow(
     """Open (or resume) a run and execute it; returns the exit code."""
     from maverick_core.engine.discovery import load_named_workflow
     from maverick_core.engine.executor import Executor
-    from maverick_core.engine.run import RunRequest
+    from maverick_core.engine.run import RunRequest, Status
 
     state = cli_state()
     extra = [("store", store), ("serializer", serializer)]
@@ -171,7 +171,7 @@ def execute_workflow(
     outcome = Executor(run).execute()
     if outcome.usage_error:
         return EXIT_USAGE
-    return {"completed": 0, "failed": EXIT_FAILED}.get(outcome.status, EXIT_INTERRUPTED)
+    return {Status.COMPLETED: 0, Status.FAILED: EXIT_FAILED}.get(outcome.status, EXIT_INTERRUPTED)
 
 
 def parse_assignments(workflow: Workflow, assignments: Sequence[str]) -> dict[str, Any]:

@@ -87,9 +87,13 @@ class Scope:
 
 @attrs.define(eq=False)
 class StepContext:
-    """The executor's services for one step."""
+    """What the executor offers one step: its place, its scope and the run's services.
 
-    executor: Executor
+    Step types and ``run_step`` wrappers use these methods; the executor behind
+    them is private, so nothing outside the engine depends on how it works.
+    """
+
+    _executor: Executor = attrs.field(alias="executor")
     scope: Scope
     path: str
     step: Step
@@ -98,12 +102,12 @@ class StepContext:
     @property
     def run(self) -> Run:
         """The run."""
-        return self.executor.run
+        return self._executor.run
 
     @property
     def config(self) -> Config:
         """The configuration."""
-        return self.executor.run.config
+        return self._executor.run.config
 
     def render(self, value: Any) -> Any:
         """Evaluate the expressions in ``value`` against this scope."""
@@ -113,20 +117,35 @@ class StepContext:
 
     def restored(self, path: str) -> StepRecord | None:
         """The completed record at ``path`` when restored from a checkpoint."""
-        record = self.executor.run.state.get(path)
+        record = self._executor.run.state.get(path)
         return record if record is not None and record.done else None
 
     def record(self, path: str, record: StepRecord) -> None:
         """Record progress that is not a step (a loop header, an iteration)."""
-        self.executor.run.state.set(path, record)
+        self._executor.run.state.set(path, record)
 
     def run_steps(self, steps: list[Step], scope: Scope) -> None:
-        """Run ``steps`` in order in ``scope``; a failure raises."""
-        self.executor.run_steps(steps, scope)
+        """Run ``steps`` in order in ``scope``; a failure raises WorkflowFailed."""
+        self._executor.run_steps(steps, scope)
 
     def run_workflow(self, workflow: Workflow, inputs: dict[str, Any], prefix: str) -> Any:
         """Run another workflow's steps under ``prefix``; returns its outputs."""
-        return self.executor.run_workflow(workflow, inputs, prefix)
+        return self._executor.run_workflow(workflow, inputs, prefix)
+
+    def call_again(self, skip: object | str) -> Any:
+        """Run this step once more through every ``run_step`` implementation but ``skip``.
+
+        How a ``run_step`` wrapper retries: its own ``yield`` ran the first attempt,
+        this runs another (the wrappers other than ``skip`` wrap it as they wrapped
+        the first). Returns the step's output or raises its failure.
+
+        :param skip: the calling plugin (the object registered) or its name.
+        """
+        pm = self.config.pm
+        plugin = pm.get_plugin(skip) if isinstance(skip, str) else skip
+        caller = pm.subset_hook_caller("run_step", remove_plugins=[plugin] if plugin else [])
+        self.checkpoints.clear()
+        return caller(run=self.run, step=self.step, path=self.path, ctx=self)
 
     def request_checkpoint(self, checkpoint_id: str) -> None:
         """Commit checkpoint ``checkpoint_id`` right after this step is recorded."""
@@ -134,12 +153,12 @@ class StepContext:
 
     def commit_checkpoint(self, checkpoint_id: str) -> CheckpointInfo | None:
         """Commit a checkpoint now (the step's own record is not in it yet)."""
-        return self.executor.commit_checkpoint(checkpoint_id)
+        return self._executor.commit_checkpoint(checkpoint_id)
 
     @property
     def processes(self) -> ProcessGroup:
         """The run's child processes: pass it to :func:`run_process` as ``group``."""
-        return self.executor.processes
+        return self._executor.processes
 
     def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start a child process that is terminated if the run is interrupted.
@@ -147,16 +166,29 @@ class StepContext:
         Prefer :func:`~maverick_core.engine.processes.run_process` with
         ``group=ctx.processes``: it also applies a timeout to the whole tree.
         """
-        return self.executor.processes.popen(*args, **kwargs)
+        return self._executor.processes.popen(*args, **kwargs)
 
     def forget(self, proc: subprocess.Popen[bytes]) -> None:
         """Stop tracking a child process that has finished."""
-        self.executor.processes.forget(proc)
+        self._executor.processes.forget(proc)
 
     def cancelled(self) -> bool:
         """True once the run is being interrupted."""
-        return self.executor.cancel.is_set()
+        return self._executor.cancel.is_set()
+
+    def interrupt(self) -> None:
+        """Stop the run as an interrupt does: no new step starts, children are terminated.
+
+        For a step type whose own waiting was interrupted (a parallel loop waiting
+        for its workers): it calls this, then lets the interrupt go on unwinding.
+        """
+        self._executor.interrupt()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or raise :class:`~maverick_core.engine.errors.Interrupted`
+        as soon as the run is interrupted (also in a loop's worker thread)."""
+        self._executor.wait(seconds)
 
     def notice(self, message: str) -> None:
         """Tell the user something through the reporters."""
-        self.executor.run.config.pm.hook.on_notice(run=self.executor.run, message=message)
+        self._executor.run.config.pm.hook.on_notice(run=self._executor.run, message=message)

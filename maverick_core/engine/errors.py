@@ -99,15 +99,65 @@ class StoreError(MaverickError):
 
 
 class StepFailed(Exception):
-    """Raised by a step type to fail its step with a message (not a traceback)."""
+    """Raised by a step type to fail its step with a message (not a traceback).
 
-    def __init__(self, message: str) -> None:
+    This is what step types (and ``run_step`` wrappers) raise. ``exit_code`` and
+    ``timed_out`` say why a step running a command failed, so that ``retry: {on: ...}``
+    can tell a timeout or a given exit status from any other failure.
+
+    :param message: one line (or a few) for the user.
+    :param exit_code: the failing command's exit status, if a command failed.
+    :param timed_out: True when the step ran out of time.
+    """
+
+    def __init__(
+        self, message: str, *, exit_code: int | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.exit_code = exit_code
+        self.timed_out = timed_out
+
+
+class WorkflowFailed(Exception):
+    """The executor's propagation of a failed step: the workflow fails with it (exit 1).
+
+    Step types never raise it; the executor does, once it has recorded the failed
+    step, and it unwinds through the composite steps around it (a loop, a branch, a
+    subworkflow) to the run. A ``try`` step catches it to record the failure and go
+    on. ``path`` names the step that failed, ``message`` says why; ``exit_code`` and
+    ``timed_out`` are copied from the :class:`StepFailed` that started it.
+    ``usage`` is set when the step refused a value the user gave (it raised
+    :class:`InputError`): the run then exits 2, like any other bad input.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        message: str,
+        *,
+        usage: bool = False,
+        exit_code: int | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        super().__init__(f"step '{path}' failed: {message}")
+        self.path = path
+        self.message = message
+        self.usage = usage
+        self.exit_code = exit_code
+        self.timed_out = timed_out
+
+
+class CheckpointNotSaved(WorkflowFailed):
+    """A checkpoint could not be written: the run fails loudly; nothing catches it."""
 
 
 class Interrupted(BaseException):
-    """Raised inside the run when SIGINT/SIGTERM arrives; unwinds to the executor."""
+    """Raised inside the run on SIGINT, SIGTERM or SIGHUP; unwinds to the executor.
+
+    A :class:`BaseException`, so code that catches ``Exception`` (a step type, a
+    ``run_step`` wrapper) cannot swallow an interrupt by accident.
+    """
 
     def __init__(self, signal_name: str = "SIGINT") -> None:
         super().__init__(signal_name)

@@ -3,7 +3,8 @@
 It knows no step type (they are plugins), prints nothing (reporters are plugins)
 and persists nothing (the checkpoint plugin does, through ``commit_checkpoint``).
 It keeps the run's state, restores completed steps of a resumed run without
-running them, and turns SIGINT/SIGTERM into a clean stop.
+running them, runs every other step through the ``run_step`` hook (so plugins can
+wrap it) and turns SIGINT, SIGTERM and SIGHUP into a clean stop.
 """
 
 from __future__ import annotations
@@ -17,47 +18,26 @@ from typing import Any
 
 from maverick_core.engine.context import Scope, StepContext
 from maverick_core.engine.dsl import expressions
-from maverick_core.engine.dsl.model import Step, Workflow
+from maverick_core.engine.dsl.model import Step, Workflow, checkpoint_id_problem
 from maverick_core.engine.errors import (
+    CheckpointNotSaved,
     EvaluationError,
     InputError,
     Interrupted,
     MaverickError,
     StepFailed,
+    WorkflowFailed,
 )
 from maverick_core.engine.normalize import normalize
 from maverick_core.engine.processes import ProcessGroup
-from maverick_core.engine.run import (
-    COMPLETED,
-    FAILED,
-    INTERRUPTED,
-    SKIPPED,
-    CheckpointInfo,
-    Run,
-    RunOutcome,
-    StepRecord,
-)
+from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, Status, StepRecord
 
-CHECKPOINT_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that interrupt a run: it is marked interrupted and can be resumed (exit 130).
 
-
-class StepFailure(Exception):
-    """A step failed; carries its path. Fails the workflow (exit 1).
-
-    ``usage`` is set when the step refused a value the user gave (it raised
-    :class:`~maverick_core.engine.errors.InputError`): the run then exits 2, like any
-    other bad input.
-    """
-
-    def __init__(self, path: str, message: str, usage: bool = False) -> None:
-        super().__init__(f"step '{path}' failed: {message}")
-        self.path = path
-        self.message = message
-        self.usage = usage
-
-
-class CheckpointFailure(StepFailure):
-    """A checkpoint could not be written: the run fails loudly."""
+SIGHUP is among them because closing the terminal (or losing an ssh session) must
+not leave a run half-written with its children still running.
+"""
 
 
 class Executor:
@@ -66,9 +46,6 @@ class Executor:
     def __init__(self, run: Run) -> None:
         self.run = run
         self.hook = run.config.pm.hook
-        self.step_types = {
-            name: reg.value for name, reg in run.config.pm.registries.step_types.items()
-        }
         self.cancel = threading.Event()
         self.processes = ProcessGroup()
         self._critical = 0
@@ -89,20 +66,19 @@ class Executor:
                 if run.resumed:
                     self.hook.on_resume(run=run, state=run.state)
                 outputs = self.run_workflow(run.workflow, run.inputs, prefix="")
-            status = COMPLETED
+            status = Status.COMPLETED
         except Interrupted as exc:
-            self.cancel.set()
-            self.processes.terminate_all()
-            status, error = INTERRUPTED, exc
-        except StepFailure as exc:
-            status, error = FAILED, exc
+            self.interrupt()
+            status, error = Status.INTERRUPTED, exc
+        except WorkflowFailed as exc:
+            status, error = Status.FAILED, exc
         if error is not None:
             self.hook.on_workflow_error(run=run, error=error)
         outcome = RunOutcome(
             status=status,
             outputs=outputs,
             error=None if error is None else _describe_error(error),
-            usage_error=isinstance(error, StepFailure) and error.usage,
+            usage_error=isinstance(error, WorkflowFailed) and error.usage,
             duration=time.monotonic() - started,
         )
         self.hook.workflow_finish(run=run, outcome=outcome)
@@ -120,14 +96,14 @@ class Executor:
         try:
             rendered = expressions.render_value(workflow.outputs, scope.names())
         except EvaluationError as exc:
-            raise StepFailure(prefix.rstrip(".") or "outputs", f"outputs: {exc}") from None
+            raise WorkflowFailed(prefix.rstrip(".") or "outputs", f"outputs: {exc}") from None
         try:
             return normalize(rendered, "outputs")
         except StepFailed as exc:
-            raise StepFailure(prefix.rstrip(".") or "outputs", exc.message) from None
+            raise WorkflowFailed(prefix.rstrip(".") or "outputs", exc.message) from None
 
     def run_steps(self, steps: list[Step], scope: Scope) -> None:
-        """Run ``steps`` in order; the first failure raises StepFailure."""
+        """Run ``steps`` in order; the first failure raises WorkflowFailed."""
         for step in steps:
             self.run_step(step, scope)
 
@@ -150,22 +126,22 @@ class Executor:
                 reason = (
                     step.when.source if isinstance(step.when, expressions.Template) else "false"
                 )
-                self.run.state.set(path, StepRecord(SKIPPED, None, started_at=time.time()))
-                scope.steps[step.name] = {"output": None, "status": SKIPPED}
+                self.run.state.set(path, StepRecord(Status.SKIPPED, None, started_at=time.time()))
+                scope.steps[step.name] = {"output": None, "status": Status.SKIPPED}
                 self.hook.on_step_skipped(run=self.run, step=step, path=path, reason=reason)
                 return
 
-        step_type = self.step_types.get(step.type)
         self.hook.before_step(run=self.run, step=step, path=path)
         started_at, started = time.time(), time.monotonic()
         ctx = StepContext(self, scope, path, step)
         try:
-            if step_type is None:
-                raise StepFailed(f"no plugin provides step type '{step.type}'")
-            output = normalize(step_type.run(ctx, step), f"steps.{step.name}.output")
+            output = normalize(
+                self.hook.run_step(run=self.run, step=step, path=path, ctx=ctx),
+                f"steps.{step.name}.output",
+            )
         except Interrupted:
             raise
-        except CheckpointFailure as exc:
+        except CheckpointNotSaved as exc:
             if exc.path.startswith((path + ".", path + "[")):
                 self._record_failure(
                     step, path, "a nested step failed", started_at, time.monotonic() - started
@@ -173,8 +149,8 @@ class Executor:
                 raise
             # a step type that committed by itself: the failure is this step's
             self._record_failure(step, path, exc.message, started_at, time.monotonic() - started)
-            raise CheckpointFailure(path, exc.message) from None
-        except StepFailure:
+            raise CheckpointNotSaved(path, exc.message) from None
+        except WorkflowFailed:
             # a child step failed: this composite step fails with it
             self._record_failure(
                 step, path, "a nested step failed", started_at, time.monotonic() - started
@@ -188,18 +164,18 @@ class Executor:
             self._fail(step, path, exc, started_at, time.monotonic() - started)
 
         record = StepRecord(
-            COMPLETED, output, started_at=started_at, duration=time.monotonic() - started
+            Status.COMPLETED, output, started_at=started_at, duration=time.monotonic() - started
         )
         self.run.state.set(path, record)
-        scope.steps[step.name] = {"output": output, "status": COMPLETED}
+        scope.steps[step.name] = {"output": output, "status": Status.COMPLETED}
         self.hook.after_step(run=self.run, step=step, path=path, record=record)
         pending = ctx.checkpoints + ([step.name] if step.checkpoint else [])
         for checkpoint_id in pending:
             try:
                 self.commit_checkpoint(checkpoint_id)
-            except CheckpointFailure as exc:
-                self.run.state.set(path, StepRecord(FAILED, None, exc.message, started_at))
-                raise CheckpointFailure(path, exc.message) from None
+            except CheckpointNotSaved as exc:
+                self.run.state.set(path, StepRecord(Status.FAILED, None, exc.message, started_at))
+                raise CheckpointNotSaved(path, exc.message) from None
 
     def _fail(
         self, step: Step, path: str, exc: BaseException, started_at: float, duration: float
@@ -209,30 +185,28 @@ class Executor:
         message = _describe_error(exc)
         self.hook.on_step_error(run=self.run, step=step, path=path, error=exc)
         self._record_failure(step, path, message, started_at, duration)
-        raise StepFailure(path, message, usage=isinstance(exc, InputError)) from None
+        raise WorkflowFailed(
+            path,
+            message,
+            usage=isinstance(exc, InputError),
+            exit_code=getattr(exc, "exit_code", None),
+            timed_out=getattr(exc, "timed_out", False),
+        ) from None
 
     def _record_failure(
         self, step: Step, path: str, message: str, started_at: float, duration: float
     ) -> None:
-        record = StepRecord(FAILED, None, message, started_at, duration)
+        record = StepRecord(Status.FAILED, None, message, started_at, duration)
         self.run.state.set(path, record)
         self.hook.after_step(run=self.run, step=step, path=path, record=record)
 
     # ------------------------------------------------------------------ checkpoints
 
     def commit_checkpoint(self, checkpoint_id: str) -> CheckpointInfo | None:
-        """Commit the run's state now; a failure raises CheckpointFailure."""
-        if (
-            not checkpoint_id
-            or not set(checkpoint_id) <= CHECKPOINT_ID_CHARS
-            or len(checkpoint_id) > 128
-            or checkpoint_id[0] in ".-_"
-        ):
-            raise CheckpointFailure(
-                checkpoint_id,
-                f"invalid checkpoint id {checkpoint_id!r} (letters, digits, '.', '_' and '-' "
-                "only, starting with a letter or digit)",
-            )
+        """Commit the run's state now; a failure raises CheckpointNotSaved."""
+        problem = checkpoint_id_problem(checkpoint_id)
+        if problem is not None:
+            raise CheckpointNotSaved(checkpoint_id, problem)
         with self._commit_lock, self._critical_section():
             data: dict[str, Any] = {}
             try:
@@ -242,7 +216,7 @@ class Executor:
                     run=self.run, checkpoint_id=checkpoint_id, state=self.run.state
                 )
             except Exception as exc:
-                raise CheckpointFailure(
+                raise CheckpointNotSaved(
                     checkpoint_id,
                     f"checkpoint '{checkpoint_id}' was NOT saved: {_describe_error(exc)}",
                 ) from None
@@ -250,11 +224,23 @@ class Executor:
             self.hook.after_checkpoint(run=self.run, checkpoint=info)
         return info
 
+    # ------------------------------------------------------------------ interrupts
+
+    def interrupt(self) -> None:
+        """Stop the run: no new step starts and every child process is terminated."""
+        self.cancel.set()
+        self.processes.terminate_all()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep, unless the run is (or gets) interrupted: then raise Interrupted."""
+        if self.cancel.wait(seconds):
+            raise Interrupted(self._pending_signal or "SIGINT")
+
     # ------------------------------------------------------------------ signals
 
     @contextlib.contextmanager
     def _critical_section(self) -> Iterator[None]:
-        """Defer SIGINT/SIGTERM while a checkpoint is being written."""
+        """Defer the stop signals while a checkpoint is being written."""
         self._critical += 1
         try:
             yield
@@ -281,7 +267,7 @@ class Executor:
                 return
             raise Interrupted(name)
 
-        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
         try:
             yield
         finally:
@@ -292,7 +278,7 @@ class Executor:
 def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, Interrupted):
         return f"interrupted by {exc.signal_name}"
-    if isinstance(exc, StepFailure):
+    if isinstance(exc, WorkflowFailed):
         return str(exc)
     if isinstance(exc, StepFailed):
         return exc.message

@@ -3,8 +3,8 @@
 Every command maverick starts (shell steps, validation stages, agent backends, git
 and ``gh``) goes through :func:`run_process`: the child leads its own session, so a
 timeout kills its whole process tree, and it is tracked by the run's
-:class:`ProcessGroup`, so an interrupted run (SIGINT/SIGTERM) stops every tree it
-started instead of leaving orphans behind.
+:class:`ProcessGroup`, so an interrupted run (SIGINT, SIGTERM, SIGHUP) stops every
+tree it started instead of leaving orphans behind.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,13 +23,27 @@ if TYPE_CHECKING:
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Workflow
 
-COMPLETED = "completed"
-FAILED = "failed"
-SKIPPED = "skipped"
-RUNNING = "running"
-INTERRUPTED = "interrupted"
 
-DONE_STATUSES = frozenset({COMPLETED, SKIPPED})
+class Status(StrEnum):
+    """The status of a run or of a step record.
+
+    A :class:`~enum.StrEnum`: each member equals (and serializes as) its value, so
+    records written before the enum existed read back unchanged.
+    """
+
+    RUNNING = "running"
+    """A run executing (or killed while it was); a loop header still iterating."""
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """A step whose ``when`` was false."""
+    INTERRUPTED = "interrupted"
+    """A run stopped by SIGINT, SIGTERM or SIGHUP."""
+
+    @property
+    def done(self) -> bool:
+        """True for step statuses a resume restores instead of running again."""
+        return self in (Status.COMPLETED, Status.SKIPPED)
 
 
 @attrs.frozen
@@ -42,7 +57,7 @@ class StepRecord:
     :ivar items: for a loop header, the items it iterates (fixed at its first run).
     """
 
-    status: str
+    status: Status = attrs.field(converter=Status)
     output: Any = None
     error: str | None = None
     started_at: float = 0.0
@@ -51,7 +66,7 @@ class StepRecord:
 
     def to_plain(self) -> dict[str, Any]:
         """The record as plain data for a serializer."""
-        plain: dict[str, Any] = {"status": self.status, "output": self.output}
+        plain: dict[str, Any] = {"status": self.status.value, "output": self.output}
         if self.error is not None:
             plain["error"] = self.error
         if self.started_at:
@@ -77,7 +92,7 @@ class StepRecord:
     @property
     def done(self) -> bool:
         """True for records a resume restores instead of running again."""
-        return self.status in DONE_STATUSES
+        return self.status.done
 
 
 class RunState:
@@ -167,7 +182,7 @@ class RunOutcome:
     ``usage_error`` is true when it failed on a value the user gave (exit 2).
     """
 
-    status: str
+    status: Status
     outputs: dict[str, Any] = attrs.field(factory=dict)
     error: str | None = None
     duration: float = 0.0

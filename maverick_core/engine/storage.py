@@ -27,7 +27,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-RUN_STATUSES = ("running", "failed", "interrupted", "completed")
+from maverick_core.engine.run import Status
+
+RUN_STATUSES = (Status.RUNNING, Status.FAILED, Status.INTERRUPTED, Status.COMPLETED)
 
 
 @attrs.frozen

@@ -47,6 +47,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maverick_core.engine.errors import LockHeld, StoreError
+from maverick_core.engine.run import Status
 from maverick_core.engine.storage import (
     CheckpointRecord,
     DamagedRecord,
@@ -77,7 +78,7 @@ def make_run(
         "workflow": workflow,
         "source": f"/work/{workflow}.yaml",
         "project": "conformance",
-        "status": "running",
+        "status": Status.RUNNING.value,
         "created_at": now,
         "updated_at": now,
         "inputs": {"count": 3, "name": "zoë", "tags": ["a", "b"], "opts": {"x": None}},
@@ -284,7 +285,7 @@ class StoreConformance:
         changed = make_run(
             run.run_id,
             created_at=run.created_at,
-            status="completed",
+            status=Status.COMPLETED.value,
             updated_at=run.updated_at + 5.5,
             meta={"resumes": [{"at": 1.5, "forced": True}], "note": "ünï"},
         )

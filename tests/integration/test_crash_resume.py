@@ -8,10 +8,12 @@ recorded in the committed checkpoint may have run twice.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -384,3 +386,71 @@ def test_editing_a_called_workflow_file_counts_as_changing_its_step(harness, pro
     refused = harness.run("--resume")
     assert refused.returncode == 2
     assert "steps at or before the resume point changed: 'nested' changed" in refused.stderr
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_sighup_interrupts_the_run_kills_the_step_child_and_leaves_it_resumable(project):
+    child_pid = project / "child.pid"
+    (project / "slow.yaml").write_text(f"""
+version: "1.0"
+name: hangup
+steps:
+  - name: before
+    type: shell
+    command: echo ready
+    checkpoint: true
+  - name: long
+    type: shell
+    command: |
+      if [ -f {child_pid} ]; then echo second time; exit 0; fi
+      sleep 300 & echo $! > {child_pid}; echo started; wait
+""")
+    proc = subprocess.Popen(
+        [*maverick_executable(), "run", "slow.yaml"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_line(proc, "checkpoint before saved")
+    deadline = time.monotonic() + 30
+    while not (child_pid.exists() and child_pid.read_text().strip()):
+        assert time.monotonic() < deadline, "the long step never started its child"
+        time.sleep(0.05)
+    pid = int(child_pid.read_text())
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    lines = out.splitlines()
+    assert "error: interrupted by SIGHUP" in lines
+    assert lines[-1].startswith("resume with: maverick run slow.yaml --resume hangup-")
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"the step's child {pid} outlived the run"
+        time.sleep(0.05)
+
+    listed = subprocess.run(
+        [*maverick_executable(), "runs", "list", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(listed.stdout)[0]["status"] == "interrupted"
+    resumed = subprocess.run(
+        [*maverick_executable(), "run", "slow.yaml", "--resume"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "restored 1 completed step records from checkpoint 'before'" in resumed.stdout

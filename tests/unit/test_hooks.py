@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from maverick_core import hookimpl
-from maverick_core.engine.errors import ResumeRefused
+from maverick_core.engine.errors import ResumeRefused, StepFailed
 from maverick_core.engine.pluginmanager import make_plugin_manager
 
 SIMPLE = """
@@ -450,3 +450,154 @@ def test_a_failed_checkpoint_write_fails_the_run_and_is_never_reported_saved(
     saved = [a["checkpoint_id"] for n, a in recorder.calls if n == "after_checkpoint"]
     assert saved == ["item_0"]
     assert "each[2].work" not in recorder.paths("before_step")
+
+
+def test_run_step_wrapper_sees_every_step_output_and_may_change_it(
+    write_workflow, run_in_process, recorder
+):
+    seen: list[tuple[str, Any]] = []
+
+    class Shouter:
+        @hookimpl(wrapper=True)
+        def run_step(self, run: Any, step: Any, path: str, ctx: Any) -> Any:
+            output = yield
+            seen.append((path, output))
+            if step.name == "second":
+                return {**output, "stdout": output["stdout"].upper()}
+            return output
+
+    result = run_in_process(write_workflow(SIMPLE), objects=(Shouter(), recorder))
+    assert [path for path, _ in seen] == ["first", "second"]
+    assert seen[0][1]["stdout"] == "one"
+    assert result.outputs == {"said": "ONE TWO"}
+    # before_step / after_step still bracket the wrapped call once per step
+    assert recorder.paths("before_step") == ["first", "second"]
+    assert recorder.paths("after_step") == ["first", "second"]
+
+
+def test_run_step_wrapper_receives_the_step_failure_and_may_recover_it(
+    write_workflow, run_in_process
+):
+    caught: list[tuple[str, str, int | None]] = []
+
+    class Forgiving:
+        @hookimpl(wrapper=True)
+        def run_step(self, run: Any, step: Any, path: str, ctx: Any) -> Any:
+            try:
+                return (yield)
+            except StepFailed as exc:
+                caught.append((path, exc.message.splitlines()[0], exc.exit_code))
+                return {"forgiven": True}
+
+    result = run_in_process(write_workflow(FAILING), objects=(Forgiving(),))
+    assert result.status == "completed"
+    assert caught == [("boom", "command exited with status 3: broken", 3)]
+    assert result.run.state.get("boom").output == {"forgiven": True}
+    assert result.run.state.get("never").status == "completed"
+
+
+def test_run_step_wrapper_that_raises_fails_the_step_with_its_error(write_workflow, run_in_process):
+    class Gate:
+        @hookimpl(wrapper=True)
+        def run_step(self, run: Any, step: Any, path: str, ctx: Any) -> Any:
+            if step.name == "second":
+                raise StepFailed("refused by the gate")
+            return (yield)
+
+    result = run_in_process(write_workflow(SIMPLE), objects=(Gate(),))
+    assert result.status == "failed"
+    assert result.error == "step 'second' failed: refused by the gate"
+    assert result.run.state.get("first").status == "completed"
+
+
+def test_run_step_implementation_may_replace_how_a_step_runs(write_workflow, run_in_process):
+    class DryRun:
+        @hookimpl
+        def run_step(self, run: Any, step: Any, path: str, ctx: Any) -> Any:
+            if step.type == "shell":
+                return {"stdout": f"dry:{step.name}", "stderr": "", "returncode": 0}
+            return None
+
+    result = run_in_process(write_workflow(SIMPLE), objects=(DryRun(),))
+    assert result.outputs == {"said": "dry:second"}
+
+
+def test_run_step_call_again_runs_the_step_once_more_through_the_other_wrappers(
+    write_workflow, run_in_process, project
+):
+    counter = project / "count.txt"
+    path = write_workflow(f"""
+        version: "1.0"
+        name: again
+        steps:
+          - name: flaky
+            type: shell
+            command: echo x >> {counter}; test $(wc -l < {counter}) -ge 2
+    """)
+    inner_calls: list[str] = []
+
+    class Again:
+        name = "again"
+
+        @hookimpl(wrapper=True, tryfirst=True)
+        def run_step(self, run: Any, step: Any, path: str, ctx: Any) -> Any:
+            try:
+                return (yield)
+            except StepFailed:
+                return ctx.call_again(skip="again")
+
+    class Counting:
+        @hookimpl(wrapper=True)
+        def run_step(self, run: Any, step: Any, path: str, ctx: Any) -> Any:
+            inner_calls.append(path)
+            return (yield)
+
+    result = run_in_process(path, objects=(Again(), Counting()))
+    assert result.status == "completed"
+    assert counter.read_text() == "x\nx\n"
+    assert inner_calls == ["flaky", "flaky"]
+
+
+def test_step_context_offers_interrupt_and_keeps_the_executor_private(
+    write_workflow, run_in_process
+):
+    class Stopper:
+        @hookimpl
+        def register_actions(self, register: Any) -> None:
+            def stop(ctx: Any) -> str:
+                assert not hasattr(ctx, "executor")
+                ctx.interrupt()
+                return "stopped"
+
+            register("stop", stop)
+
+    path = write_workflow("""
+        version: "1.0"
+        name: stopping
+        steps:
+          - {name: stop, type: python, action: stop}
+          - {name: after, type: shell, command: echo never}
+    """)
+    result = run_in_process(path, objects=(Stopper(),))
+    assert result.status == "interrupted"
+    assert result.run.state.get("stop").status == "completed"
+    assert result.run.state.get("after") is None
+
+
+def test_a_checkpoint_id_computed_at_run_time_follows_the_loaders_rule(
+    write_workflow, run_in_process
+):
+    path = write_workflow("""
+        version: "1.0"
+        name: ids
+        inputs:
+          where: {type: string, default: ../../etc}
+        steps:
+          - {name: mark, type: checkpoint, checkpoint_id: "${{ inputs.where }}"}
+    """)
+    result = run_in_process(path)
+    assert result.status == "failed"
+    assert result.error == (
+        "step 'mark' failed: invalid checkpoint id '../../etc' (letters, digits, '.', '_' "
+        "and '-' only, starting with a letter or digit, at most 128 characters)"
+    )

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from maverick_core.engine.errors import LockHeld, MaverickError
+from maverick_core.engine.run import Status
+from maverick_core.engine.storage import RUN_STATUSES
 
 
 def _config(store: str | None) -> Any:
@@ -51,7 +53,7 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--workflow", metavar="NAME", help="Only runs of this workflow.")
-@click.option("--status", type=click.Choice(["running", "failed", "interrupted", "completed"]))
+@click.option("--status", type=click.Choice([s.value for s in RUN_STATUSES]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_option
 def list_runs(workflow: str | None, status: str | None, as_json: bool, store: str | None) -> None:
@@ -151,7 +153,7 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
         )
     )
     holder = record.meta.get("holder")
-    if record.status == "running" and holder:
+    if record.status == Status.RUNNING and holder:
         click.echo(
             f"executed by pid {holder['pid']} on host {holder['host']} since "
             f"{_when(holder['since'])} (if that process is gone, --resume takes the run over)"

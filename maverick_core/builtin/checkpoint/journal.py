@@ -31,6 +31,7 @@ from maverick_core.engine.run import (
     RunOutcome,
     RunRequest,
     RunState,
+    Status,
     StepRecord,
     new_run_id,
 )
@@ -252,7 +253,7 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
         workflow=workflow.name,
         source=workflow.source,
         project=config.project.name,
-        status="running",
+        status=Status.RUNNING.value,
         created_at=now,
         updated_at=now,
         inputs={k: v for k, v in inputs.items() if k not in secret_names},
@@ -296,14 +297,14 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
             raise ResumeRefused(
                 f"run {found.run_id} is a run of workflow '{found.workflow}', not '{name}'"
             )
-        if found.status == "completed":
+        if found.status == Status.COMPLETED:
             raise ResumeRefused(
                 f"run {found.run_id} completed; a completed run is never "
                 "resumed (start a new run without --resume)"
             )
         return found
     for candidate in store.list_runs(workflow=name):
-        if candidate.status != "completed":
+        if candidate.status != Status.COMPLETED:
             return candidate
     raise ResumeRefused(
         f"nothing to resume: workflow '{name}' has no unfinished run (start one without --resume)"
@@ -388,7 +389,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
     meta["resumes"] = resumes
     meta["holder"] = _holder_meta(holder)
     session.save_run(
-        status="running",
+        status=Status.RUNNING.value,
         meta=meta,
         fingerprints=dict(workflow.fingerprints),
         inputs={k: v for k, v in inputs.items() if k not in found.secret_inputs},
@@ -552,7 +553,7 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
             meta["error"] = outcome.error
         else:
             meta.pop("error", None)
-        session.save_run(status=outcome.status, meta=meta)
+        session.save_run(status=outcome.status.value, meta=meta)
     except StoreError as exc:
         run.config.pm.hook.on_notice(run=run, message=f"could not record the run's status: {exc}")
     finally:

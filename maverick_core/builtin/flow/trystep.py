@@ -18,7 +18,7 @@ import attrs
 
 from maverick_core.engine.context import StepContext
 from maverick_core.engine.dsl.model import Step
-from maverick_core.engine.executor import CheckpointFailure, StepFailure
+from maverick_core.engine.errors import CheckpointNotSaved, WorkflowFailed
 
 
 @attrs.frozen(kw_only=True)
@@ -42,9 +42,9 @@ class TryStepType:
         scope = ctx.scope.nested(ctx.path + ".")
         try:
             ctx.run_steps(step.steps, scope)
-        except CheckpointFailure:
+        except CheckpointNotSaved:
             raise
-        except StepFailure as failure:
+        except WorkflowFailed as failure:
             ctx.notice(f"{failure.path} failed; {ctx.path} records it and the run goes on")
             return {
                 "ok": False,

@@ -19,7 +19,7 @@ from maverick_core.engine.dsl.model import BranchStep, LoopStep, SubworkflowStep
 from maverick_core.engine.errors import InputError, MaverickError, StepFailed
 from maverick_core.engine.inputs import complete_inputs
 from maverick_core.engine.normalize import normalize
-from maverick_core.engine.run import COMPLETED, RUNNING, StepRecord
+from maverick_core.engine.run import Status, StepRecord
 
 
 class LoopStepType:
@@ -45,7 +45,7 @@ class LoopStepType:
             if not isinstance(items, list):
                 raise StepFailed(f"for_each must be a list, got {type(items).__name__}")
             items = normalize(items, f"steps.{step.name}.for_each")
-            ctx.record(ctx.path, StepRecord(RUNNING, items=items))
+            ctx.record(ctx.path, StepRecord(Status.RUNNING, items=items))
         concurrency = ctx.render(step.max_concurrency)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise StepFailed(f"max_concurrency must be a positive integer, got {concurrency!r}")
@@ -66,7 +66,7 @@ class LoopStepType:
                 if child_record is None:
                     return None
                 outputs[child.name] = child_record.output
-            return StepRecord(COMPLETED, outputs)
+            return StepRecord(Status.COMPLETED, outputs)
 
         finished = {i: r for i in range(len(items)) if (r := restored_result(i)) is not None}
         hook.on_loop_start(
@@ -88,13 +88,13 @@ class LoopStepType:
             except Exception:
                 stop.set()
                 hook.on_iteration_finish(
-                    run=ctx.run, step=step, path=ctx.path, index=index, status="failed"
+                    run=ctx.run, step=step, path=ctx.path, index=index, status=Status.FAILED
                 )
                 raise
             result = {name: value["output"] for name, value in scope.steps.items()}
-            ctx.record(ipath, StepRecord(COMPLETED, result))
+            ctx.record(ipath, StepRecord(Status.COMPLETED, result))
             hook.on_iteration_finish(
-                run=ctx.run, step=step, path=ctx.path, index=index, status=COMPLETED
+                run=ctx.run, step=step, path=ctx.path, index=index, status=Status.COMPLETED
             )
             return result
 
@@ -114,8 +114,7 @@ def _run_parallel(
         concurrent.futures.wait(futures)
     except BaseException:
         # interrupted while waiting: stop the children so the workers can finish
-        ctx.executor.cancel.set()
-        ctx.executor.processes.terminate_all()
+        ctx.interrupt()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

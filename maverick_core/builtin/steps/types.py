@@ -56,10 +56,14 @@ class ShellStepType:
             [shell, "-c", command], cwd=cwd, env=env, timeout=step.timeout, group=ctx.processes
         )
         if result.timed_out:
-            raise StepFailed(f"timed out after {step.timeout:g}s" + _stderr_suffix(result.stderr))
+            raise StepFailed(
+                f"timed out after {step.timeout:g}s" + _stderr_suffix(result.stderr),
+                timed_out=True,
+            )
         if result.returncode != 0:
             raise StepFailed(
-                f"command exited with status {result.returncode}" + _stderr_suffix(result.stderr)
+                f"command exited with status {result.returncode}" + _stderr_suffix(result.stderr),
+                exit_code=result.returncode,
             )
         stdout = result.stdout.rstrip("\n")
         return {"stdout": stdout, "stderr": result.stderr, "returncode": result.returncode}

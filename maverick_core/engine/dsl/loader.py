@@ -39,12 +39,12 @@ from maverick_core.engine.dsl.model import (
     Step,
     Text,
     Workflow,
+    checkpoint_id_problem,
 )
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors, ExpressionError, Location
 
 SUPPORTED_VERSIONS = ("1.0",)
 STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 PathKey = tuple[str | int, ...]
 
@@ -460,12 +460,9 @@ class _Checker:
             self.names[name] = self.marks.nearest(name_path)
 
     def check_checkpoint_id(self, value: Any, step_path: PathKey) -> None:
-        if isinstance(value, str) and not CHECKPOINT_ID_RE.match(value):
-            self.error(
-                f"invalid checkpoint id '{value}' (letters, digits, '.', '_' and '-' only, "
-                "starting with a letter or digit, at most 128 characters)",
-                (*step_path, "checkpoint_id"),
-            )
+        problem = checkpoint_id_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            self.error(problem, (*step_path, "checkpoint_id"))
 
     def check_subworkflow(self, ref: Any, step_path: PathKey) -> None:
         if not isinstance(ref, str) or self.source_dir is None or not looks_like_path(ref):

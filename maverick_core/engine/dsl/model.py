@@ -11,6 +11,7 @@ subclass of :class:`Step`; the loader picks the class by the ``type`` key.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NewType
 
 import attrs
@@ -31,6 +32,22 @@ Seconds = NewType("Seconds", float)
 """A positive number of seconds."""
 
 INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object")
+
+CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def checkpoint_id_problem(checkpoint_id: str) -> str | None:
+    """Why ``checkpoint_id`` is not a valid checkpoint id, or None when it is.
+
+    The one rule, used by the loader for literal ids and by the executor for ids
+    computed at run time: ids become file names and appear in commands.
+    """
+    if CHECKPOINT_ID_RE.match(checkpoint_id):
+        return None
+    return (
+        f"invalid checkpoint id {checkpoint_id!r} (letters, digits, '.', '_' and '-' only, "
+        "starting with a letter or digit, at most 128 characters)"
+    )
 
 
 class _Missing:
