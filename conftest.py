@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # a user's own config or store settings must never leak into a test
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for name in ("MAVERICK_STORE", "MAVERICK_SERIALIZER"):
+    for name in ("MAVERICK_STORE", "MAVERICK_SERIALIZER", "MAVERICK_DURABILITY"):
         monkeypatch.delenv(name, raising=False)
 
 

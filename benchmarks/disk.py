@@ -2,7 +2,9 @@
 
 Both functions work in ``directory``, which must be on the filesystem the
 maverick stores under test write to, since fsync cost is a property of the
-filesystem and device, not of the machine.
+filesystem and device, not of the machine. They sync through maverick's own
+durability helper (``sync_file``: ``fdatasync``, or ``F_FULLFSYNC`` on macOS), so
+the floor is measured with the same call a commit makes on every platform.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import statistics
 import time
 from pathlib import Path
 
+from maverick_core.api import atomic_write, sync_file
+
 
 def append_fdatasync_seconds(directory: Path, record_size: int, count: int) -> float:
-    """Median time of one ``write`` of ``record_size`` bytes plus ``fdatasync``.
+    """Median time of one ``write`` of ``record_size`` bytes plus ``sync_file``.
 
     The file is opened once with ``O_APPEND``, as a journal is: this is the least
     a durable commit of one record can cost here.
@@ -28,11 +32,11 @@ def append_fdatasync_seconds(directory: Path, record_size: int, count: int) -> f
         # off the clock, as they have by the time a journal is in use.
         for _ in range(20):
             os.write(fd, record)
-            os.fdatasync(fd)
+            sync_file(fd)
         for _ in range(count):
             started = time.perf_counter()
             os.write(fd, record)
-            os.fdatasync(fd)
+            sync_file(fd)
             times.append(time.perf_counter() - started)
     finally:
         os.close(fd)
@@ -41,29 +45,17 @@ def append_fdatasync_seconds(directory: Path, record_size: int, count: int) -> f
 
 
 def atomic_replace_seconds(directory: Path, record_size: int, count: int) -> float:
-    """Median time of write temp + fsync + rename over the target + fsync directory.
+    """Median time of write temp + sync + rename over the target + sync directory.
 
     This is how a store that rewrites a file per commit makes it durable and
     atomic; the journal's single append is compared against it.
     """
     record = b"x" * (record_size - 1) + b"\n"
     target = directory / f"replace-{time.monotonic_ns()}"
-    temp = target.with_name(target.name + ".tmp")
     times: list[float] = []
     for index in range(count + 5):
         started = time.perf_counter()
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, record)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, target)
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(target, record, temp_name=target.name + ".tmp")
         if index >= 5:  # the first few create the files: warm-up, off the record
             times.append(time.perf_counter() - started)
     target.unlink()

@@ -33,6 +33,13 @@ if TYPE_CHECKING:
         Text,
         Workflow,
     )
+    from maverick_core.engine.durability import (
+        atomic_write,
+        durability,
+        set_durability,
+        sync_directory,
+        sync_file,
+    )
     from maverick_core.engine.errors import (
         CheckpointNotSaved,
         DefinitionError,
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
         WorkflowFailed,
     )
     from maverick_core.engine.inputs import parse_value
+    from maverick_core.engine.liveness import process_alive, process_start_time
     from maverick_core.engine.processes import (
         CommandResult,
         CommandRunner,
@@ -111,6 +119,12 @@ _EXPORTS: dict[str, str] = {
     "Workflow": "maverick_core.engine.dsl.model",
     "load_named_workflow": "maverick_core.engine.discovery",
     "parse_value": "maverick_core.engine.inputs",
+    # durable writes, for stores
+    "atomic_write": "maverick_core.engine.durability",
+    "durability": "maverick_core.engine.durability",
+    "set_durability": "maverick_core.engine.durability",
+    "sync_directory": "maverick_core.engine.durability",
+    "sync_file": "maverick_core.engine.durability",
     # errors
     "CheckpointNotSaved": "maverick_core.engine.errors",
     "DefinitionError": "maverick_core.engine.errors",
@@ -124,6 +138,9 @@ _EXPORTS: dict[str, str] = {
     "StepFailed": "maverick_core.engine.errors",
     "StoreError": "maverick_core.engine.errors",
     "WorkflowFailed": "maverick_core.engine.errors",
+    # other processes: is a lock holder alive?
+    "process_alive": "maverick_core.engine.liveness",
+    "process_start_time": "maverick_core.engine.liveness",
     # child processes
     "CommandResult": "maverick_core.engine.processes",
     "CommandRunner": "maverick_core.engine.processes",
@@ -209,7 +226,9 @@ __all__ = [
     "Text",
     "Workflow",
     "WorkflowFailed",
+    "atomic_write",
     "cli_state",
+    "durability",
     "execute_workflow",
     "kill_tree",
     "load_named_workflow",
@@ -218,9 +237,14 @@ __all__ = [
     "origin_url",
     "parse_assignments",
     "parse_value",
+    "process_alive",
+    "process_start_time",
     "run_options",
     "run_process",
+    "set_durability",
     "state_dir",
+    "sync_directory",
+    "sync_file",
 ]
 
 

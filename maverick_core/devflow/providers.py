@@ -22,7 +22,6 @@ the same way); the workflows use them through the ``provider.*`` actions.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections.abc import Callable
@@ -32,7 +31,15 @@ from typing import Any, Protocol
 import attrs
 import yaml
 
-from maverick_core.api import CommandRunner, Config, InputError, StepFailed, origin_url, state_dir
+from maverick_core.api import (
+    CommandRunner,
+    Config,
+    InputError,
+    StepFailed,
+    atomic_write,
+    origin_url,
+    state_dir,
+)
 
 STDERR_TAIL_LINES = 15
 DEFAULT_ISSUES_DIR = ".maverick/issues"
@@ -109,9 +116,11 @@ def _front_matter(path: Path) -> tuple[dict[str, Any], str]:
 def _write_front_matter(path: Path, meta: dict[str, Any], body: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(f"---\n{header}---\n{body.rstrip()}\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = f"---\n{header}---\n{body.rstrip()}\n"
+    try:
+        atomic_write(path, text.encode("utf-8"), mode=0o644)
+    except OSError as exc:
+        raise StepFailed(f"cannot write {path}: {exc}") from None
 
 
 class LocalProvider:

@@ -413,8 +413,18 @@ def build_cli(pm: MaverickPluginManager) -> click.Group:
     return cli
 
 
+WINDOWS_MESSAGE = (
+    "error: maverick runs on Linux and macOS; on Windows, run it inside WSL "
+    "(Windows Subsystem for Linux: 'wsl --install', then install maverick there)"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: ``maverick``."""
+    if sys.platform == "win32":
+        # Before anything imports fcntl, process groups or POSIX signals: one line, exit 2.
+        sys.stderr.write(WINDOWS_MESSAGE + "\n")
+        sys.exit(EXIT_USAGE)
     from maverick_core.engine.errors import DefinitionError, DefinitionErrors
     from maverick_core.engine.pluginmanager import make_plugin_manager
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import attrs
 import yaml
 
+from maverick_core.engine.durability import ENV_VAR, set_durability
 from maverick_core.engine.errors import DefinitionError, Location, MaverickError
 from maverick_core.engine.storage import Project
 
@@ -142,6 +143,7 @@ def make_config(
     """Find the project, read its settings and call the ``configure`` hook."""
     project, settings = open_project(project_dir)
     config = Config(project, settings, pm, dict(options or {}))
+    set_durability(config.setting("durability", env=ENV_VAR))
     pm.hook.configure(config=config)
     return config
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from maverick_core.engine.liveness import process_alive, process_start_time
 from maverick_core.engine.run import Status
 
 RUN_STATUSES = (Status.RUNNING, Status.FAILED, Status.INTERRUPTED, Status.COMPLETED)
@@ -47,17 +48,30 @@ class Project:
 
 @attrs.frozen
 class LockHolder:
-    """Who holds a run's lock: enough to tell a user, and to tell if it died."""
+    """Who holds a run's lock: enough to tell a user, and to tell if it died.
+
+    :ivar started_at: when the holder's process started (psutil's ``create_time``),
+        so a later process given the same pid is not taken for it; None when the
+        store did not keep it. Not part of equality: a holder is its pid, host, token.
+    """
 
     pid: int
     host: str
     acquired_at: float
     token: str = ""
+    started_at: float | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def current(cls, acquired_at: float, token: str = "") -> LockHolder:
         """The holder record for this process."""
-        return cls(pid=os.getpid(), host=socket.gethostname(), acquired_at=acquired_at, token=token)
+        pid = os.getpid()
+        return cls(
+            pid=pid,
+            host=socket.gethostname(),
+            acquired_at=acquired_at,
+            token=token,
+            started_at=process_start_time(pid),
+        )
 
     def describe(self) -> str:
         """``pid 123 on host x``: how the holder is named in messages."""
@@ -68,14 +82,8 @@ class LockHolder:
         return self.host == socket.gethostname()
 
     def is_alive_locally(self) -> bool:
-        """For a local holder: is its process still there?"""
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        """For a local holder: is its process still there (and not a reused pid)?"""
+        return process_alive(self.pid, self.started_at)
 
 
 @attrs.frozen

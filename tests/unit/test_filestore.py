@@ -25,6 +25,20 @@ from maverick_core.builtin.filestore.store import ROTATE_BYTES, FileStore
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import delta, make_run
+from maverick_core.testing.platforms import FcntlRecorder, hide_proc, simulate_macos
+
+
+@pytest.fixture(params=["native", "macos"])
+def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> FcntlRecorder:
+    """Every test here runs twice: natively, and as on macOS (F_FULLFSYNC, no /proc)."""
+    if request.param == "native":
+        return FcntlRecorder(None)
+    recorder = simulate_macos(monkeypatch)
+    hide_proc(monkeypatch)
+    return recorder
+
+
+pytestmark = pytest.mark.usefixtures("platform")
 
 
 @pytest.fixture
@@ -407,6 +421,7 @@ def test_the_lock_file_names_the_holder_while_held(store: FileStore, run_dir: Pa
         "host": holder.host,
         "acquired_at": 123.5,
         "token": "t",
+        "started_at": holder.started_at,
     }
 
 

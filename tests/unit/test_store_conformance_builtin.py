@@ -7,6 +7,7 @@ import pytest
 from maverick_core.builtin.json import JsonSerializer
 from maverick_core.engine.storage import Serializer
 from maverick_core.testing.conformance import SerializerConformance, StoreConformance
+from maverick_core.testing.platforms import AsOnMacOS
 
 
 class TestFileStoreConformance(StoreConformance):
@@ -19,6 +20,14 @@ class TestFileStoreAtAbsolutePathConformance(StoreConformance):
     @pytest.fixture
     def store_url(self, tmp_path: pytest.TempPathFactory) -> str:
         return f"file://{tmp_path}/elsewhere"
+
+
+class TestFileStoreConformanceOnMacOS(AsOnMacOS, StoreConformance):
+    """The kit once more as on macOS: no os.fdatasync, F_FULLFSYNC, no /proc."""
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        return "file:"
 
 
 class TestJsonSerializerConformance(SerializerConformance):

@@ -16,7 +16,8 @@ newline, which compact JSON never does; otherwise (``enc`` ``x``) every ``\\x01`
 becomes ``\\x01\\x02`` and every newline ``\\x01\\x03``, a reversible escape that
 costs two ``bytes.replace`` calls instead of base64's third more bytes.
 
-A commit is one ``write`` and one ``fdatasync`` on a journal file the store keeps
+A commit is one ``write`` and one sync (:func:`~maverick_core.engine.durability.sync_file`:
+``fdatasync``, ``F_FULLFSYNC`` on macOS) on a journal file the store keeps
 open. A line that does not end in a newline is a torn write: it is read back as a
 :class:`~maverick_core.engine.storage.DamagedRecord`, and cut off before the next append so
 later records frame. Writing a snapshot starts a new segment with the next record,
@@ -25,7 +26,6 @@ so reading "after the snapshot" opens only the segments written since.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -41,6 +41,7 @@ from urllib.parse import quote, unquote
 import attrs
 
 from maverick_core.engine.config import STATE_GITIGNORE
+from maverick_core.engine.durability import atomic_write, sync_directory, sync_file
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import (
     CheckpointRecord,
@@ -149,7 +150,7 @@ class FileStore:
         except OSError as error:
             raise StoreError(f"cannot create run directory {run_dir}: {error}") from None
         self._write_run_file(run_dir, run)
-        _fsync_dir(self.base)
+        sync_directory(self.base)
 
     def update_run(self, run: RunRecord) -> None:
         """Replace ``run.json`` atomically; StoreError if the run does not exist."""
@@ -215,7 +216,7 @@ class FileStore:
                 os.rename(run_dir, tombstone)
             except FileNotFoundError:
                 return False
-            _fsync_dir(self.base)
+            sync_directory(self.base)
             shutil.rmtree(tombstone, ignore_errors=True)
         except OSError as error:
             raise StoreError(f"cannot delete run {run_id}: {error}") from None
@@ -226,14 +227,14 @@ class FileStore:
     # ----------------------------------------------------------- checkpoints
 
     def append_checkpoint(self, record: CheckpointRecord) -> None:
-        """Append one line to the run's journal with one write and one fdatasync."""
+        """Append one line to the run's journal with one write and one sync."""
         line = _frame(record)
         segment = self._segments.get(record.run_id) or self._open_segment(record)
         try:
             written = os.write(segment.fd, line)
             while written < len(line):
                 written += os.write(segment.fd, line[written:])
-            os.fdatasync(segment.fd)
+            sync_file(segment.fd)
         except OSError as error:
             # After a failed fsync the page cache may have dropped the data, so
             # the descriptor is not trusted again; cut any partial line off.
@@ -339,7 +340,7 @@ class FileStore:
         try:
             # Empty means "released": the next acquirer reports no takeover.
             os.ftruncate(held.fd, 0)
-            os.fdatasync(held.fd)
+            sync_file(held.fd)
         except OSError as error:
             raise StoreError(f"cannot release the lock of run {run_id}: {error}") from None
         finally:
@@ -434,7 +435,7 @@ class FileStore:
         try:
             size = _cut_torn_tail(fd)
             if rotate:
-                _fsync_dir(run_dir)
+                sync_directory(run_dir)
         except OSError as error:
             os.close(fd)
             raise StoreError(f"cannot prepare journal {path}: {error}") from None
@@ -610,7 +611,7 @@ def _cut_torn_tail(fd: int) -> int:
             break
         end = start
     os.ftruncate(fd, end)
-    os.fsync(fd)
+    sync_file(fd)
     return end
 
 
@@ -628,32 +629,12 @@ def _atomic_write(
     path: Path, data: bytes, mode: int = _FILE_MODE, temp_name: str | None = None
 ) -> None:
     """Write ``path`` so that a crash leaves either the old or the new content."""
-    temp = path.with_name(temp_name or f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-        _fsync_dir(path.parent)
+        atomic_write(path, data, mode, temp_name)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
         if error.errno == errno.ENOENT:
             raise StoreError(f"cannot write {path}: its directory does not exist") from None
         raise StoreError(f"cannot write {path}: {error}") from None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _inode(path: Path) -> int:
@@ -677,7 +658,7 @@ def _read_fd(fd: int) -> bytes:
 def _write_fd(fd: int, data: bytes) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
-    os.fdatasync(fd)
+    sync_file(fd)
 
 
 # -------------------------------------------------------------------- locks
@@ -692,11 +673,13 @@ def _parse_holder(data: bytes) -> LockHolder | None:
         return None
     try:
         fields: dict[str, Any] = json.loads(data)
+        started_at = fields.get("started_at")  # absent in lock files of older releases
         return LockHolder(
             pid=int(fields["pid"]),
             host=str(fields["host"]),
             acquired_at=float(fields["acquired_at"]),
             token=str(fields.get("token", "")),
+            started_at=None if started_at is None else float(started_at),
         )
     except (ValueError, TypeError, KeyError):
         return None

@@ -33,6 +33,9 @@ from maverick_core.api import (
     Project,
     RunRecord,
     StoreError,
+    durability,
+    process_alive,
+    process_start_time,
 )
 from maverick_sqlite.schema import migrate
 
@@ -69,6 +72,10 @@ class SQLiteStore:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
+            # macOS: flush the drive's cache on commit, as the file store's sync_file does
+            fullfsync = "ON" if durability() == "full" else "OFF"
+            self._db.execute(f"PRAGMA fullfsync = {fullfsync}")
+            self._db.execute(f"PRAGMA checkpoint_fullfsync = {fullfsync}")
             self._db.execute("PRAGMA foreign_keys = ON")
             migrate(self._db, str(path))
         except sqlite3.Error as error:
@@ -396,39 +403,31 @@ def _record_from_row(run_id: str, row: tuple[Any, ...]) -> CheckpointRecord | Da
     )
 
 
-def _proc_stat(pid: int) -> tuple[bytes, str] | None:
-    """The process's state letter and start time (clock ticks since boot), on Linux."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses; the fields after
-    # the last ')' are fixed: state is field 3, starttime field 22.
-    fields = stat.rsplit(b")", 1)[-1].split()
-    if len(fields) <= 19:
-        return None
-    return fields[0], fields[19].decode()
-
-
 def _process_start(pid: int) -> str | None:
-    """The process's start time, which tells it from a later process with its pid."""
-    stat = _proc_stat(pid)
-    return None if stat is None else stat[1]
+    """The process's start time as stored in ``locks.process_start``: a float's repr."""
+    started = process_start_time(pid)
+    return None if started is None else repr(started)
+
+
+def _stored_start(text: str | None) -> float | None:
+    """A ``process_start`` value back as a time; None for a row of an older release.
+
+    Older releases stored Linux ``/proc`` clock ticks (an integer): those are not
+    comparable, so such a holder is judged by its pid alone, never wrongly taken over.
+    """
+    if text is None or text.isdigit():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _is_alive(holder: LockHolder, process_start: str | None) -> bool:
     """Whether the holder may still be running (always True on another host)."""
     if holder.host != socket.gethostname():
         return True
-    if not holder.is_alive_locally():
-        return False
-    stat = _proc_stat(holder.pid)
-    if stat is None:
-        return True  # no /proc: the pid answering is all there is to go on
-    state, start = stat
-    # A zombie has exited; a different start time is a new process with a reused pid.
-    return state != b"Z" and (process_start is None or start == process_start)
+    return process_alive(holder.pid, _stored_start(process_start))
 
 
 def _held_message(run_id: str, holder: LockHolder) -> str:

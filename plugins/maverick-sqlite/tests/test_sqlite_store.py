@@ -16,6 +16,7 @@ from maverick_sqlite.schema import SCHEMA_VERSION
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import StoreConformance, delta, make_run
+from maverick_core.testing.platforms import AsOnMacOS
 
 
 class TestSQLiteStoreConformance(StoreConformance):
@@ -28,6 +29,14 @@ class TestSQLiteStoreAtAbsolutePathConformance(StoreConformance):
     @pytest.fixture
     def store_url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/shared/runs.db"
+
+
+class TestSQLiteStoreConformanceOnMacOS(AsOnMacOS, StoreConformance):
+    """The kit once more as on macOS: no /proc to read a holder's start time from."""
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        return "sqlite:///state/runs.db"
 
 
 @pytest.fixture
@@ -68,6 +77,17 @@ def test_the_database_is_in_wal_mode_with_full_sync(store: SQLiteStore) -> None:
     with sqlite3.connect(store.path) as other:
         assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert store._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+def test_fullfsync_follows_the_durability_setting(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAVERICK_DURABILITY", raising=False)
+    full = SQLiteStore.open("sqlite:///full.db", project)
+    assert full._db.execute("PRAGMA fullfsync").fetchone() == (1,)
+    monkeypatch.setenv("MAVERICK_DURABILITY", "fsync")
+    plain = SQLiteStore.open("sqlite:///plain.db", project)
+    assert plain._db.execute("PRAGMA fullfsync").fetchone() == (0,)
 
 
 def test_a_database_from_a_newer_plugin_is_refused(store: SQLiteStore, project: Project) -> None:
@@ -133,6 +153,14 @@ def test_a_lock_whose_pid_was_reused_is_taken_over(store: SQLiteStore) -> None:
     previous = store.acquire_lock("r1", dead)
     assert previous is not None
     assert previous.pid == 1
+
+
+def test_a_lock_row_of_an_older_release_is_judged_by_its_pid(store: SQLiteStore) -> None:
+    store.create_run(make_run("r1"))
+    # older releases stored /proc clock ticks: not comparable, so pid 1 (alive) holds it
+    _write_lock_row(store, pid=1, host=LockHolder.current(0.0).host, process_start="12345")
+    with pytest.raises(LockHeld, match="pid 1 on host"):
+        store.acquire_lock("r1", LockHolder.current(time.time()))
 
 
 def _write_lock_row(store: SQLiteStore, pid: int, host: str, process_start: str | None) -> None:
