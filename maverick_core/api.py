@@ -92,6 +92,7 @@ if TYPE_CHECKING:
         StoreFactory,
         make_record,
     )
+    from maverick_core.engine.units import elapsed, money, tokens
 
 _EXPORTS: dict[str, str] = {
     # the CLI, for plugin commands
@@ -173,6 +174,10 @@ _EXPORTS: dict[str, str] = {
     "Store": "maverick_core.engine.storage",
     "StoreFactory": "maverick_core.engine.storage",
     "make_record": "maverick_core.engine.storage",
+    # how amounts read in output
+    "elapsed": "maverick_core.engine.units",
+    "money": "maverick_core.engine.units",
+    "tokens": "maverick_core.engine.units",
 }
 
 __all__ = [
@@ -229,10 +234,12 @@ __all__ = [
     "atomic_write",
     "cli_state",
     "durability",
+    "elapsed",
     "execute_workflow",
     "kill_tree",
     "load_named_workflow",
     "make_record",
+    "money",
     "open_project",
     "origin_url",
     "parse_assignments",
@@ -245,6 +252,7 @@ __all__ = [
     "state_dir",
     "sync_directory",
     "sync_file",
+    "tokens",
 ]
 
 

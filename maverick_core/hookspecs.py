@@ -369,6 +369,77 @@ def after_checkpoint(run: Run, checkpoint: CheckpointInfo) -> None:
 
 
 # -------------------------------------------------------------------------
+# Agents: sessions, activity and cost of agent calls
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def on_agent_session(run: Run, path: str, session: dict[str, Any] | None) -> None:
+    """An agent call at ``path`` learnt its session id, or ended.
+
+    Called as soon as a coding-agent CLI names its session (Claude Code's ``init``
+    event, Codex's ``thread.started``), and with ``session=None`` when the call
+    answered or failed for good. The checkpoint plugin keeps the record durably, so
+    a run killed, interrupted or timed out during the call continues that session
+    when resumed (see ``load_agent_records``) instead of paying for it again.
+
+    :param run: the run.
+    :param path: the step's path.
+    :param session: ``session_id``, ``role``, ``backend``, ``digest`` (of the prompt)
+        and ``fingerprint`` (of the step's definition), as plain data; None when
+        nothing is in flight at ``path`` any more.
+    """
+
+
+@hookspec
+def on_agent_activity(run: Run, path: str, role: str, action: dict[str, Any]) -> None:
+    """An agent working at ``path`` did something: edited a file, ran a command, used a tool.
+
+    Reporters show it under the running step; the whole list also ends up in the
+    step's output (``activity``, the last 200 actions).
+
+    :param run: the run.
+    :param path: the step's path.
+    :param role: the agent role (``implementer``, ``reviewer``, ...).
+    :param action: ``kind`` (``edit``, ``command`` or ``tool``) and ``detail`` (the
+        file, the command line, the tool and its target).
+    """
+
+
+@hookspec
+def on_agent_usage(run: Run, path: str, usage: dict[str, Any]) -> None:
+    """An agent call at ``path`` answered: what it used and cost.
+
+    Reporters add it to the step line and the run's summary; the checkpoint plugin
+    keeps it in the run record at once (money spent before a crash stays counted),
+    so ``maverick runs show`` can total it and ``--max-cost`` can stop the run.
+
+    :param run: the run.
+    :param path: the step's path.
+    :param usage: plain data: ``path``, ``role``, ``backend``, ``model``,
+        ``session_id``, ``turns``, ``input_tokens``, ``output_tokens``,
+        ``cached_tokens``, ``cost_usd`` (None when unknown), ``duration`` (seconds)
+        and ``continued`` (true when it continued an interrupted session).
+    """
+
+
+@hookspec(firstresult=True)
+def load_agent_records(run: Run) -> dict[str, Any] | None:
+    """What earlier attempts of ``run`` recorded about its agent calls.
+
+    Implemented by the checkpoint plugin from what ``on_agent_usage`` and
+    ``on_agent_session`` stored and the ``--max-cost`` the run was given; a fresh
+    run has no calls.
+
+    Stops at first non-None result.
+
+    :param run: the run (resumed or fresh).
+    :returns: ``{"calls": [usage, ...], "sessions": {path: session},
+        "max_cost_usd": the budget the run was started or resumed with}``, or None.
+    """
+
+
+# -------------------------------------------------------------------------
 # Reporting
 # -------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from maverick_core import hookimpl
 from maverick_core.engine.run import Status
+from maverick_core.engine.units import elapsed, money, tokens
 
 if TYPE_CHECKING:
     from maverick_core.engine.config import Config
@@ -52,6 +53,8 @@ class TerminalReporter:
         self.secrets: list[str] = []
         # a live progress bar only on a terminal: pipes and CI logs get plain lines
         self.bars = LoopProgress(out) if out.isatty() and not quiet else None
+        self.agents = AgentUsage()
+        self.running = RunningAgents(self, out.isatty())
 
     def write(self, line: str) -> None:
         for secret in self.secrets:
@@ -87,12 +90,13 @@ class TerminalReporter:
         if self.bars is not None:
             with self.lock:
                 self.bars.finish(path)
+        self.running.stop(path)
         self.counts[record.status] = self.counts.get(record.status, 0) + 1
         if self.quiet and record.status != Status.FAILED:
             return
         line = (
             f"{self.indent(path)}{MARKS.get(record.status, record.status)} {path} "
-            f"({step.type}, {record.duration:.2f}s)"
+            f"({self.agents.step_details(path, step.type, record.duration)})"
         )
         if record.error:
             line += f": {record.error.splitlines()[0] if record.error else ''}"
@@ -100,6 +104,20 @@ class TerminalReporter:
             if rest:
                 line += "\n" + "\n".join(f"{self.indent(path)}  | {r}" for r in rest)
         self.write(line)
+
+    @hookimpl
+    def before_step(self, run: Run, step: Any, path: str) -> None:
+        if step.type == "agent" and not self.quiet:
+            self.running.start(path)
+
+    @hookimpl
+    def on_agent_activity(self, path: str, action: dict[str, Any]) -> None:
+        if not self.quiet:
+            self.running.activity(path, action)
+
+    @hookimpl
+    def on_agent_usage(self, path: str, usage: dict[str, Any]) -> None:
+        self.agents.add(path, usage)
 
     @hookimpl
     def on_step_skipped(self, run: Run, step: Any, path: str, reason: str) -> None:
@@ -144,12 +162,138 @@ class TerminalReporter:
         if self.checkpoints:
             parts.append(f"{self.checkpoints} checkpoints")
         summary = ", ".join(parts) or "no steps"
+        self.running.stop_all()
+        agents = self.agents.summary()
+        if agents:
+            self.write(agents)
         self.write(f"{run.workflow.name} {outcome.status} in {outcome.duration:.2f}s ({summary})")
         if outcome.status != Status.COMPLETED:
             if outcome.error:
                 self.write(f"error: {outcome.error.splitlines()[0]}")
             if run.config.options.get("resumable") and not outcome.usage_error:
                 self.write(f"resume with: {resume_command(run)}")
+
+
+class AgentUsage:
+    """Agent calls' cost and tokens: per step (for its line) and per role (the summary)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.steps: dict[str, list[dict[str, Any]]] = {}
+        self.roles: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, path: str, usage: dict[str, Any]) -> None:
+        with self.lock:
+            self.steps.setdefault(path, []).append(usage)
+            self.roles.setdefault(str(usage.get("role")), []).append(usage)
+
+    def step_details(self, path: str, kind: str, duration: float) -> str:
+        """``agent, 4m12s, $0.84, 38k tokens`` for a step that asked agents."""
+        with self.lock:
+            calls = self.steps.pop(path, [])
+        if not calls:
+            return f"{kind}, {duration:.2f}s"
+        return f"{kind}, {elapsed(duration)}, {_cost_and_tokens(calls)}"
+
+    def summary(self) -> str:
+        """``agents: implementer $0.75 (3 calls, 16k tokens), ...; total $0.85``."""
+        with self.lock:
+            roles = dict(self.roles)
+        if not roles:
+            return ""
+        parts = []
+        for role, calls in roles.items():
+            count = f"{len(calls)} call{'s' if len(calls) != 1 else ''}"
+            cost, tokens = _cost_and_tokens(calls).split(", ", 1)
+            parts.append(f"{role} {cost} ({count}, {tokens})")
+        every = [c for calls in roles.values() for c in calls]
+        known = [c for c in every if c.get("cost_usd") is not None]
+        total = money(sum(_cost(c) for c in known)) if known else "$?"
+        return f"agents: {', '.join(parts)}; total {total}"
+
+
+def _cost(usage: dict[str, Any]) -> float:
+    return float(usage.get("cost_usd") or 0.0)
+
+
+def _cost_and_tokens(calls: list[dict[str, Any]]) -> str:
+    known = [c for c in calls if c.get("cost_usd") is not None]
+    cost = money(sum(_cost(c) for c in known)) if known else "$?"
+    return f"{cost}, {tokens(sum(call_tokens(c) for c in calls))}"
+
+
+def call_tokens(usage: dict[str, Any]) -> int:
+    """Input, cached and output tokens of one agent call together."""
+    return sum(int(usage.get(k) or 0) for k in ("input_tokens", "output_tokens", "cached_tokens"))
+
+
+class RunningAgents:
+    """Agent steps at work: elapsed time and their latest actions, under the step.
+
+    On a terminal one status line is redrawn every second; elsewhere (pipes, CI logs)
+    a plain line every ``PLAIN_EVERY`` seconds says the step is still running.
+    """
+
+    PLAIN_EVERY = 30.0
+
+    def __init__(self, reporter: TerminalReporter, tty: bool) -> None:
+        self.reporter = reporter
+        self.tty = tty
+        self.lock = threading.Lock()
+        self.started: dict[str, float] = {}
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.status_shown = False
+
+    def start(self, path: str) -> None:
+        with self.lock:
+            self.started[path] = time.monotonic()
+            if self.thread is None:
+                self.stopped.clear()
+                self.thread = threading.Thread(target=self._tick, daemon=True)
+                self.thread.start()
+
+    def stop(self, path: str) -> None:
+        with self.lock:
+            self.started.pop(path, None)
+            self._clear_status()
+
+    def stop_all(self) -> None:
+        with self.lock:
+            self.started.clear()
+            self._clear_status()
+        self.stopped.set()
+
+    def activity(self, path: str, action: dict[str, Any]) -> None:
+        with self.lock:
+            self._clear_status()
+        detail = str(action.get("detail", ""))[:160]
+        self.reporter.write(f"{self.reporter.indent(path)}  > {action.get('kind')} {detail}")
+
+    def _clear_status(self) -> None:
+        if self.status_shown:
+            self.reporter.out.write("\r\033[K")
+            self.reporter.out.flush()
+            self.status_shown = False
+
+    def _tick(self) -> None:
+        last_plain = time.monotonic()
+        while not self.stopped.wait(1.0):
+            with self.lock:
+                running = dict(self.started)
+                if not running:
+                    continue
+                now = time.monotonic()
+                text = ", ".join(f"{p} {elapsed(now - t)}" for p, t in running.items())
+                if self.tty and not (self.reporter.bars and self.reporter.bars.active):
+                    self.reporter.out.write(f"\r\033[K  running {text}")
+                    self.reporter.out.flush()
+                    self.status_shown = True
+                    continue
+                if now - last_plain < self.PLAIN_EVERY:
+                    continue
+                last_plain = now
+            self.reporter.write(f"  still running {text}")
 
 
 class LoopProgress:
@@ -269,6 +413,19 @@ class JsonReporter:
     @hookimpl
     def on_notice(self, run: Run | None, message: str) -> None:
         self.emit("notice", run_id=run.run_id if run else None, message=message)
+
+    @hookimpl
+    def on_agent_session(self, run: Run, path: str, session: dict[str, Any] | None) -> None:
+        if session is not None:
+            self.emit("agent_session", run_id=run.run_id, path=path, **session)
+
+    @hookimpl
+    def on_agent_activity(self, run: Run, path: str, role: str, action: dict[str, Any]) -> None:
+        self.emit("agent_activity", run_id=run.run_id, path=path, role=role, action=action)
+
+    @hookimpl
+    def on_agent_usage(self, run: Run, path: str, usage: dict[str, Any]) -> None:
+        self.emit("agent_usage", run_id=run.run_id, path=path, usage=usage)
 
     @hookimpl
     def workflow_finish(self, run: Run, outcome: RunOutcome) -> None:

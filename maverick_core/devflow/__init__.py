@@ -6,6 +6,8 @@ modules import only :mod:`maverick_core.api` and are loaded inside the hook
 bodies, so starting the CLI imports none of them:
 
 - :mod:`.agents`: the ``agent`` step type, the ``command`` backend, roles, prompt templates;
+- :mod:`.presets`: the ``claude``, ``codex``, ``gemini`` and ``aider`` backends;
+- :mod:`.ledger`: what agent calls cost, in-flight sessions, the budget;
 - :mod:`.validation`: the ``validate`` step type;
 - :mod:`.gitops`: git through argument lists; :mod:`.tasks`: the tasks file;
 - :mod:`.providers`: issue and pull-request providers (``github``, ``local``);
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
         RegisterProvider,
         RegisterStepType,
         RegisterWorkflowSource,
+        Run,
+        RunState,
     )
 
 LIBRARY = Path(__file__).resolve().parent.parent / "library" / "workflows"
@@ -51,10 +55,31 @@ def register_step_types(register: RegisterStepType) -> None:
 
 @hookimpl
 def register_agents(register: RegisterAgent) -> None:
-    """Register the ``command`` backend (prompt on stdin, answer on stdout)."""
+    """Register ``command`` (prompt on stdin, answer on stdout) and the CLI presets."""
     from maverick_core.devflow.agents import CommandAgent
+    from maverick_core.devflow.presets import PRESETS
 
     register("command", CommandAgent)
+    for preset in PRESETS:
+        register(preset.name, preset)
+
+
+@hookimpl
+def on_resume(run: Run, state: RunState) -> None:
+    """Say how many agent calls the restored steps saved, and what they cost."""
+    from maverick_core.api import elapsed, money
+    from maverick_core.devflow import ledger
+
+    count, cost, seconds = ledger.restored_calls(run, set(state.done_paths()))
+    if count:
+        saved = f"{money(cost)}, " if cost is not None else ""
+        run.config.pm.hook.on_notice(
+            run=run,
+            message=(
+                f"restored {count} agent call{'s' if count != 1 else ''} from checkpoint "
+                f"{run.resumed_from} (saved {saved}{elapsed(seconds)})"
+            ),
+        )
 
 
 @hookimpl

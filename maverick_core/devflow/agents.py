@@ -4,8 +4,9 @@ An agent step names a *role* (``implementer``, ``fixer``, ``reviewer``,
 ``issue_fixer``, ...). ``maverick.yaml`` maps roles to backends::
 
     agents:
-      implementer: {command: [claude, -p], timeout: 1800}
-      default: {command: [codex, exec]}
+      implementer: {preset: claude, model: sonnet, timeout: 1800}
+      reviewer: {command: [my-reviewer, --strict]}
+      default: {preset: codex}
 
 A role without an entry uses ``agents.default``; with neither, the step fails before
 anything runs, printing the YAML to add. The prompt is a template per role
@@ -18,11 +19,16 @@ Backends come from the ``register_agents`` hook: ``factory(settings)`` returns a
 object with ``ask(prompt, *, role, env) -> str``. A backend whose ``ask`` also takes
 ``cwd``, ``processes`` and/or ``popen`` receives the project root and the run's
 process group (children started through it are stopped when the run is interrupted;
-``run_process(argv, group=processes, timeout=...)`` also kills a timed-out tree).
+``run_process(argv, group=processes, timeout=...)`` also kills a timed-out tree); one
+that takes ``events`` and ``resume`` reports its session and activity and can continue
+an interrupted session, and may return an :class:`~.presets.AgentReply` (usage, cost)
+instead of text. The presets (``claude``, ``codex``, ``gemini``, ``aider``) are in
+:mod:`.presets`; cost, in-flight sessions and the budget in :mod:`.ledger`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 import re
@@ -40,6 +46,7 @@ import yaml
 from maverick_core.api import (
     Config,
     Data,
+    Interrupted,
     ProcessGroup,
     Seconds,
     Step,
@@ -48,6 +55,8 @@ from maverick_core.api import (
     Text,
     run_process,
 )
+from maverick_core.devflow import ledger
+from maverick_core.devflow.presets import AgentReply, price_of
 
 PROMPTS = Path(__file__).resolve().parent.parent / "library" / "prompts"
 DEFAULT_BACKEND = "command"
@@ -56,12 +65,14 @@ STDERR_TAIL_LINES = 20
 TEMPLATE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 PLACEHOLDER_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ROLE_EXAMPLES: dict[str, str] = {
-    "implementer": "{command: [claude, -p], timeout: 1800}",
-    "fixer": "{command: [claude, -p]}",
-    "reviewer": "{command: [claude, -p]}",
-    "issue_fixer": "{command: [claude, -p], timeout: 1800}",
-    "commit_message": "{command: [claude, -p], timeout: 120}",
+    "implementer": "{preset: claude, timeout: 1800}",
+    "fixer": "{preset: claude}",
+    "reviewer": "{preset: claude}",
+    "issue_fixer": "{preset: claude, timeout: 1800}",
+    "commit_message": "{preset: claude, timeout: 120}",
 }
+# settings of the agents table that are not roles
+NOT_ROLES = frozenset({"prices"})
 
 
 # ----------------------------------------------------------------------------- roles
@@ -104,23 +115,30 @@ def resolve_role(config: Config, role: str, *, fallback: bool = True) -> AgentSe
             raise StepFailed(
                 f"maverick.yaml: agents.{key} must be a mapping like {ROLE_EXAMPLES['fixer']}"
             )
-        backend = entry.get("backend", DEFAULT_BACKEND)
+        preset = entry.get("preset")
+        backend = entry.get("backend", preset if preset is not None else DEFAULT_BACKEND)
         if not isinstance(backend, str):
             raise StepFailed(f"maverick.yaml: agents.{key}.backend must be a name")
-        settings = {k: v for k, v in entry.items() if k != "backend"}
+        if preset is not None and preset != backend:
+            raise StepFailed(
+                f"maverick.yaml: agents.{key} names preset '{preset}' and backend '{backend}'; "
+                "give one"
+            )
+        settings = {k: v for k, v in entry.items() if k not in ("backend", "preset")}
         return AgentSettings(role, backend, settings, f"agents.{key}")
     return None
 
 
 def missing_roles_message(roles: list[str]) -> str:
     """What to add to ``maverick.yaml`` so ``roles`` are served, as YAML."""
-    lines = [f"    {role}: {ROLE_EXAMPLES.get(role, '{command: [claude, -p]}')}" for role in roles]
+    lines = [f"    {role}: {ROLE_EXAMPLES.get(role, '{preset: claude}')}" for role in roles]
     names = ", ".join(f"'{role}'" for role in roles)
     plural = "s" if len(roles) > 1 else ""
     return (
         f"no agent configured for role{plural} {names}. Add to maverick.yaml:\n"
         "  agents:\n" + "\n".join(lines) + "\n"
-        "(or an 'agents.default' entry that serves every role)"
+        "(or an 'agents.default' entry that serves every role; presets: claude, codex, "
+        "gemini, aider, or {command: [...]}; see docs/agents.md)"
     )
 
 
@@ -212,7 +230,12 @@ def fill_template(text: str, values: Mapping[str, Any], name: str = "prompt") ->
 
 @attrs.frozen
 class Answer:
-    """What an agent said, with how it was asked."""
+    """What an agent said, with how it was asked and what it cost.
+
+    :ivar cost_usd: as the CLI reported it, else from ``agents.prices``; None if unknown.
+    :ivar continued: the call continued an interrupted session instead of starting over.
+    :ivar activity: the agent's actions (the last 200), for ``maverick runs show``.
+    """
 
     role: str
     backend: str
@@ -220,10 +243,26 @@ class Answer:
     template: str
     answer: str
     duration: float
+    session_id: str | None = None
+    model: str | None = None
+    turns: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None
+    continued: bool = False
+    activity: list[dict[str, Any]] = attrs.field(factory=list)
 
     def to_plain(self) -> dict[str, Any]:
         """The agent step's output."""
         return attrs.asdict(self)
+
+    def usage(self, path: str) -> dict[str, Any]:
+        """The call's usage as ``on_agent_usage`` reports it."""
+        plain = self.to_plain()
+        for key in ("answer", "activity", "template", "source"):
+            plain.pop(key)
+        return {"path": path, **plain}
 
 
 def make_backend(ctx: StepContext, chosen: AgentSettings) -> Any:
@@ -237,6 +276,79 @@ def make_backend(ctx: StepContext, chosen: AgentSettings) -> Any:
     return registered.value(dict(chosen.settings))
 
 
+class StepEvents:
+    """Reports a running call's session and activity through the hooks."""
+
+    def __init__(self, ctx: StepContext, role: str, backend: str, record: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.role = role
+        self.backend = backend
+        self.record = record
+        self.session_id: str | None = None
+
+    def session(self, session_id: str) -> None:
+        """Durably record the in-flight session, so an interruption can continue it."""
+        self.session_id = session_id
+        record = {**self.record, "session_id": session_id}
+        ledger.ledger_for(self.ctx.run).sessions[self.ctx.path] = record
+        self.ctx.config.pm.hook.on_agent_session(
+            run=self.ctx.run, path=self.ctx.path, session=record
+        )
+
+    def activity(self, kind: str, detail: str) -> None:
+        """Tell the reporters what the agent just did."""
+        self.ctx.config.pm.hook.on_agent_activity(
+            run=self.ctx.run,
+            path=self.ctx.path,
+            role=self.role,
+            action={"kind": kind, "detail": detail},
+        )
+
+    def forget(self) -> None:
+        """The call ended (answered or failed for good): nothing is in flight."""
+        if ledger.ledger_for(self.ctx.run).sessions.pop(self.ctx.path, None) is not None or (
+            self.session_id is not None
+        ):
+            self.ctx.config.pm.hook.on_agent_session(
+                run=self.ctx.run, path=self.ctx.path, session=None
+            )
+
+
+def session_to_continue(
+    ctx: StepContext, role: str, backend: str, digest: str, resumable: bool
+) -> str | None:
+    """The session an earlier attempt left in flight at this step, if it may be continued.
+
+    Only for the same role, backend and prompt, a step whose definition did not
+    change, and unless ``--restart-step`` or ``--force`` asked for a fresh start.
+    """
+    found = ledger.ledger_for(ctx.run).sessions.get(ctx.path)
+    if found is None or not resumable or not found.get("session_id"):
+        return None
+    why = None
+    if ctx.config.options.get("restart_step"):
+        why = "--restart-step"
+    elif ctx.config.options.get("force"):
+        why = "--force"
+    elif (found.get("role"), found.get("backend")) != (role, backend):
+        why = "the role is served by another backend now"
+    elif found.get("fingerprint") != _fingerprint(ctx) or found.get("digest") != digest:
+        why = "the step or its prompt changed"
+    if why is not None:
+        ctx.notice(
+            f"not continuing agent session {str(found['session_id'])[:8]}… of {ctx.path} ({why}): "
+            "starting it fresh"
+        )
+        return None
+    return str(found["session_id"])
+
+
+def _fingerprint(ctx: StepContext) -> str | None:
+    top = ctx.path.split(".", 1)[0].split("[", 1)[0]
+    value = ctx.run.workflow.fingerprints.get(top)
+    return None if value is None else str(value)
+
+
 def ask_agent(
     ctx: StepContext,
     role: str,
@@ -247,7 +359,11 @@ def ask_agent(
     chosen: AgentSettings | None = None,
     timeout: float | None = None,
 ) -> Answer:
-    """Fill the role's prompt and ask the agent serving it (fails before asking if none)."""
+    """Fill the role's prompt and ask the agent serving it (fails before asking if none).
+
+    Checks the budget first; continues the session an interrupted attempt left at
+    this step when the backend can; reports usage through ``on_agent_usage``.
+    """
     chosen = chosen or require_role(ctx.config, role)
     values = {
         "role": role,
@@ -263,6 +379,7 @@ def ask_agent(
         text, _ = template_text(ctx.config.root, name)
     prompt = fill_template(text, values, name)
     backend = make_backend(ctx, chosen)
+    ledger.check_budget(ctx.run, ctx.path)
     env = {"MAVERICK_AGENT": role, "MAVERICK_RUN_ID": ctx.run.run_id, "MAVERICK_STEP": ctx.path}
     children: list[subprocess.Popen[bytes]] = []
 
@@ -272,28 +389,83 @@ def ask_agent(
         children.append(proc)
         return proc
 
+    digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+    events = StepEvents(
+        ctx,
+        role,
+        chosen.backend,
+        {
+            "role": role,
+            "backend": chosen.backend,
+            "digest": digest,
+            "fingerprint": _fingerprint(ctx),
+        },
+    )
     extras: dict[str, Any] = {
         "cwd": ctx.config.root,
         "popen": popen,
         "processes": ctx.processes,
+        "events": events,
     }
     if timeout is not None:
         extras["timeout"] = timeout
     accepted = _accepted_keywords(backend.ask)
+    resume = session_to_continue(
+        ctx, role, chosen.backend, digest, "resume" in accepted and _resumable(backend)
+    )
+    if resume is not None:
+        extras["resume"] = resume
+        ctx.notice(f"continuing agent session {resume[:8]}… of {ctx.path}")
     started = time.monotonic()
     try:
         reply = backend.ask(
             prompt, role=role, env=env, **{k: v for k, v in extras.items() if k in accepted}
         )
+    except Interrupted:
+        raise
+    except StepFailed as exc:
+        # a timed-out call stays in flight: a resume continues its session
+        if "timed out" not in exc.message:
+            events.forget()
+        raise
     finally:
         for proc in children:
             if proc.poll() is not None:
                 ctx.forget(proc)
-    if not isinstance(reply, str):
+    duration = round(time.monotonic() - started, 3)
+    if isinstance(reply, str):
+        reply = AgentReply(reply)
+    if not isinstance(reply, AgentReply):
         raise StepFailed(f"agent backend '{chosen.backend}' returned {type(reply).__name__}")
-    return Answer(
-        role, chosen.backend, chosen.source, name, reply, round(time.monotonic() - started, 3)
+    cost = reply.cost_usd
+    if cost is None:
+        cost = price_of(_agents_table(ctx.config).get("prices"), reply.model, reply)
+    answer = Answer(
+        role,
+        chosen.backend,
+        chosen.source,
+        name,
+        reply.answer,
+        duration,
+        session_id=reply.session_id,
+        model=reply.model,
+        turns=reply.turns,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cached_tokens=reply.cached_tokens,
+        cost_usd=cost,
+        continued=resume is not None,
+        activity=list(reply.activity),
     )
+    usage = answer.usage(ctx.path)
+    ledger.ledger_for(ctx.run).calls.append(usage)
+    ctx.config.pm.hook.on_agent_usage(run=ctx.run, path=ctx.path, usage=usage)
+    events.forget()
+    return answer
+
+
+def _resumable(backend: Any) -> bool:
+    return bool(getattr(backend, "resumable", False))
 
 
 def _accepted_keywords(function: Callable[..., Any]) -> set[str]:
@@ -302,7 +474,7 @@ def _accepted_keywords(function: Callable[..., Any]) -> set[str]:
     except (TypeError, ValueError):
         return set()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return {"cwd", "popen", "processes", "timeout"}
+        return {"cwd", "popen", "processes", "timeout", "events", "resume"}
     return {p.name for p in parameters}
 
 

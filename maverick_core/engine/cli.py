@@ -104,6 +104,17 @@ def run_options(function: Any) -> Any:
             help="Checkpoint store (file:, sqlite:///runs.db, postgresql://...).",
         ),
         click.option("--serializer", metavar="NAME", help="Checkpoint serializer (json, ...)."),
+        click.option(
+            "--max-cost",
+            type=click.FloatRange(min=0),
+            metavar="USD",
+            help="Stop before an agent call once agents spent USD (budget.max_cost_usd).",
+        ),
+        click.option(
+            "--restart-step",
+            is_flag=True,
+            help="With --resume: start an interrupted agent call fresh, not its session.",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary."),
         click.option(
             "--json",
@@ -132,6 +143,8 @@ def execute_workflow(
     json_events: bool,
     resume_command: str,
     workflow: Workflow | None = None,
+    max_cost: float | None = None,
+    restart_step: bool = False,
 ) -> int:
     """Open (or resume) a run and execute it; returns the exit code."""
     from maverick_core.engine.discovery import load_named_workflow
@@ -149,6 +162,9 @@ def execute_workflow(
         quiet=quiet,
         json=json_events,
         resume_command=resume_command,
+        max_cost=max_cost,
+        restart_step=restart_step,
+        force=force,
     )
     if workflow is None:
         workflow = load_named_workflow(config, name_or_path)

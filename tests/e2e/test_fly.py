@@ -147,9 +147,7 @@ def test_fly_without_an_implementer_says_what_to_add_before_doing_anything(tmp_p
     result = mav.run("fly", "--branch-name", "feature")
     assert result.returncode == 1
     assert "no agent configured for role 'implementer'. Add to maverick.yaml:" in result.stdout
-    assert "|   agents:\n    |     implementer: {command: [claude, -p], timeout: 1800}" in (
-        result.stdout
-    )
+    assert "|   agents:\n    |     implementer: {preset: claude, timeout: 1800}" in (result.stdout)
     assert "feature" not in git(mav.repo, "branch")
 
 

@@ -159,8 +159,9 @@ def test_a_role_with_no_agent_fails_before_running_saying_what_to_add(
     assert message(result) == (
         "no agent configured for role 'implementer'. Add to maverick.yaml:\n"
         "  agents:\n"
-        "    implementer: {command: [claude, -p], timeout: 1800}\n"
-        "(or an 'agents.default' entry that serves every role)"
+        "    implementer: {preset: claude, timeout: 1800}\n"
+        "(or an 'agents.default' entry that serves every role; presets: claude, codex, "
+        "gemini, aider, or {command: [...]}; see docs/agents.md)"
     )
     assert not marker.exists()
 
@@ -183,7 +184,7 @@ def test_agents_require_lists_every_missing_role(
     result = run_in_process(path)
     assert result.status == "failed"
     assert message(result) == missing_roles_message(["implementer", "issue_fixer"])
-    assert "    issue_fixer: {command: [claude, -p], timeout: 1800}" in result.error
+    assert "    issue_fixer: {preset: claude, timeout: 1800}" in result.error
 
 
 def test_a_non_zero_exit_fails_the_step_with_the_stderr_tail(
@@ -220,7 +221,10 @@ def test_an_unknown_backend_names_the_installed_ones(
 ) -> None:
     configure(project, {"fixer": {"backend": "telepathy"}})
     result = ask(write_workflow, run_in_process, "fixer", 'prompt: "hi"')
-    assert message(result) == "agents.fixer: unknown agent backend 'telepathy' (installed: command)"
+    installed = "aider, claude, codex, command, gemini"
+    assert message(result) == (
+        f"agents.fixer: unknown agent backend 'telepathy' (installed: {installed})"
+    )
 
 
 def test_a_template_is_filled_from_the_step_context(

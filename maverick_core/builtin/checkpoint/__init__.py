@@ -7,7 +7,7 @@ run needs it so that commands like ``maverick --help`` stay fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 
@@ -40,6 +40,30 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
     from maverick_core.builtin.checkpoint import journal as checkpointing
 
     checkpointing.workflow_finish(run, outcome)
+
+
+@hookimpl(tryfirst=True)
+def on_agent_usage(run: Run, usage: dict[str, Any]) -> None:
+    """Keep the call's usage in the run record at once: spent money stays counted."""
+    from maverick_core.builtin.checkpoint import journal as checkpointing
+
+    checkpointing.record_agent_usage(run, usage)
+
+
+@hookimpl(tryfirst=True)
+def on_agent_session(run: Run, path: str, session: dict[str, Any] | None) -> None:
+    """Keep the in-flight agent session durably (before reporters tell about it)."""
+    from maverick_core.builtin.checkpoint import journal as checkpointing
+
+    checkpointing.record_agent_session(run, path, session)
+
+
+@hookimpl
+def load_agent_records(run: Run) -> dict[str, Any] | None:
+    """The agent calls and in-flight sessions earlier attempts of the run recorded."""
+    from maverick_core.builtin.checkpoint import journal as checkpointing
+
+    return checkpointing.agent_records(run)
 
 
 @hookimpl

@@ -123,9 +123,10 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
     finally:
         opened.close()
     steps = {
-        p: {"status": r.status, "duration": r.duration, "error": r.error}
+        p: {"status": r.status, "duration": r.duration, "error": r.error, **_agent_of(r.output)}
         for p, r in loaded.records.items()
     }
+    calls = [c for c in record.meta.get("agent_calls") or [] if isinstance(c, dict)]
     data = {
         "run_id": record.run_id,
         "workflow": record.workflow,
@@ -138,6 +139,7 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
         "checkpoints": checkpoints,
         "meta": record.meta,
         "damage": loaded.damage,
+        "agent_cost_usd": round(sum(float(c.get("cost_usd") or 0) for c in calls), 6),
     }
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
@@ -163,6 +165,10 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
     click.echo("steps (as of the last checkpoint):")
     for path, step in steps.items():
         click.echo(f"  {step['status']:<10} {path} ({step['duration']:.2f}s)")
+        for action in step.get("activity", [])[-ACTIVITY_SHOWN:]:
+            click.echo(f"               > {action.get('kind')} {action.get('detail')}")
+    if calls:
+        _show_agent_calls(calls)
     click.echo("checkpoints:")
     for cp in checkpoints:
         if "damaged" in cp:
@@ -173,6 +179,41 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
                 f"  #{cp['seq']:<4} {cp['checkpoint_id']:<28} {_when(cp['created_at'])} "
                 f"{cp['size']} bytes {cp['kind']}{flag}"
             )
+
+
+ACTIVITY_SHOWN = 10
+
+
+def _agent_of(output: Any) -> dict[str, Any]:
+    """An agent step's activity (what the agent did), for ``runs show``."""
+    if isinstance(output, dict) and isinstance(output.get("activity"), list):
+        return {"activity": output["activity"]}
+    return {}
+
+
+def _show_agent_calls(calls: list[dict[str, Any]]) -> None:
+    """Agent calls per step, and the total: what the run cost (every attempt)."""
+    from maverick_core.engine.units import elapsed, money, tokens
+
+    per_step: dict[str, list[dict[str, Any]]] = {}
+    for call in calls:
+        per_step.setdefault(str(call.get("path")), []).append(call)
+    click.echo("agent calls (every attempt):")
+    total = 0.0
+    for path, group in per_step.items():
+        cost = sum(float(c.get("cost_usd") or 0) for c in group)
+        total += cost
+        count = sum(int(c.get(k) or 0) for c in group for k in TOKEN_KEYS)
+        seconds = sum(float(c.get("duration") or 0) for c in group)
+        who = ", ".join(sorted({f"{c.get('role')} via {c.get('backend')}" for c in group}))
+        click.echo(
+            f"  {path}: {len(group)} call{'s' if len(group) != 1 else ''} ({who}), "
+            f"{money(cost)}, {tokens(count)}, {elapsed(seconds)}"
+        )
+    click.echo(f"  total: {money(total)} in {len(calls)} call{'s' if len(calls) != 1 else ''}")
+
+
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
 
 
 @runs.command("delete")

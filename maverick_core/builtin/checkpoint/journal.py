@@ -16,6 +16,7 @@ changed, and a resume reads at most about twice the state, never the whole histo
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -46,6 +47,10 @@ from maverick_core.engine.storage import (
 )
 
 DEFAULT_STORE = "file:"
+# keys of the run record's meta holding agent calls and in-flight agent sessions
+AGENT_CALLS = "agent_calls"
+AGENT_SESSIONS = "agent_sessions"
+MAX_COST = "max_cost_usd"
 DEFAULT_SERIALIZER = "json"
 MIN_SNAPSHOT_BYTES = 64 * 1024
 
@@ -201,11 +206,23 @@ class Session:
     snapshot_bytes: int = 0
     bytes_since_snapshot: int = 0
     secrets: list[str] = attrs.field(factory=list)
+    # what earlier attempts recorded about agent calls (load_agent_records)
+    agents: dict[str, Any] = attrs.field(factory=dict)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def save_run(self, **changes: Any) -> None:
         """Update the run record (status, meta...) durably."""
-        self.record = attrs.evolve(self.record, updated_at=time.time(), **changes)
-        self.store.update_run(self.record)
+        with self.lock:
+            self.record = attrs.evolve(self.record, updated_at=time.time(), **changes)
+            self.store.update_run(self.record)
+
+    def update_meta(self, key: str, change: Any) -> None:
+        """Apply ``change(value)`` to ``meta[key]`` and save the run record durably."""
+        with self.lock:
+            meta = dict(self.record.meta)
+            meta[key] = change(meta.get(key))
+            self.record = attrs.evolve(self.record, updated_at=time.time(), meta=meta)
+            self.store.update_run(self.record)
 
 
 def _redact(value: Any, secrets: list[str]) -> Any:
@@ -263,15 +280,24 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
             "store": getattr(store, "url", ""),
             "serializer": serializer.name,
             "holder": _holder_meta(holder),
+            **_budget(config),
         },
     )
     state_dir(config.root)
     store.create_run(record)
     store.acquire_lock(run_id, holder)
     run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config)
-    run.store_data = Session(store, serializer, record, holder, secrets=_secrets(run))
+    run.store_data = Session(
+        store, serializer, record, holder, secrets=_secrets(run), agents=_budget(config)
+    )
     config.options["resumable"] = True
     return run
+
+
+def _budget(config: Config) -> dict[str, Any]:
+    """``--max-cost`` as the run keeps it: a resume without the option keeps the budget."""
+    limit = config.options.get("max_cost")
+    return {} if limit is None else {MAX_COST: limit}
 
 
 def _holder_meta(holder: LockHolder) -> dict[str, Any]:
@@ -374,6 +400,11 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         rewind=True,
         last_data=loaded.data,
         secrets=_secrets(run),
+        agents={
+            "calls": list(found.meta.get(AGENT_CALLS) or []),
+            "sessions": dict(found.meta.get(AGENT_SESSIONS) or {}),
+            MAX_COST: _budget(config).get(MAX_COST, found.meta.get(MAX_COST)),
+        },
     )
     run.store_data = session
     meta = dict(found.meta)
@@ -388,6 +419,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
     )
     meta["resumes"] = resumes
     meta["holder"] = _holder_meta(holder)
+    meta.update(_budget(config))
     session.save_run(
         status=Status.RUNNING.value,
         meta=meta,
@@ -561,3 +593,42 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
             session.store.release_lock(run.run_id, session.holder)
         finally:
             session.store.close()
+
+
+# ----------------------------------------------------------------------------- agent calls
+
+
+def record_agent_usage(run: Run, usage: dict[str, Any]) -> None:
+    """Append an agent call's usage to the run record, durably (before any checkpoint)."""
+    session: Session | None = run.store_data
+    if session is None:
+        return
+    entry = _redact(dict(usage), session.secrets)
+    session.update_meta(AGENT_CALLS, lambda calls: [*(calls or []), entry])
+
+
+def record_agent_session(run: Run, path: str, record: dict[str, Any] | None) -> None:
+    """Keep (or, with None, drop) the in-flight agent session at ``path``, durably."""
+    session: Session | None = run.store_data
+    if session is None:
+        return
+
+    def change(sessions: Any) -> dict[str, Any]:
+        updated = dict(sessions or {})
+        if record is None:
+            updated.pop(path, None)
+        else:
+            updated[path] = _redact(dict(record), session.secrets)
+        return updated
+
+    if record is None and path not in (session.record.meta.get(AGENT_SESSIONS) or {}):
+        return
+    session.update_meta(AGENT_SESSIONS, change)
+
+
+def agent_records(run: Run) -> dict[str, Any] | None:
+    """What earlier attempts recorded about agent calls, and the run's budget (or None)."""
+    session: Session | None = run.store_data
+    if session is None or not session.agents:
+        return None
+    return session.agents
