@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,15 @@ def test_ruff_is_clean(args):
     assert ruff, "ruff is a test dependency (pip install -e .[test])"
     result = run(ruff, *args)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_checks_every_first_party_plugin():
+    mypy = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]
+    search_path = mypy["mypy_path"].split(":")
+    for package in REPO.glob("plugins/*/maverick_*/__init__.py"):
+        distribution = package.parent.parent.relative_to(REPO).as_posix()
+        assert package.parent.name in mypy["packages"], f"mypy skips {package.parent.name}"
+        assert distribution in search_path, f"{distribution} is not on mypy_path"
 
 
 def test_mypy_strict_is_clean():
