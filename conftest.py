@@ -1,226 +1,59 @@
-"""Repo-wide fixtures: temporary projects, in-process runs, real CLI subprocesses."""
+"""Repo-wide fixtures: what maverick's pytest plugin (``maverick_core.testing``) does not do.
+
+The fixtures themselves (project, workflow files, in-process and real-process runs,
+the hook recorder, git repositories) come from that plugin, which every user of
+maverick gets; here they get the short names our tests use, and every test, not only
+those that ask for a project, is isolated from the user's settings.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from maverick_core import hookimpl
-
-REPO = Path(__file__).resolve().parent
+from maverick_core.testing import ISOLATED_VARIABLES, HookRecorder, MaverickCLI, RunResult
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # a user's own config or store settings must never leak into a test
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for name in ("MAVERICK_STORE", "MAVERICK_SERIALIZER", "MAVERICK_DURABILITY"):
+    for name in ISOLATED_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """An empty project directory (it has a maverick.yaml, so it is its own root)."""
-    root = tmp_path / "proj"
-    root.mkdir()
-    (root / "maverick.yaml").write_text("project: test-project\n")
-    return root
+def project(maverick_project: Path) -> Path:
+    """``maverick_project``: an empty project directory."""
+    return maverick_project
 
 
 @pytest.fixture
-def write_workflow(project: Path) -> Callable[..., Path]:
-    """Write a workflow file into the project: ``write_workflow(text, name="wf.yaml")``."""
-
-    def write(text: str, name: str = "wf.yaml") -> Path:
-        path = project / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-        return path
-
-    return write
-
-
-class Recorder:
-    """A plugin that records every hook call: (hook, selected arguments)."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def paths(self, hook: str) -> list[str]:
-        return [args["path"] for name, args in self.calls if name == hook]
-
-    @hookimpl
-    def workflow_start(self, run: Any) -> None:
-        self.calls.append(("workflow_start", {"run_id": run.run_id}))
-
-    @hookimpl
-    def workflow_finish(self, run: Any, outcome: Any) -> None:
-        self.calls.append(
-            ("workflow_finish", {"status": outcome.status, "outputs": outcome.outputs})
-        )
-
-    @hookimpl
-    def on_workflow_error(self, run: Any, error: BaseException) -> None:
-        self.calls.append(("on_workflow_error", {"error": error}))
-
-    @hookimpl
-    def before_step(self, run: Any, step: Any, path: str) -> None:
-        self.calls.append(("before_step", {"path": path, "type": step.type}))
-
-    @hookimpl
-    def after_step(self, run: Any, step: Any, path: str, record: Any) -> None:
-        self.calls.append(
-            (
-                "after_step",
-                {
-                    "path": path,
-                    "status": record.status,
-                    "output": record.output,
-                    "error": record.error,
-                },
-            )
-        )
-
-    @hookimpl
-    def on_step_error(self, run: Any, step: Any, path: str, error: BaseException) -> None:
-        self.calls.append(("on_step_error", {"path": path, "error": error}))
-
-    @hookimpl
-    def on_step_skipped(self, run: Any, step: Any, path: str, reason: str) -> None:
-        self.calls.append(("on_step_skipped", {"path": path, "reason": reason}))
-
-    @hookimpl
-    def on_loop_start(self, run: Any, step: Any, path: str, total: int, done: int) -> None:
-        self.calls.append(("on_loop_start", {"path": path, "total": total, "done": done}))
-
-    @hookimpl
-    def on_iteration_finish(self, run: Any, step: Any, path: str, index: int, status: str) -> None:
-        self.calls.append(("on_iteration_finish", {"path": path, "index": index, "status": status}))
-
-    @hookimpl
-    def after_checkpoint(self, run: Any, checkpoint: Any) -> None:
-        self.calls.append(
-            ("after_checkpoint", {"checkpoint_id": checkpoint.checkpoint_id, "seq": checkpoint.seq})
-        )
-
-    @hookimpl
-    def on_resume(self, run: Any, state: Any) -> None:
-        self.calls.append(
-            ("on_resume", {"from": run.resumed_from, "restored": sorted(state.done_paths())})
-        )
-
-    @hookimpl
-    def on_notice(self, run: Any, message: str) -> None:
-        self.calls.append(("on_notice", {"message": message}))
+def write_workflow(maverick_write_workflow: Callable[..., Path]) -> Callable[..., Path]:
+    """``maverick_write_workflow``: ``write_workflow(text, name="wf.yaml") -> Path``."""
+    return maverick_write_workflow
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    """A fresh hook recorder."""
-    return Recorder()
+def run_in_process(maverick_run: Callable[..., RunResult]) -> Callable[..., RunResult]:
+    """``maverick_run``, taking the plugin objects as ``objects=``."""
 
-
-@pytest.fixture
-def run_in_process(project: Path) -> Callable[..., Any]:
-    """Run a workflow in this process: ``run_in_process(path, inputs={}, plugins=[...])``.
-
-    Returns the outcome's fields plus ``run``; the terminal reporter is blocked so tests stay quiet.
-    """
-    from maverick_core.engine.config import make_config
-    from maverick_core.engine.dsl.loader import load_workflow
-    from maverick_core.engine.executor import Executor
-    from maverick_core.engine.pluginmanager import make_plugin_manager
-    from maverick_core.engine.run import RunRequest
-
-    def run(
-        path: Path,
-        inputs: dict[str, Any] | None = None,
-        objects: tuple[Any, ...] = (),
-        blocked: tuple[str, ...] = ("terminal",),
-        resume: bool = False,
-        run_id: str | None = None,
-        options: dict[str, Any] | None = None,
-    ) -> Any:
-        pm = make_plugin_manager(blocked=blocked, objects=objects, autoload=False)
-        config = make_config(pm, project, options or {})
-        workflow = load_workflow(path, pm.registries.step_models())
-        given = dict(inputs or {})
-        request = RunRequest(
-            workflow=workflow,
-            inputs=given,
-            given_inputs=frozenset(given),
-            resume=resume,
-            run_id=run_id,
-        )
-        run_ = pm.hook.open_run(config=config, request=request)
-        outcome = Executor(run_).execute()
-        return SimpleNamespace(
-            status=outcome.status, outputs=outcome.outputs, error=outcome.error, run=run_
-        )
-
-    return run
-
-
-def maverick_executable() -> list[str]:
-    """The installed ``maverick`` console script (the real entry point)."""
-    found = shutil.which("maverick")
-    return [found] if found else [sys.executable, "-m", "maverick_core.engine.cli"]
-
-
-@pytest.fixture
-def cli(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the installed ``maverick`` in a real subprocess in the project directory."""
-
-    def run(
-        *args: str, timeout: float = 60, env: dict[str, str] | None = None, cwd: Path | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        full_env = {**os.environ, **(env or {})}
-        return subprocess.run(
-            [*maverick_executable(), *args],
-            cwd=cwd or project,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-        )
+    def run(path: Path, *args: Any, objects: tuple[object, ...] = (), **kwargs: Any) -> RunResult:
+        return maverick_run(path, *args, plugins=objects, **kwargs)
 
     return run
 
 
 @pytest.fixture
-def git_repo(tmp_path: Path) -> Iterator[Path]:
-    """A real git repository with one commit on main and a local bare ``origin``."""
-    origin = tmp_path / "origin.git"
-    work = tmp_path / "work"
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True, env=env)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True, env=env)
-    for key, value in (("user.name", "t"), ("user.email", "t@example.com")):
-        subprocess.run(["git", "-C", str(work), "config", key, value], check=True)
-    (work / "README.md").write_text("# test project\n")
-    subprocess.run(["git", "-C", str(work), "add", "."], check=True, env=env)
-    subprocess.run(["git", "-C", str(work), "commit", "-q", "-m", "initial"], check=True, env=env)
-    subprocess.run(["git", "-C", str(work), "remote", "add", "origin", str(origin)], check=True)
-    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True, env=env)
-    yield work
+def cli(maverick_cli: MaverickCLI) -> MaverickCLI:
+    """``maverick_cli``: the installed ``maverick`` in a real process."""
+    return maverick_cli
+
+
+@pytest.fixture
+def recorder(maverick_recorder: HookRecorder) -> HookRecorder:
+    """``maverick_recorder``: a fresh hook recorder."""
+    return maverick_recorder

@@ -1,7 +1,8 @@
 """Run maverick workflows in this process, through the real executor and stores.
 
-This is what ``conftest.py``'s ``run_in_process`` does (plugin manager, config,
-loader, ``open_run``, :class:`~maverick_core.engine.executor.Executor`), plus timing:
+This is what ``maverick_core.testing.run_workflow`` (the ``maverick_run`` fixture) does
+(plugin manager, config, loader, ``open_run``,
+:class:`~maverick_core.engine.executor.Executor`), plus timing:
 :class:`TimedExecutor` is the real executor with a stopwatch (and a byte counter)
 around each ``commit_checkpoint`` call, so what is timed is the engine's whole
 commit path — id check, ``collect_checkpoint_data``, the checkpoint plugin's

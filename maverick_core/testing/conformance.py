@@ -637,11 +637,11 @@ class StoreConformance:
             str(root),
             *plugins,
             "-p",
-            "maverick_core.testing._killer",
+            "maverick_core.testing.killer",
         ]
 
         def run(log: str, *args: str, kill: int = 0) -> subprocess.CompletedProcess[str]:
-            env = {**os.environ, "MAVERICK_KIT_KILL_AFTER_CHECKPOINT": str(kill)}
+            env = {**os.environ, "MAVERICK_TEST_KILL": f"after_checkpoint:{kill}"}
             return subprocess.run(
                 [
                     *command,

@@ -5,22 +5,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import maverick_executable
+from maverick_core.testing import MaverickCLI, json_events
 
 HERE = Path(__file__).resolve().parent
 
 
 class Harness:
-    """Runs ``maverick`` on the resumable workflow in a project, like a user would."""
+    """Runs ``maverick`` on the resumable workflow in a project, like a user would.
+
+    ``kill="HOOK:N"`` crashes the run at that hook call (:mod:`maverick_core.testing.killer`);
+    ``tests/integration/plugins`` is on the path for the test store plugins.
+    """
 
     def __init__(self, project: Path, extra_args: tuple[str, ...] = ()) -> None:
         self.project = project
@@ -28,26 +30,14 @@ class Harness:
         self.extra_args = list(extra_args)
         shutil.copy(HERE / "workflows" / "resumable.yaml", project / "wf.yaml")
         shutil.copy(HERE / "workflows" / "sub.yaml", project / "sub.yaml")
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(HERE / "plugins"), os.environ.get("PYTHONPATH", "")]
-            ),
-        }
+        pythonpath = os.pathsep.join([str(HERE / "plugins"), os.environ.get("PYTHONPATH", "")])
+        self.cli = MaverickCLI(project, env={"PYTHONPATH": pythonpath})
+        self.env = self.cli.env  # what a test adds here reaches every later command
 
     def args(self, *args: str, inputs: dict[str, Any] | None = None) -> list[str]:
         given = {"log": str(self.log), **(inputs or {})}
         flags = [f"-i{k}={v}" for k, v in given.items()]
-        return [
-            *maverick_executable(),
-            "-p",
-            "maverick_test_killer",
-            *self.extra_args,
-            "run",
-            "wf.yaml",
-            *flags,
-            *args,
-        ]
+        return [*self.extra_args, "run", "wf.yaml", "--json", *flags, *args]
 
     def run(
         self,
@@ -56,40 +46,13 @@ class Harness:
         inputs: dict[str, Any] | None = None,
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
-        env = dict(self.env)
-        if kill:
-            env["MAVERICK_TEST_KILL"] = kill
-        return subprocess.run(
-            self.args("--json", *args, inputs=inputs),
-            cwd=self.project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        return self.cli(*self.args(*args, inputs=inputs), timeout=timeout, crash_at=kill)
 
     def start(self, *args: str, inputs: dict[str, Any] | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.args("--json", *args, inputs=inputs),
-            cwd=self.project,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
+        return self.cli.start(*self.args(*args, inputs=inputs))
 
     def maverick(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*maverick_executable(), *self.extra_args, *args],
-            cwd=self.project,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+        return self.cli(*self.extra_args, *args)
 
     def lines(self) -> list[str]:
         return self.log.read_text().splitlines() if self.log.exists() else []
@@ -121,30 +84,10 @@ class Harness:
         return sorted((self.project / ".maverick" / "checkpoints" / run_id).glob("journal*"))
 
 
-def events(output: str) -> list[dict[str, Any]]:
-    """The JSON events a ``--json`` run printed."""
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-
-
 def final_outputs(output: str) -> Any:
-    finish = [e for e in events(output) if e["event"] == "workflow_finish"]
+    finish = [e for e in json_events(output) if e["event"] == "workflow_finish"]
     assert finish, output
     return finish[-1].get("outputs")
-
-
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> list[str]:
-    """Read the process's stdout until a line contains ``needle``."""
-    assert proc.stdout is not None
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return seen
-    raise AssertionError(f"{needle!r} not seen in {seen}")
 
 
 @pytest.fixture
@@ -160,14 +103,11 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ref = Harness(root)
     result = ref.run()
     assert result.returncode == 0, result.stderr
-    finished = [e for e in events(result.stdout) if e["event"] == "step_finish"]
-    checkpoints = [e for e in events(result.stdout) if e["event"] == "checkpoint"]
+    finished = [e for e in json_events(result.stdout) if e["event"] == "step_finish"]
+    checkpoints = [e for e in json_events(result.stdout) if e["event"] == "checkpoint"]
     return {
         "outputs": final_outputs(result.stdout),
         "lines": sorted(ref.lines()),
         "steps": len(finished),
         "checkpoints": len(checkpoints),
     }
-
-
-__all__ = ["Harness", "events", "final_outputs", "signal", "wait_for_line"]

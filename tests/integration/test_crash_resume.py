@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import maverick_executable
-from tests.integration.conftest import Harness, events, final_outputs, wait_for_line
+from maverick_core.testing import json_events, maverick_executable, read_until
+from tests.integration.conftest import Harness, final_outputs
 
 
 def assert_resumed_like_reference(
@@ -73,7 +73,7 @@ def test_sigkill_right_after_a_checkpoint_commit_restores_that_checkpoint(harnes
 
     resumed = harness.run("--resume", run["run_id"])
     assert resumed.returncode == 0, resumed.stderr
-    resume = [e for e in events(resumed.stdout) if e["event"] == "resume"]
+    resume = [e for e in json_events(resumed.stdout) if e["event"] == "resume"]
     assert resume and resume[0]["checkpoint"].startswith("par_")
     assert_resumed_like_reference(harness, run["run_id"], committed, resumed.stdout, reference_run)
 
@@ -83,13 +83,13 @@ def test_interrupt_marks_the_run_interrupted_and_prints_the_resume_command(
     harness, reference_run, sig
 ):
     proc = harness.start(inputs={"pause": 0.4})
-    wait_for_line(proc, '"checkpoint_id": "seq_0"')
+    read_until(proc, '"checkpoint_id": "seq_0"')
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130
     run = harness.latest_run()
     assert run["status"] == "interrupted"
-    finish = [e for e in events(out) if e["event"] == "workflow_finish"][-1]
+    finish = [e for e in json_events(out) if e["event"] == "workflow_finish"][-1]
     assert finish["status"] == "interrupted"
     assert finish["resume_command"].endswith(f"--resume {run['run_id']}")
     committed = harness.committed_leaf_steps(run["run_id"])
@@ -116,7 +116,7 @@ steps:
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for_line(proc, "running slow")
+    read_until(proc, "running slow")
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=15)
@@ -140,7 +140,7 @@ def test_a_failing_step_fails_the_run_and_resume_after_the_fix_finishes_it(harne
     (project / "wf.yaml").write_text(wf)
     failed = harness.run()
     assert failed.returncode == 1
-    finish = [e for e in events(failed.stdout) if e["event"] == "workflow_finish"][-1]
+    finish = [e for e in json_events(failed.stdout) if e["event"] == "workflow_finish"][-1]
     assert finish["status"] == "failed" and "finish" in finish["error"]
     run = harness.latest_run()
     assert run["status"] == "failed"
@@ -190,7 +190,7 @@ def test_changed_inputs_are_refused_listing_each_key(harness):
     assert "inputs differ from run" in changed.stderr and "n: 3 -> 5" in changed.stderr
     forced = harness.run("--resume", "--force", inputs={"n": 5})
     assert forced.returncode == 0, forced.stderr
-    notices = [e["message"] for e in events(forced.stdout) if e["event"] == "notice"]
+    notices = [e["message"] for e in json_events(forced.stdout) if e["event"] == "notice"]
     assert any("--force: inputs changed: n: 3 -> 5" in n for n in notices)
 
 
@@ -215,7 +215,7 @@ def test_a_changed_step_after_the_resume_point_is_allowed(harness, project):
 def test_two_processes_cannot_execute_one_run(harness):
     assert harness.run(kill="after_step:2", inputs={"pause": 0.5}).returncode == -signal.SIGKILL
     first = harness.start("--resume")
-    wait_for_line(first, '"event": "resume"')
+    read_until(first, '"event": "resume"')
     second = harness.run("--resume")
     first.communicate(timeout=60)
     assert second.returncode == 2
@@ -227,7 +227,7 @@ def test_a_dead_holders_lock_is_taken_over_and_reported(harness):
     assert harness.run(kill="after_step:2").returncode == -signal.SIGKILL
     resumed = harness.run("--resume")
     assert resumed.returncode == 0
-    notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
+    notices = [e["message"] for e in json_events(resumed.stdout) if e["event"] == "notice"]
     assert any("took over the lock" in n and "that process is gone" in n for n in notices)
 
 
@@ -239,7 +239,7 @@ def test_torn_journal_tail_falls_back_to_the_newest_intact_checkpoint(harness, r
     journal.write_bytes(data[: len(data) - 40])  # tear the last record (seq_2)
     resumed = harness.run("--resume")
     assert resumed.returncode == 0, resumed.stderr
-    notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
+    notices = [e["message"] for e in json_events(resumed.stdout) if e["event"] == "notice"]
     assert any("damaged" in n and "'seq_1'" in n for n in notices), notices
     assert harness.counts()["seq[1].seq_work"] == 1
     assert harness.counts()["seq[2].seq_work"] == 2
@@ -255,7 +255,7 @@ def test_an_edited_record_is_detected_by_its_checksum(harness, reference_run):
     journal.write_bytes(text.replace(b"w1", b"w9", 1))  # an edit inside record #2
     resumed = harness.run("--resume")
     assert resumed.returncode == 0, resumed.stderr
-    notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
+    notices = [e["message"] for e in json_events(resumed.stdout) if e["event"] == "notice"]
     assert any("damaged" in n and "'seq_0'" in n for n in notices), notices
     assert final_outputs(resumed.stdout) == reference_run["outputs"]
 
@@ -345,7 +345,7 @@ def test_sigkill_in_the_middle_of_a_checkpoint_commit_keeps_the_previous_checkpo
     resumed = harness.run("--resume", "--store", "tornfile:")
     assert resumed.returncode == 0, resumed.stderr
     if tear_at > 1:
-        notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
+        notices = [e["message"] for e in json_events(resumed.stdout) if e["event"] == "notice"]
         assert any("damaged" in n and f"(#{tear_at - 1})" in n for n in notices), notices
     assert_resumed_like_reference(harness, run_id, committed, resumed.stdout, reference_run)
 

@@ -8,7 +8,7 @@ import select
 import subprocess
 import time
 
-from conftest import maverick_executable
+from maverick_core.testing import maverick_executable
 
 LOOP = """
 version: "1.0"

@@ -135,7 +135,7 @@ def test_runs_work_from_a_subdirectory_of_the_project(cli, project, write_workfl
 def test_runs_show_names_the_process_executing_a_running_run(cli, write_workflow, project):
     import subprocess
 
-    from conftest import maverick_executable
+    from maverick_core.testing import maverick_executable
 
     write_workflow(
         """

@@ -48,9 +48,9 @@ def project(tmp_path: Path) -> Path:
 def run(project: Path, *args: str, kill: int = 0) -> subprocess.CompletedProcess[str]:
     maverick = shutil.which("maverick")
     assert maverick
-    env = {**os.environ, "MAVERICK_KIT_KILL_AFTER_CHECKPOINT": str(kill)}
+    env = {**os.environ, "MAVERICK_TEST_KILL": f"after_checkpoint:{kill}"}
     return subprocess.run(
-        [maverick, "-p", "maverick_core.testing._killer", "run", "wf.yaml", "--json", *args],
+        [maverick, "-p", "maverick_core.testing.killer", "run", "wf.yaml", "--json", *args],
         cwd=project,
         env=env,
         capture_output=True,
