@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import install_workflow, make_project, run_workflow, scrub_environment
-
-from maverick_core.testing.postgres_server import running_postgres_server
+from maverick_postgres.testing import running_postgres_server
 
 
 def _installed(module: str) -> bool:

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from maverick_postgres import SCHEMA_VERSION, PostgresStore
 from maverick_postgres.store import READ_BATCH
+from maverick_postgres.testing import PostgresServer
 
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import (
@@ -32,7 +33,6 @@ from maverick_core.engine.storage import (
     make_record,
 )
 from maverick_core.testing.conformance import StoreConformance
-from maverick_core.testing.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
