@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from harness import install_workflow, make_project, run_workflow, scrub_environment
-from maverick_postgres.testing import running_postgres_server
 
 
 def _installed(module: str) -> bool:
@@ -38,7 +37,9 @@ def _postgres() -> Iterator[str | None]:
         yield None
         return
     try:
-        server_context = running_postgres_server()
+        from maverick_postgres.testing import running_postgres_server
+
+        server_context = running_postgres_server(durable=True)
         server = server_context.__enter__()
     except Exception as exc:  # the binaries are missing or the server did not start
         print(f"no PostgreSQL server: {exc}", file=sys.stderr)

@@ -139,8 +139,14 @@ def find_pg_ctl() -> Path:
     )
 
 
-def start_postgres_server(*, dbname: str = DEFAULT_DATABASE) -> PostgresServer:
+def start_postgres_server(
+    *, dbname: str = DEFAULT_DATABASE, durable: bool = False
+) -> PostgresServer:
     """Initialise and start a server; the caller must :meth:`~PostgresServer.stop` it.
+
+    :param durable: keep ``fsync`` on, as a real deployment has it (benchmarks); tests
+        leave it off, as pytest-postgresql does, since a throwaway server's data need
+        not survive a crash.
 
     :raises PostgresUnavailable: the binaries (or a user to run them as) are missing.
     :raises PostgresStartError: initdb or the server failed; the message has the log.
@@ -152,7 +158,7 @@ def start_postgres_server(*, dbname: str = DEFAULT_DATABASE) -> PostgresServer:
         if run_as.uid is not None:
             directories.append(Path(tempfile.mkdtemp(prefix="maverick-pg-ctl-")))
             pg_ctl = _pg_ctl_as(run_as, pg_ctl, directories[0], directories[1])
-        return _start(pg_ctl, directories, dbname)
+        return _start(pg_ctl, directories, dbname, durable)
     except BaseException:
         for directory in directories:
             shutil.rmtree(directory, ignore_errors=True)
@@ -160,9 +166,11 @@ def start_postgres_server(*, dbname: str = DEFAULT_DATABASE) -> PostgresServer:
 
 
 @contextlib.contextmanager
-def running_postgres_server(*, dbname: str = DEFAULT_DATABASE) -> Iterator[PostgresServer]:
+def running_postgres_server(
+    *, dbname: str = DEFAULT_DATABASE, durable: bool = False
+) -> Iterator[PostgresServer]:
     """Context manager form of :func:`start_postgres_server`."""
-    server = start_postgres_server(dbname=dbname)
+    server = start_postgres_server(dbname=dbname, durable=durable)
     try:
         yield server
     finally:
@@ -232,7 +240,7 @@ def _pg_ctl_as(run_as: RunAs, pg_ctl: Path, base_dir: Path, wrapper_dir: Path) -
     return wrapper
 
 
-def _start(pg_ctl: Path, directories: list[Path], dbname: str) -> PostgresServer:
+def _start(pg_ctl: Path, directories: list[Path], dbname: str, durable: bool) -> PostgresServer:
     from mirakuru.exceptions import ExecutorError
     from port_for import get_port
     from pytest_postgresql.exceptions import ExecutableMissingException
@@ -256,6 +264,8 @@ def _start(pg_ctl: Path, directories: list[Path], dbname: str) -> PostgresServer
             dbname=dbname,
             user=SUPERUSER,
             timeout=START_TIMEOUT,
+            # the library starts the server with -F (no fsync); a later -c wins
+            postgres_options="-c fsync=on" if durable else "",
         )
         try:
             executor.start()
