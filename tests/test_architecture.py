@@ -66,6 +66,11 @@ RULES = (
         ),
     ),
     Rule(
+        "the test kit builds on the engine and the API, never on a plugin's internals",
+        files=("maverick_core/testing/**",),
+        forbidden=("maverick_core.builtin.*", "maverick_core.devflow.*"),
+    ),
+    Rule(
         "devflow imports only the public API, maverick_core and its own modules",
         files=("maverick_core/devflow/**",),
         allowed=(
@@ -221,6 +226,7 @@ def test_the_rules_cover_every_part_of_the_tree() -> None:
         "maverick_core/engine",
         "maverick_core/builtin",
         "maverick_core/devflow",
+        "maverick_core/testing",
         *(str(p.relative_to(REPO)) for p in REPO.glob("plugins/*/maverick_*")),
     ]
     for part in parts:
