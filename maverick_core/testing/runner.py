@@ -22,7 +22,7 @@ class RunResult:
     """What an in-process run ended with: its outcome's fields and the run itself."""
 
     status: str
-    outputs: dict[str, Any] | None
+    outputs: dict[str, Any]
     error: str | None
     run: Run
 
