@@ -38,7 +38,7 @@ from maverick_core.testing.runner import (
 )
 
 ISOLATED_VARIABLES = ("MAVERICK_STORE", "MAVERICK_SERIALIZER", "MAVERICK_DURABILITY")
-"""Environment variables that choose a user's store; a test must not inherit them."""
+"""Environment variables that say how a user's runs are stored; a test must not inherit them."""
 
 
 @pytest.fixture
@@ -46,8 +46,8 @@ def maverick_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project directory, ``tmp_path / "proj"``, with a ``maverick.yaml``.
 
     The user's configuration directory (``$XDG_CONFIG_HOME``) points into
-    ``tmp_path`` and ``$MAVERICK_STORE`` / ``$MAVERICK_SERIALIZER`` are unset for the
-    test, so neither a user's settings nor their runs reach it.
+    ``tmp_path``, and ``$MAVERICK_STORE``, ``$MAVERICK_SERIALIZER`` and
+    ``$MAVERICK_DURABILITY`` are unset for the test: no user's settings or runs reach it.
     """
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     for name in ISOLATED_VARIABLES:

@@ -420,7 +420,7 @@ steps:
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for_line(proc, "checkpoint before saved")
+    read_until(proc, "checkpoint before saved")
     deadline = time.monotonic() + 30
     while not (child_pid.exists() and child_pid.read_text().strip()):
         assert time.monotonic() < deadline, "the long step never started its child"
