@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import maverick_executable
+from maverick_core.testing import maverick_executable
 from tests.e2e.fixtures.support import Maverick, end_state
 from tests.e2e.test_agents_presets import calls, repo
 
