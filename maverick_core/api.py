@@ -54,7 +54,7 @@ if TYPE_CHECKING:
         StoreError,
         WorkflowFailed,
     )
-    from maverick_core.engine.inputs import parse_value
+    from maverick_core.engine.inputs import environment_inputs, parse_value
     from maverick_core.engine.liveness import process_alive, process_start_time
     from maverick_core.engine.processes import (
         CommandResult,
@@ -81,6 +81,7 @@ if TYPE_CHECKING:
         Status,
         StepRecord,
     )
+    from maverick_core.engine.secrets import SecretMasker, mask_active
     from maverick_core.engine.storage import (
         CheckpointRecord,
         DamagedRecord,
@@ -119,6 +120,7 @@ _EXPORTS: dict[str, str] = {
     "Text": "maverick_core.engine.dsl.model",
     "Workflow": "maverick_core.engine.dsl.model",
     "load_named_workflow": "maverick_core.engine.discovery",
+    "environment_inputs": "maverick_core.engine.inputs",
     "parse_value": "maverick_core.engine.inputs",
     # durable writes, for stores
     "atomic_write": "maverick_core.engine.durability",
@@ -126,6 +128,9 @@ _EXPORTS: dict[str, str] = {
     "set_durability": "maverick_core.engine.durability",
     "sync_directory": "maverick_core.engine.durability",
     "sync_file": "maverick_core.engine.durability",
+    # secret masking (``run.secrets`` is a SecretMasker)
+    "SecretMasker": "maverick_core.engine.secrets",
+    "mask_active": "maverick_core.engine.secrets",
     # errors
     "CheckpointNotSaved": "maverick_core.engine.errors",
     "DefinitionError": "maverick_core.engine.errors",
@@ -218,6 +223,7 @@ __all__ = [
     "RunState",
     "Scope",
     "Seconds",
+    "SecretMasker",
     "Serializer",
     "Status",
     "Step",
@@ -235,10 +241,12 @@ __all__ = [
     "cli_state",
     "durability",
     "elapsed",
+    "environment_inputs",
     "execute_workflow",
     "kill_tree",
     "load_named_workflow",
     "make_record",
+    "mask_active",
     "money",
     "open_project",
     "origin_url",

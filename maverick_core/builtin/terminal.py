@@ -3,7 +3,8 @@
 Like pytest's terminal reporter it is an ordinary plugin (block it with
 ``-p no:terminal``). ``--quiet`` prints only problems and the summary;
 ``--json`` prints one JSON event per line instead (the machine interface).
-Secret input values are masked in everything it prints.
+Secret values are masked (``run.secrets``) in every value before it is formatted or
+JSON-encoded, so no escaped or split form of a secret reaches the output.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from maverick_core import hookimpl
 from maverick_core.engine.run import Status
+from maverick_core.engine.secrets import mask_active, shorten
 from maverick_core.engine.units import elapsed, money, tokens
 
 if TYPE_CHECKING:
@@ -25,13 +27,9 @@ if TYPE_CHECKING:
 MARKS = {Status.COMPLETED: "ok", Status.FAILED: "FAILED", Status.SKIPPED: "skipped"}
 
 
-def secret_values(run: Run) -> list[str]:
-    """The run's secret input values (masked in output)."""
-    return [
-        str(run.inputs[name])
-        for name, spec in run.workflow.inputs.items()
-        if spec.secret and run.inputs.get(name) not in (None, "")
-    ]
+def masked(run: Run | None, value: Any) -> Any:
+    """``value`` with the run's secrets masked (every live run's when there is none)."""
+    return run.secrets.mask(value) if run is not None else mask_active(value)
 
 
 def resume_command(run: Run) -> str:
@@ -50,15 +48,16 @@ class TerminalReporter:
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
         self.checkpoints = 0
-        self.secrets: list[str] = []
+        self.run: Run | None = None
         # a live progress bar only on a terminal: pipes and CI logs get plain lines
         self.bars = LoopProgress(out) if out.isatty() and not quiet else None
         self.agents = AgentUsage()
         self.running = RunningAgents(self, out.isatty())
 
     def write(self, line: str) -> None:
-        for secret in self.secrets:
-            line = line.replace(secret, "***")
+        # values are masked before they are formatted; this catches what a plugin's
+        # notice or a step path carries in text
+        line = masked(self.run, line)
         with self.lock:
             if self.bars is not None and self.bars.active:
                 self.bars.print(line)
@@ -72,7 +71,7 @@ class TerminalReporter:
 
     @hookimpl
     def workflow_start(self, run: Run) -> None:
-        self.secrets = secret_values(run)
+        self.run = run
         if not self.quiet:
             verb = "resuming" if run.resumed else "running"
             self.write(f"{verb} {run.workflow.name} (run {run.run_id})")
@@ -99,8 +98,9 @@ class TerminalReporter:
             f"({self.agents.step_details(path, step.type, record.duration)})"
         )
         if record.error:
-            line += f": {record.error.splitlines()[0] if record.error else ''}"
-            rest = record.error.splitlines()[1:]
+            # masked before it is split: a secret spanning lines must go whole
+            first, *rest = masked(run, record.error).splitlines() or [""]
+            line += f": {first}"
             if rest:
                 line += "\n" + "\n".join(f"{self.indent(path)}  | {r}" for r in rest)
         self.write(line)
@@ -153,7 +153,7 @@ class TerminalReporter:
     @hookimpl
     def on_notice(self, run: Run | None, message: str) -> None:
         # a multi-line notice (a report, a summary table) stays one indented block
-        first, *rest = message.splitlines() or [""]
+        first, *rest = masked(run, message).splitlines() or [""]
         self.write("\n".join([f"note: {first}", *(f"      {line}" for line in rest)]))
 
     @hookimpl
@@ -169,7 +169,7 @@ class TerminalReporter:
         self.write(f"{run.workflow.name} {outcome.status} in {outcome.duration:.2f}s ({summary})")
         if outcome.status != Status.COMPLETED:
             if outcome.error:
-                self.write(f"error: {outcome.error.splitlines()[0]}")
+                self.write(f"error: {masked(run, outcome.error).splitlines()[0]}")
             if run.config.options.get("resumable") and not outcome.usage_error:
                 self.write(f"resume with: {resume_command(run)}")
 
@@ -267,7 +267,8 @@ class RunningAgents:
     def activity(self, path: str, action: dict[str, Any]) -> None:
         with self.lock:
             self._clear_status()
-        detail = str(action.get("detail", ""))[:160]
+        # masked before it is cut, so no prefix of a secret survives the cut
+        detail = shorten(masked(self.reporter.run, str(action.get("detail", ""))), 160)
         self.reporter.write(f"{self.reporter.indent(path)}  > {action.get('kind')} {detail}")
 
     def _clear_status(self) -> None:
@@ -346,21 +347,23 @@ class JsonReporter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.lock = threading.Lock()
-        self.secrets: list[str] = []
 
-    def emit(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"event": event, "time": time.time(), **fields}, default=str)
-        for secret in self.secrets:
-            line = line.replace(secret, "***")
+    def emit(self, event: str, run: Run | None = None, **fields: Any) -> None:
+        """Print one event; its values are masked before they are encoded, never after."""
+        values = {name: masked(run, value) for name, value in fields.items()}
+        line = json.dumps(
+            {"event": event, "time": time.time(), **values},
+            default=lambda obj: masked(run, str(obj)),
+        )
         with self.lock:
             self.out.write(line + "\n")
             self.out.flush()
 
     @hookimpl
     def workflow_start(self, run: Run) -> None:
-        self.secrets = secret_values(run)
         self.emit(
             "workflow_start",
+            run,
             run_id=run.run_id,
             workflow=run.workflow.name,
             resumed_from=run.resumed_from,
@@ -370,6 +373,7 @@ class JsonReporter:
     def on_resume(self, run: Run, state: RunState) -> None:
         self.emit(
             "resume",
+            run,
             run_id=run.run_id,
             checkpoint=run.resumed_from,
             restored=len(state.done_paths()),
@@ -377,12 +381,13 @@ class JsonReporter:
 
     @hookimpl
     def before_step(self, run: Run, step: Any, path: str) -> None:
-        self.emit("step_start", run_id=run.run_id, path=path, type=step.type)
+        self.emit("step_start", run, run_id=run.run_id, path=path, type=step.type)
 
     @hookimpl
     def after_step(self, run: Run, step: Any, path: str, record: StepRecord) -> None:
         self.emit(
             "step_finish",
+            run,
             run_id=run.run_id,
             path=path,
             type=step.type,
@@ -393,16 +398,17 @@ class JsonReporter:
 
     @hookimpl
     def on_step_skipped(self, run: Run, step: Any, path: str, reason: str) -> None:
-        self.emit("step_skipped", run_id=run.run_id, path=path, reason=reason)
+        self.emit("step_skipped", run, run_id=run.run_id, path=path, reason=reason)
 
     @hookimpl
     def on_loop_start(self, run: Run, step: Any, path: str, total: int, done: int) -> None:
-        self.emit("loop_start", run_id=run.run_id, path=path, total=total, restored=done)
+        self.emit("loop_start", run, run_id=run.run_id, path=path, total=total, restored=done)
 
     @hookimpl
     def after_checkpoint(self, run: Run, checkpoint: CheckpointInfo) -> None:
         self.emit(
             "checkpoint",
+            run,
             run_id=run.run_id,
             checkpoint_id=checkpoint.checkpoint_id,
             seq=checkpoint.seq,
@@ -412,20 +418,20 @@ class JsonReporter:
 
     @hookimpl
     def on_notice(self, run: Run | None, message: str) -> None:
-        self.emit("notice", run_id=run.run_id if run else None, message=message)
+        self.emit("notice", run, run_id=run.run_id if run else None, message=message)
 
     @hookimpl
     def on_agent_session(self, run: Run, path: str, session: dict[str, Any] | None) -> None:
         if session is not None:
-            self.emit("agent_session", run_id=run.run_id, path=path, **session)
+            self.emit("agent_session", run, run_id=run.run_id, path=path, **session)
 
     @hookimpl
     def on_agent_activity(self, run: Run, path: str, role: str, action: dict[str, Any]) -> None:
-        self.emit("agent_activity", run_id=run.run_id, path=path, role=role, action=action)
+        self.emit("agent_activity", run, run_id=run.run_id, path=path, role=role, action=action)
 
     @hookimpl
     def on_agent_usage(self, run: Run, path: str, usage: dict[str, Any]) -> None:
-        self.emit("agent_usage", run_id=run.run_id, path=path, usage=usage)
+        self.emit("agent_usage", run, run_id=run.run_id, path=path, usage=usage)
 
     @hookimpl
     def workflow_finish(self, run: Run, outcome: RunOutcome) -> None:
@@ -439,7 +445,7 @@ class JsonReporter:
             fields["outputs"] = outcome.outputs
         elif run.config.options.get("resumable") and not outcome.usage_error:
             fields["resume_command"] = resume_command(run)
-        self.emit("workflow_finish", **fields)
+        self.emit("workflow_finish", run, **fields)
 
 
 @hookimpl

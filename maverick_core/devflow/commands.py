@@ -123,7 +123,8 @@ class WorkflowCommand(click.Command):
                 )
                 continue
             kinds: dict[str, click.ParamType[Any]] = {"integer": click.INT, "number": click.FLOAT}
-            kind = kinds.get(spec.type, click.STRING)
+            # a secret is parsed by maverick, whose errors never echo it (click's would)
+            kind = click.STRING if spec.secret else kinds.get(spec.type, click.STRING)
             metavar = {"list": "YAML_LIST", "object": "YAML_MAPPING"}.get(
                 spec.type, spec.type.upper()
             )
@@ -150,7 +151,7 @@ class WorkflowCommand(click.Command):
 
     def invoke_workflow(self, assignments: tuple[str, ...], **options: Any) -> None:
         """Collect the inputs from the derived options and ``-i``, then run the workflow."""
-        from maverick_core.api import parse_value
+        from maverick_core.api import environment_inputs, parse_value
 
         workflow = self.workflow
         if workflow is None:  # parse_args always sets it; guard for direct callers
@@ -164,9 +165,11 @@ class WorkflowCommand(click.Command):
                 raise click.UsageError(
                     f"input '{name}' is given twice (--{option_name(name)} and -i {name}=...)"
                 )
-            if spec.type in ("list", "object", "string"):
+            if spec.type in ("list", "object", "string") or spec.secret:
                 value = parse_value(workflow, name, value)
             given[name] = value
+        for name, value in environment_inputs(workflow).items():
+            given.setdefault(name, value)
         starting = options.get("resume") is None and not options.get("explain")
         if starting and not options.get("from_checkpoint"):
             for name, spec in workflow.inputs.items():

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Protocol
 
 import attrs
 
-from maverick_core.api import StepFailed, kill_tree
+from maverick_core.api import StepFailed, kill_tree, mask_active
 
 # roles that change the project; every other role is read-only
 EDITING_ROLES = frozenset({"implementer", "fixer", "issue_fixer"})
@@ -112,7 +112,8 @@ class Transcript:
 
     def act(self, kind: str, detail: str) -> None:
         """Record one action and report it."""
-        detail = " ".join(detail.split())[:200]
+        # secrets are masked before the text is folded and cut, or a part of one survives
+        detail = " ".join(mask_active(detail).split())[:200]
         self.reply.activity.append({"kind": kind, "detail": detail, "time": round(time.time(), 3)})
         del self.reply.activity[:-ACTIVITY_LIMIT]
         self.events.activity(kind, detail)

@@ -140,7 +140,7 @@ def run_stage(ctx: StepContext, stage: Stage) -> dict[str, Any]:
         group=ctx.processes,
     )
     timed_out = result.timed_out
-    output = tail(result.stdout)
+    output = tail(ctx.run.secrets.mask_text(result.stdout))
     if timed_out:
         output = f"{output}\n(timed out after {stage.timeout:g}s)".lstrip("\n")
     return {

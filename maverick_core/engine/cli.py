@@ -74,7 +74,11 @@ def run_options(function: Any) -> Any:
             "assignments",
             multiple=True,
             metavar="KEY=VALUE",
-            help="An input value, parsed as YAML and checked against its type.",
+            help=(
+                "An input value, parsed as YAML and checked against its type; "
+                "KEY=@FILE reads it from a file, KEY=@- from stdin. Inputs not given "
+                "are read from MAVERICK_INPUT_<KEY>."
+            ),
         ),
         click.option(
             "--resume",
@@ -149,6 +153,7 @@ def execute_workflow(
     """Open (or resume) a run and execute it; returns the exit code."""
     from maverick_core.engine.discovery import load_named_workflow
     from maverick_core.engine.executor import Executor
+    from maverick_core.engine.inputs import environment_inputs
     from maverick_core.engine.run import RunRequest, Status
 
     state = cli_state()
@@ -168,6 +173,9 @@ def execute_workflow(
     )
     if workflow is None:
         workflow = load_named_workflow(config, name_or_path)
+    from_environment = environment_inputs(workflow)
+    given = {**from_environment, **given}
+    given_names = set(given_names) | set(from_environment)
     if (from_checkpoint or explain) and resume is None:
         resume = LATEST
     request = RunRequest(
@@ -191,12 +199,20 @@ def execute_workflow(
 
 
 def parse_assignments(workflow: Workflow, assignments: Sequence[str]) -> dict[str, Any]:
-    """``-i KEY=VALUE`` values, parsed and type-checked."""
+    """``-i KEY=VALUE`` values (``KEY=@FILE``, ``KEY=@-``), parsed and type-checked."""
+    from maverick_core.engine.errors import InputError
     from maverick_core.engine.inputs import parse_assignment, parse_value
 
     values = {}
+    from_stdin: list[str] = []
     for text in assignments:
         key, raw = parse_assignment(text)
+        if raw == "@-":
+            from_stdin.append(key)
+            if len(from_stdin) > 1:
+                raise InputError(
+                    f"-i {from_stdin[0]}=@- and -i {key}=@-: standard input can give one value"
+                )
         values[key] = parse_value(workflow, key, raw)
     return values
 
@@ -464,7 +480,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(exc.message if exc.location else f"error: {exc.message}", err=True)
         sys.exit(EXIT_USAGE)
     except MaverickError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        from maverick_core.engine.secrets import mask_active
+
+        click.echo(f"error: {mask_active(exc.message)}", err=True)
         sys.exit(exc.exit_code)
 
 

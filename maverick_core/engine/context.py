@@ -129,7 +129,11 @@ class StepContext:
         self._executor.run_steps(steps, scope)
 
     def run_workflow(self, workflow: Workflow, inputs: dict[str, Any], prefix: str) -> Any:
-        """Run another workflow's steps under ``prefix``; returns its outputs."""
+        """Run another workflow's steps under ``prefix``; returns its outputs.
+
+        Its own ``secret: true`` inputs are masked from then on, like the run's.
+        """
+        self._executor.run.secrets.add_inputs(workflow, inputs)
         return self._executor.run_workflow(workflow, inputs, prefix)
 
     def call_again(self, skip: object | str) -> Any:

@@ -1,15 +1,31 @@
-"""Workflow inputs: parsing ``-i KEY=VALUE``, type checks, defaults."""
+"""Workflow inputs: parsing ``-i KEY=VALUE``, type checks, defaults.
+
+A value given as ``@path`` is read from that file (``@-``: from standard input;
+``@@text`` is the literal ``@text``), and an input not given with ``-i`` is read from
+``MAVERICK_INPUT_<NAME>`` or the variable its ``env:`` names: either way a secret
+never appears on a command line (``ps``, shell history). The value of a secret input
+is never echoed in an error.
+"""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any
+import os
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any, BinaryIO
 
 import yaml
 
 from maverick_core.engine.dsl.loader import input_value_matches
 from maverick_core.engine.dsl.model import Workflow
 from maverick_core.engine.errors import InputError
+from maverick_core.engine.secrets import shorten_value
+
+ENV_PREFIX = "MAVERICK_INPUT_"
+MAX_FILE_BYTES = 1 << 20
+"""Largest value read from ``@file`` or ``@-``."""
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -23,8 +39,36 @@ def parse_assignment(text: str) -> tuple[str, str]:
 def parse_value(workflow: Workflow, key: str, text: str) -> Any:
     """Parse one CLI value as YAML and check it against the declared type.
 
-    A string input keeps the text exactly as given (``-i name=007`` is ``"007"``).
+    A string input keeps the text exactly as given (``-i name=007`` is ``"007"``);
+    ``@path``, ``@-`` and ``@@text`` are read as the module docstring says.
     """
+    _spec(workflow, key)
+    return parse_text(workflow, key, read_value_source(key, text))
+
+
+def parse_text(workflow: Workflow, key: str, text: str, origin: str = "") -> Any:
+    """Parse a value's text (already read from its source) and check its type.
+
+    :param origin: where the text came from, for errors (``MAVERICK_INPUT_TOKEN``).
+    """
+    spec = _spec(workflow, key)
+    if spec.type == "string":
+        return text
+    where = f"input '{key}'" + (f" (from {origin})" if origin else "")
+    # a secret's value is never echoed, not even in the error that refuses it
+    shown = "a value that is not shown (secret)" if spec.secret else repr(text)
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise InputError(f"{where}: {shown} is not a valid {spec.type}") from None
+    if spec.type == "number" and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not input_value_matches(spec.type, value):
+        raise InputError(f"{where}: expected {spec.type}, got {shown}")
+    return value
+
+
+def _spec(workflow: Workflow, key: str) -> Any:
     spec = workflow.inputs.get(key)
     if spec is None:
         known = sorted(workflow.inputs)
@@ -33,17 +77,64 @@ def parse_value(workflow: Workflow, key: str, text: str) -> Any:
         raise InputError(
             f"unknown input '{key}'{hint}; {workflow.name} takes: {', '.join(known) or 'none'}"
         )
-    if spec.type == "string":
+    return spec
+
+
+def read_value_source(key: str, text: str, stdin: BinaryIO | None = None) -> str:
+    """The value ``text`` stands for: ``@path`` a file's content, ``@-`` standard
+    input's, ``@@text`` the literal ``@text``; anything else itself.
+
+    One trailing newline is dropped from what is read (``echo token > file``).
+    """
+    if not text.startswith("@"):
         return text
+    if text.startswith("@@"):
+        return text[1:]
+    name = text[1:]
     try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        raise InputError(f"input '{key}': {text!r} is not a valid {spec.type}") from None
-    if spec.type == "number" and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not input_value_matches(spec.type, value):
-        raise InputError(f"input '{key}': expected {spec.type}, got {text!r}")
-    return value
+        if name == "-":
+            source = stdin if stdin is not None else sys.stdin.buffer
+            data = source.read(MAX_FILE_BYTES + 1)
+            where = "standard input"
+        else:
+            if not name:
+                raise InputError(f"input '{key}': '@' needs a file name (@path, or @- for stdin)")
+            where = name
+            with open(os.path.expanduser(name), "rb") as file:
+                data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"input '{key}': cannot read {name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"input '{key}': {where} holds more than {MAX_FILE_BYTES} bytes")
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"input '{key}': {where} is not UTF-8 text") from None
+    return value.removesuffix("\n").removesuffix("\r")
+
+
+def env_name(key: str) -> str:
+    """``MAVERICK_INPUT_<NAME>`` for input ``key`` (upper case, other characters ``_``)."""
+    return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", key).upper()
+
+
+def environment_inputs(
+    workflow: Workflow, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Inputs given through the environment, parsed and type-checked.
+
+    For each declared input: ``MAVERICK_INPUT_<NAME>``, else the variable its
+    ``env:`` names. An empty variable counts as unset (CI systems set secrets that
+    are unavailable to a build as empty).
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for key, spec in workflow.inputs.items():
+        for variable in (env_name(key), spec.env):
+            if variable and environ.get(variable):
+                values[key] = parse_text(workflow, key, environ[variable], origin=variable)
+                break
+    return values
 
 
 def check_value(workflow: Workflow, key: str, value: Any) -> Any:
@@ -57,9 +148,8 @@ def check_value(workflow: Workflow, key: str, value: Any) -> Any:
     if spec.type == "number" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if value is not None and not input_value_matches(spec.type, value):
-        raise InputError(
-            f"input '{key}': expected {spec.type}, got {type(value).__name__} {value!r}"
-        )
+        shown = "(a secret, not shown)" if spec.secret else shorten_value(value)
+        raise InputError(f"input '{key}': expected {spec.type}, got {type(value).__name__} {shown}")
     return value
 
 

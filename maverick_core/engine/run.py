@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from maverick_core.engine.secrets import SecretMasker
+
 if TYPE_CHECKING:
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Workflow
@@ -195,7 +197,8 @@ class Run:
 
     ``resumed_from`` names the checkpoint it resumed from (None for a fresh run).
     ``store_data`` is a slot for the checkpoint plugin's own bookkeeping;
-    ``plan`` holds the text ``--resume --explain`` prints.
+    ``plan`` holds the text ``--resume --explain`` prints. ``secrets`` masks the
+    values of its secret inputs (and of its subworkflows') in whatever is shown or stored.
     """
 
     run_id: str
@@ -209,6 +212,11 @@ class Run:
     plan: str | None = None
     started_at: float = attrs.field(factory=time.time)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
+    secrets: SecretMasker = attrs.field(
+        default=attrs.Factory(
+            lambda run: SecretMasker.for_inputs(run.workflow, run.inputs), takes_self=True
+        )
+    )
 
     @property
     def resumed(self) -> bool:

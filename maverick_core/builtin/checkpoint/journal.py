@@ -36,6 +36,7 @@ from maverick_core.engine.run import (
     StepRecord,
     new_run_id,
 )
+from maverick_core.engine.secrets import SecretMasker
 from maverick_core.engine.storage import (
     CheckpointRecord,
     DamagedRecord,
@@ -205,13 +206,16 @@ class Session:
     last_data: dict[str, Any] | None = None
     snapshot_bytes: int = 0
     bytes_since_snapshot: int = 0
-    secrets: list[str] = attrs.field(factory=list)
+    masker: SecretMasker = attrs.field(factory=SecretMasker)
     # what earlier attempts recorded about agent calls (load_agent_records)
     agents: dict[str, Any] = attrs.field(factory=dict)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def save_run(self, **changes: Any) -> None:
-        """Update the run record (status, meta...) durably."""
+        """Update the run record (status, meta...) durably; secrets never reach it."""
+        for field in ("inputs", "meta"):
+            if field in changes:
+                changes[field] = self.masker.mask(changes[field])
         with self.lock:
             self.record = attrs.evolve(self.record, updated_at=time.time(), **changes)
             self.store.update_run(self.record)
@@ -220,22 +224,9 @@ class Session:
         """Apply ``change(value)`` to ``meta[key]`` and save the run record durably."""
         with self.lock:
             meta = dict(self.record.meta)
-            meta[key] = change(meta.get(key))
+            meta[key] = self.masker.mask(change(meta.get(key)))
             self.record = attrs.evolve(self.record, updated_at=time.time(), meta=meta)
             self.store.update_run(self.record)
-
-
-def _redact(value: Any, secrets: list[str]) -> Any:
-    """Replace secret input values in persisted strings: secrets never reach a store."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {k: _redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, secrets) for v in value]
-    return value
 
 
 def _top_level(path: str) -> str:
@@ -264,6 +255,7 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
     now = time.time()
     run_id = new_run_id(workflow.name, now)
     secret_names = [n for n, spec in workflow.inputs.items() if spec.secret]
+    masker = SecretMasker.for_inputs(workflow, inputs)
     holder = LockHolder.current(now, secrets.token_hex(8))
     record = RunRecord(
         run_id=run_id,
@@ -273,7 +265,7 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
         status=Status.RUNNING.value,
         created_at=now,
         updated_at=now,
-        inputs={k: v for k, v in inputs.items() if k not in secret_names},
+        inputs=masker.mask({k: v for k, v in inputs.items() if k not in secret_names}),
         secret_inputs=secret_names,
         fingerprints=dict(workflow.fingerprints),
         meta={
@@ -286,9 +278,9 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
     state_dir(config.root)
     store.create_run(record)
     store.acquire_lock(run_id, holder)
-    run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config)
+    run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config, secrets=masker)
     run.store_data = Session(
-        store, serializer, record, holder, secrets=_secrets(run), agents=_budget(config)
+        store, serializer, record, holder, masker=masker, agents=_budget(config)
     )
     config.options["resumable"] = True
     return run
@@ -303,14 +295,6 @@ def _budget(config: Config) -> dict[str, Any]:
 def _holder_meta(holder: LockHolder) -> dict[str, Any]:
     """Who executes the run, as shown by ``maverick runs show``."""
     return {"pid": holder.pid, "host": holder.host, "since": holder.acquired_at}
-
-
-def _secrets(run: Run) -> list[str]:
-    return [
-        str(run.inputs[n])
-        for n, spec in run.workflow.inputs.items()
-        if spec.secret and run.inputs.get(n) not in (None, "")
-    ]
 
 
 def _find_run(store: Store, request: RunRequest) -> RunRecord:
@@ -399,7 +383,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         seq=loaded.max_seq,
         rewind=True,
         last_data=loaded.data,
-        secrets=_secrets(run),
+        masker=run.secrets,
         agents={
             "calls": list(found.meta.get(AGENT_CALLS) or []),
             "sessions": dict(found.meta.get(AGENT_SESSIONS) or {}),
@@ -526,9 +510,7 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
     payload: dict[str, Any] = {"records": {p: r.to_plain() for p, r in records.items()}}
     if full or run.checkpoint_data != session.last_data:
         payload["data"] = run.checkpoint_data
-    if session.secrets:
-        payload = _redact(payload, session.secrets)
-    body = session.serializer.dumps(payload)
+    body = session.serializer.dumps(session.masker.mask(payload))
     now = time.time()
     record = make_record(
         run.run_id,
@@ -562,9 +544,7 @@ def _write_snapshot(
         "records": {p: r.to_plain() for p, r in everything.items()},
         "data": run.checkpoint_data,
     }
-    if session.secrets:
-        payload = _redact(payload, session.secrets)
-    body = session.serializer.dumps(payload)
+    body = session.serializer.dumps(session.masker.mask(payload))
     session.store.write_snapshot(
         make_record(
             run.run_id, session.seq, checkpoint_id, "full", now, session.serializer.name, body
@@ -603,7 +583,7 @@ def record_agent_usage(run: Run, usage: dict[str, Any]) -> None:
     session: Session | None = run.store_data
     if session is None:
         return
-    entry = _redact(dict(usage), session.secrets)
+    entry = session.masker.mask(dict(usage))
     session.update_meta(AGENT_CALLS, lambda calls: [*(calls or []), entry])
 
 
@@ -618,7 +598,7 @@ def record_agent_session(run: Run, path: str, record: dict[str, Any] | None) -> 
         if record is None:
             updated.pop(path, None)
         else:
-            updated[path] = _redact(dict(record), session.secrets)
+            updated[path] = session.masker.mask(dict(record))
         return updated
 
     if record is None and path not in (session.record.meta.get(AGENT_SESSIONS) or {}):

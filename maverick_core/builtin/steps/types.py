@@ -57,20 +57,22 @@ class ShellStepType:
         )
         if result.timed_out:
             raise StepFailed(
-                f"timed out after {step.timeout:g}s" + _stderr_suffix(result.stderr),
+                f"timed out after {step.timeout:g}s" + _stderr_suffix(ctx, result.stderr),
                 timed_out=True,
             )
         if result.returncode != 0:
+            suffix = _stderr_suffix(ctx, result.stderr)
             raise StepFailed(
-                f"command exited with status {result.returncode}" + _stderr_suffix(result.stderr),
+                f"command exited with status {result.returncode}{suffix}",
                 exit_code=result.returncode,
             )
         stdout = result.stdout.rstrip("\n")
         return {"stdout": stdout, "stderr": result.stderr, "returncode": result.returncode}
 
 
-def _stderr_suffix(err: str) -> str:
-    text = tail(err)
+def _stderr_suffix(ctx: StepContext, err: str) -> str:
+    # masked before the tail is cut, so no part of a secret survives the cut
+    text = tail(ctx.run.secrets.mask_text(err))
     return f": {text}" if text else ""
 
 

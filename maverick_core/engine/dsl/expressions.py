@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from maverick_core.engine.errors import EvaluationError, ExpressionError
+from maverick_core.engine.secrets import shorten_value
 
 __all__ = [
     "DEFAULT_NAMES",
@@ -147,8 +148,8 @@ def _type_name(value: Any) -> str:
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    # masked before it is cut, so a secret's prefix never survives the cut
+    return shorten_value(value, limit)
 
 
 def _element_count(value: Any, limit: int) -> int:
@@ -283,8 +284,8 @@ def _lookup(container: Any, key: Any, attribute: bool) -> Any:
             raise _Fault(f"{_type_name(key)} cannot be a dict key") from None
     if attribute:
         if _is_list(container):
-            raise _Fault(f"a list has no key {key!r} (use an index such as [0])")
-        raise _Fault(f"cannot get key {key!r} from {_type_name(container)}")
+            raise _Fault(f"a list has no key {_short_repr(key)} (use an index such as [0])")
+        raise _Fault(f"cannot get key {_short_repr(key)} from {_type_name(container)}")
     if isinstance(container, str) or _is_list(container):
         if isinstance(key, bool) or not isinstance(key, int):
             raise _Fault(f"a {_type_name(container)} index must be an int, not {_type_name(key)}")

@@ -30,6 +30,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 
 from maverick_core.engine.dsl import expressions
 from maverick_core.engine.dsl.model import (
+    ENV_NAME,
     INPUT_TYPES,
     Condition,
     Count,
@@ -408,6 +409,13 @@ class _Checker:
                 self.error(
                     f"default {_describe(spec['default'])} is not of type {kind}",
                     (*path, "default"),
+                )
+            env = spec.get("env")
+            if isinstance(env, str) and not ENV_NAME.fullmatch(env):
+                self.error(
+                    f"env {env!r} is not an environment variable name "
+                    "(letters, digits and '_', not starting with a digit)",
+                    (*path, "env"),
                 )
 
     def check_steps(self, steps: list[Any], path: PathKey, visible: set[str]) -> set[str]:

@@ -32,6 +32,8 @@ Seconds = NewType("Seconds", float)
 """A positive number of seconds."""
 
 INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""What an input's ``env:`` may name: a portable environment variable name."""
 
 CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -72,13 +74,19 @@ MISSING: Any = _Missing()
 
 @attrs.frozen(kw_only=True)
 class InputSpec:
-    """A declared workflow input."""
+    """A declared workflow input.
+
+    :ivar secret: never stored, never printed (masked by ``run.secrets``).
+    :ivar env: an environment variable the value is read from when ``-i`` does not
+        give it (after ``MAVERICK_INPUT_<NAME>``), so a secret stays off command lines.
+    """
 
     type: str = "string"
     required: bool = False
     default: Any = MISSING
     description: str = ""
     secret: bool = False
+    env: str | None = None
 
     @property
     def has_default(self) -> bool:

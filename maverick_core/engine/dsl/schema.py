@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from maverick_core.engine.dsl.model import (
+    ENV_NAME,
     INPUT_TYPES,
     BranchOption,
     Condition,
@@ -94,6 +95,7 @@ def workflow_schema(step_models: Mapping[str, type[Step]]) -> dict[str, Any]:
         steps.append(schema)
     input_schema = _object_schema(InputSpec)
     input_schema["properties"]["type"] = {"enum": list(INPUT_TYPES)}
+    input_schema["properties"]["env"] = {"type": "string", "pattern": ENV_NAME.pattern}
     workflow = _object_schema(Workflow, skip=("source", "fingerprints"))
     workflow["properties"]["version"] = {"const": "1.0"}
     return {
