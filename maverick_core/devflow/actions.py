@@ -14,6 +14,7 @@ before the interruption.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -210,10 +211,11 @@ def review_report(
     lines += [changes.get("files_text") or "(none)"]
     lines += ["", f"## Review ({review.get('role', 'reviewer')})", "", answer.strip() or "(empty)"]
     text = "\n".join(lines) + "\n"
-    directory = state_dir(ctx.config.root) / "reviews"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = state_dir(ctx.config.root, "reviews")
     path = directory / f"{run_id}.md"
-    path.write_text(text, encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
     relative = str(path.relative_to(ctx.config.root))
     ctx.notice(f"review report written to {relative}:\n{text.rstrip()}")
     return {

@@ -17,7 +17,7 @@ from maverick_core.api import CommandResult, CommandRunner, ProcessGroup, StepFa
 STDERR_TAIL_LINES = 15
 MAX_DIFF_CHARS = 200_000
 # The whole work tree except maverick's own directory: run state is never committed,
-# and maverick creating .maverick/.gitignore does not make the tree "dirty".
+# and a state directory maverick creates there does not make the tree "dirty".
 WORK_TREE = (":/", ":(exclude).maverick")
 
 

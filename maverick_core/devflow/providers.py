@@ -114,7 +114,7 @@ def _front_matter(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def _write_front_matter(path: Path, meta: dict[str, Any], body: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
     text = f"---\n{header}---\n{body.rstrip()}\n"
     try:
@@ -201,7 +201,7 @@ class LocalProvider:
     ) -> PullRequest:
         """Write ``.maverick/prs/<head>.md``; numbers count up from 1."""
         path = self._pr_path(head)
-        state_dir(self.root)  # its .gitignore keeps pull request files out of git
+        state_dir(self.root, "prs")  # its .gitignore keeps pull request files out of git
         numbers = [self._pull_request(p).number for p in self._all()]
         meta = {
             "number": max(numbers, default=0) + 1,

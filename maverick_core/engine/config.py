@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
     from maverick_core.engine.pluginmanager import MaverickPluginManager
 
 PROJECT_MARKERS = ("maverick.yaml", ".maverick", ".git")
-STATE_GITIGNORE = (
+STATE_GITIGNORE = "# Created by maverick: run state is never committed.\n*\n"
+"""What each state directory's ``.gitignore`` holds (as pytest does for its cache)."""
+LEGACY_GITIGNORE = (
     "# maverick's run state (checkpoints, locks, reviews) must never be committed.\n"
     "*\n"
     "# What a project keeps here on purpose is meant to be shared.\n"
@@ -32,6 +35,9 @@ STATE_GITIGNORE = (
     "!/issues/\n"
     "!/issues/**\n"
 )
+"""The ``.maverick/.gitignore`` earlier releases wrote; it un-ignored itself."""
+STATE_DIR_MODE = 0o700
+STATE_FILE_MODE = 0o600
 SETTINGS_FILE = "maverick.yaml"
 
 
@@ -158,11 +164,64 @@ def open_project(project_dir: str | Path | None = None) -> tuple[Project, dict[s
     return Project(root, project_name(root, settings)), settings
 
 
-def state_dir(root: Path) -> Path:
-    """``<root>/.maverick``, created (0700) with a ``.gitignore`` so it never reaches git."""
+def state_dir(root: Path, name: str | None = None) -> Path:
+    """``<root>/.maverick``, or its state directory ``name`` (``checkpoints``, ``reviews``).
+
+    Directories are created 0700. A state directory gets a ``.gitignore`` holding
+    ``*`` (0600), like pytest's cache, so what maverick writes there never reaches
+    git and never shows in ``git status``, while ``.maverick/workflows/``,
+    ``prompts/`` and ``issues/`` stay committable. The ``.maverick/.gitignore`` of
+    earlier releases is removed when git does not track it (see
+    :func:`retire_legacy_gitignore`).
+    """
     directory = root / ".maverick"
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    ignore = directory / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
-    return directory
+    try:
+        directory.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+        retire_legacy_gitignore(directory)
+        if name is None:
+            return directory
+        state = directory / name
+        state.mkdir(mode=STATE_DIR_MODE, exist_ok=True)
+        write_gitignore(state)
+    except OSError as exc:
+        raise MaverickError(f"cannot create {directory / (name or '')}: {exc}") from None
+    return state
+
+
+def write_gitignore(directory: Path) -> None:
+    """Give ``directory`` a ``.gitignore`` that ignores all of it (kept if present)."""
+    path = directory / ".gitignore"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, STATE_FILE_MODE)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(STATE_GITIGNORE)
+
+
+def retire_legacy_gitignore(directory: Path) -> None:
+    """Remove the ``.maverick/.gitignore`` an earlier release wrote, unless git tracks it.
+
+    It un-ignored itself, so every repository showed ``?? .maverick/``. Only the exact
+    text maverick wrote is removed: a file the user edited is theirs. A tracked copy
+    is left (removing it would dirty the tree); it ignores the same state.
+    """
+    path = directory / ".gitignore"
+    try:
+        if path.read_text(encoding="utf-8") != LEGACY_GITIGNORE:
+            return
+    except (OSError, UnicodeDecodeError):
+        return
+    try:
+        tracked = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", ".gitignore"],
+            cwd=directory,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        tracked = None
+    if tracked is not None and tracked.returncode == 0:
+        return
+    path.unlink(missing_ok=True)

@@ -274,7 +274,7 @@ def test_no_intact_checkpoint_refuses_with_a_clear_message(harness):
 def test_checkpoint_files_are_private_and_state_is_git_ignored(harness, project):
     assert harness.run().returncode == 0
     state = project / ".maverick"
-    assert (state / ".gitignore").read_text().strip().endswith("*")
+    assert (state / "checkpoints" / ".gitignore").read_text().strip().endswith("*")
     run_dir = state / "checkpoints" / harness.latest_run()["run_id"]
     assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
     for file in run_dir.iterdir():

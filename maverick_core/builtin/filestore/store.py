@@ -40,9 +40,9 @@ from urllib.parse import quote, unquote
 
 import attrs
 
-from maverick_core.engine.config import STATE_GITIGNORE
+from maverick_core.engine.config import state_dir
 from maverick_core.engine.durability import atomic_write, sync_directory, sync_file
-from maverick_core.engine.errors import LockHeld, StoreError
+from maverick_core.engine.errors import LockHeld, MaverickError, StoreError
 from maverick_core.engine.storage import (
     CheckpointRecord,
     DamagedRecord,
@@ -97,8 +97,8 @@ class FileStore:
         """
         :param base: the directory that holds one subdirectory per run.
         :param url: the URL the store was opened with (shown to users).
-        :param gitignore_dir: a ``.maverick`` directory that gets a ``.gitignore``
-            when the store creates it.
+        :param gitignore_dir: the ``.maverick`` directory ``base`` is inside: the
+            state directory the store creates there gets a ``.gitignore``.
         """
         self.url = url
         self.base = base
@@ -382,10 +382,13 @@ class FileStore:
         if self.base.is_dir():
             return
         if self._gitignore_dir is not None:
-            _mkdirs(self._gitignore_dir)
-            gitignore = self._gitignore_dir / ".gitignore"
-            if not gitignore.exists():
-                _atomic_write(gitignore, STATE_GITIGNORE.encode(), mode=0o644)
+            # the state directory under .maverick/ (checkpoints/) ignores itself in git
+            parts = self.base.relative_to(self._gitignore_dir).parts
+            if parts:
+                try:
+                    state_dir(self._gitignore_dir.parent, parts[0])
+                except MaverickError as error:
+                    raise StoreError(error.message) from None
         _mkdirs(self.base)
 
     def _write_run_file(self, run_dir: Path, run: RunRecord) -> None:
