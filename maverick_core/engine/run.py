@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -225,10 +225,38 @@ class Run:
 
 
 def new_run_id(workflow_name: str, now: float | None = None) -> str:
-    """A unique, sortable, readable id: ``fly-20261126-140512-3f9a``."""
+    """A unique, sortable, readable id: ``fly-20261126-140512-3f9a``.
+
+    It starts with a letter or digit (``run-`` when the name gives none), never with
+    ``-``: the printed ``--resume RUN_ID`` must not read as an option.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow_name)[:40]
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow_name)
+    safe = safe.lstrip("-_")[:40] or "run"
     return f"{safe}-{stamp}-{secrets.token_hex(2)}"
+
+
+def finished_iteration(
+    restored: Callable[[str], StepRecord | None], path: str, children: Iterable[str]
+) -> StepRecord | None:
+    """The record of loop iteration ``path`` (``each[2]``) if a resume restores it whole.
+
+    ``restored(path)`` gives a completed or skipped record, else None. A checkpoint
+    that ends an iteration commits before the iteration's own record exists, so an
+    iteration is also finished when every one of its ``children`` (step names) is;
+    its record is then rebuilt from theirs. The loop step and ``--resume --explain``
+    both decide with this function, so the plan says what the resume does.
+    """
+    record = restored(path)
+    if record is not None:
+        return record
+    outputs = {}
+    for name in children:
+        child = restored(f"{path}.{name}")
+        if child is None:
+            return None
+        outputs[name] = child.output
+    return StepRecord(Status.COMPLETED, outputs)
 
 
 def paths_under(paths: Iterable[str], prefix: str) -> list[str]:

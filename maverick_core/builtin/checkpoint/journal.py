@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 
 from maverick_core.engine.config import Config, state_dir
+from maverick_core.engine.dsl.model import LoopStep
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
 from maverick_core.engine.inputs import complete_inputs
 from maverick_core.engine.pluginmanager import get_serializer, open_store
@@ -34,7 +35,9 @@ from maverick_core.engine.run import (
     RunState,
     Status,
     StepRecord,
+    finished_iteration,
     new_run_id,
+    paths_under,
 )
 from maverick_core.engine.secrets import SecretMasker
 from maverick_core.engine.storage import (
@@ -464,6 +467,7 @@ def _changed_steps(workflow: Any, found: RunRecord, restored: set[str]) -> list[
 
 
 def _explain(run: Run, found: RunRecord, loaded: LoadedState, notices: list[str]) -> str:
+    """What ``--resume`` will do, decided by the rules the resume itself uses."""
     lines = [f"run {found.run_id} of workflow {found.workflow} (status {found.status})"]
     if loaded.checkpoint_id:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded.created_at))
@@ -471,30 +475,49 @@ def _explain(run: Run, found: RunRecord, loaded: LoadedState, notices: list[str]
     else:
         lines.append("no checkpoint was committed: everything runs again")
     lines += [f"note: {n}" for n in notices]
-    records = loaded.records
+    done = run.state.done_paths()
+    lines.append(f"restores {_count(len(done), 'completed step record')}")
     for step in run.workflow.steps:
-        record = records.get(step.name)
-        if record is not None and record.done:
-            lines.append(f"  restored   {step.name} ({record.status})")
-            continue
-        inner = [
-            p
-            for p in records
-            if p.startswith((step.name + ".", step.name + "[")) and records[p].done
-        ]
-        if inner:
-            iterations = [p for p in inner if p.count("[") == 1 and p.endswith("]")]
-            detail = (
-                f"{len(iterations)} iterations restored"
-                if iterations
-                else f"{len(inner)} nested steps restored"
-            )
-            lines.append(f"  partly     {step.name} ({detail}; the rest runs again)")
-        else:
-            lines.append(f"  runs again {step.name}")
+        lines.append(_explain_step(run, step))
     shown = {k: v for k, v in run.inputs.items() if k not in found.secret_inputs}
-    lines.append(f"inputs: {shown}")
+    lines.append(f"inputs: {run.secrets.mask(shown)}")
     return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _explain_step(run: Run, step: Any) -> str:
+    state = run.state
+
+    def restored(path: str) -> StepRecord | None:
+        record = state.get(path)
+        return record if record is not None and record.done else None
+
+    record = restored(step.name)
+    if record is not None:
+        return f"  restored   {step.name} ({record.status})"
+    header = state.get(step.name)
+    if isinstance(step, LoopStep) and header is not None and header.items is not None:
+        children = [child.name for child in step.steps]
+        total = len(header.items)
+        finished = sum(
+            finished_iteration(restored, f"{step.name}[{i}]", children) is not None
+            for i in range(total)
+        )
+        if finished:
+            return (
+                f"  partly     {step.name} ({finished} of {_count(total, 'iteration')} "
+                f"restored; {total - finished} run again)"
+            )
+    inner = [p for p in paths_under(state.done_paths(), step.name)]
+    if inner:
+        return (
+            f"  partly     {step.name} ({_count(len(inner), 'nested step')} restored; "
+            "the rest runs again)"
+        )
+    return f"  runs again {step.name}"
 
 
 def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> CheckpointInfo | None:

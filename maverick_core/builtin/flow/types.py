@@ -19,7 +19,7 @@ from maverick_core.engine.dsl.model import BranchStep, LoopStep, SubworkflowStep
 from maverick_core.engine.errors import InputError, MaverickError, StepFailed
 from maverick_core.engine.inputs import complete_inputs
 from maverick_core.engine.normalize import normalize
-from maverick_core.engine.run import Status, StepRecord
+from maverick_core.engine.run import Status, StepRecord, finished_iteration
 
 
 class LoopStepType:
@@ -52,23 +52,12 @@ class LoopStepType:
 
         hook = ctx.config.pm.hook
 
-        def restored_result(index: int) -> Any:
-            """The result of an iteration a checkpoint holds in full, else None."""
-            ipath = f"{ctx.path}[{index}]"
-            record = ctx.restored(ipath)
-            if record is not None:
-                return record
-            # a checkpoint that ends an iteration commits before the iteration's own
-            # record exists: the iteration is finished when all of its steps are
-            outputs = {}
-            for child in step.steps:
-                child_record = ctx.restored(f"{ipath}.{child.name}")
-                if child_record is None:
-                    return None
-                outputs[child.name] = child_record.output
-            return StepRecord(Status.COMPLETED, outputs)
-
-        finished = {i: r for i in range(len(items)) if (r := restored_result(i)) is not None}
+        children = [child.name for child in step.steps]
+        finished = {
+            i: r
+            for i in range(len(items))
+            if (r := finished_iteration(ctx.restored, f"{ctx.path}[{i}]", children)) is not None
+        }
         hook.on_loop_start(
             run=ctx.run, step=step, path=ctx.path, total=len(items), done=len(finished)
         )
