@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import maverick_executable
 from maverick_core.engine.config import LEGACY_GITIGNORE
+from maverick_core.testing import maverick_executable
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -7,7 +7,8 @@ import signal
 
 import pytest
 
-from tests.integration.conftest import Harness, events
+from maverick_core.testing import json_events
+from tests.integration.conftest import Harness
 
 TOP_LEVEL = ["prepare", "seq", "par", "choose", "nested", "finish"]
 LOOPS = {"seq": 3, "par": 4}
@@ -42,7 +43,7 @@ def test_explain_matches_the_resume_after_a_kill_at_every_checkpoint(
 
     resumed = harness.run("--resume")
     assert resumed.returncode == 0, resumed.stderr
-    seen = events(resumed.stdout)
+    seen = json_events(resumed.stdout)
     resume = next(e for e in seen if e["event"] == "resume")
     assert restored == resume["restored"]
     started = {e["path"] for e in seen if e["event"] == "step_start"}

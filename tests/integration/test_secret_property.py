@@ -25,8 +25,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import maverick_executable
 from maverick_core.engine.secrets import MIN_SECRET_CHARS, secret_texts
+from maverick_core.testing import maverick_executable
 
 WORKFLOW = """
 version: "1.0"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import maverick_executable
+from maverick_core.testing import maverick_executable
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
