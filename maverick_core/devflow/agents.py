@@ -56,7 +56,7 @@ from maverick_core.api import (
     run_process,
 )
 from maverick_core.devflow import ledger
-from maverick_core.devflow.presets import AgentReply, price_of
+from maverick_core.devflow.presets import AgentReply, AgentTimedOut, price_of
 
 PROMPTS = Path(__file__).resolve().parent.parent / "library" / "prompts"
 DEFAULT_BACKEND = "command"
@@ -421,12 +421,11 @@ def ask_agent(
         reply = backend.ask(
             prompt, role=role, env=env, **{k: v for k, v in extras.items() if k in accepted}
         )
-    except Interrupted:
+    except (Interrupted, AgentTimedOut):
+        # still in flight: a resumed run continues its session
         raise
-    except StepFailed as exc:
-        # a timed-out call stays in flight: a resume continues its session
-        if "timed out" not in exc.message:
-            events.forget()
+    except StepFailed:
+        events.forget()
         raise
     finally:
         for proc in children:

@@ -19,18 +19,15 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import attrs
 
-from maverick_core.api import StepFailed, kill_tree, mask_active
+from maverick_core.api import CommandResult, ProcessGroup, StepFailed, mask_active, run_process
 
 # roles that change the project; every other role is read-only
 EDITING_ROLES = frozenset({"implementer", "fixer", "issue_fixer"})
@@ -48,6 +45,10 @@ the task asks.
 The task, as it was first given:
 
 {prompt}"""
+
+
+class AgentTimedOut(StepFailed):
+    """The CLI ran past its timeout and was killed: its session stays resumable."""
 
 
 def continuation_prompt(prompt: str) -> str:
@@ -177,8 +178,8 @@ class CliPreset:
         """The arguments after the program name."""
         raise NotImplementedError
 
-    def stdin(self, prompt: str) -> bytes:
-        """What the CLI reads on stdin."""
+    def stdin(self, prompt: str) -> bytes | None:
+        """What the CLI reads on stdin (None: nothing, stdin is empty)."""
         return prompt.encode("utf-8")
 
     def line(self, text: str, transcript: Transcript) -> None:
@@ -197,7 +198,7 @@ class CliPreset:
         role: str,
         env: dict[str, str],
         cwd: Path,
-        popen: Callable[..., subprocess.Popen[bytes]],
+        processes: ProcessGroup | None = None,
         timeout: float | None = None,
         events: AgentEvents | None = None,
         resume: str | None = None,
@@ -217,15 +218,15 @@ class CliPreset:
         )
         with self._message_file(prompt) as message_file:
             argv = [program, *self.command(role, cwd, resume, message_file)]
-            returncode, stderr, timed_out = self._run(
-                argv, {**os.environ, **self.env, **env}, cwd, popen, prompt, limit, transcript
+            result = self._run(
+                argv, {**os.environ, **self.env, **env}, cwd, processes, prompt, limit, transcript
             )
-        if timed_out:
-            raise StepFailed(
+        if result.timed_out:
+            raise AgentTimedOut(
                 f"agent '{role}' ({self.name}) timed out after {limit:g}s; last output:\n"
                 + transcript.tail()
             )
-        reply = self.finish(role, returncode, stderr, transcript)
+        reply = self.finish(role, result.returncode, result.stderr, transcript)
         reply.activity = transcript.reply.activity
         if reply.model is None:
             reply.model = self.model
@@ -240,70 +241,26 @@ class CliPreset:
         argv: list[str],
         env: dict[str, str],
         cwd: Path,
-        popen: Callable[..., subprocess.Popen[bytes]],
+        processes: ProcessGroup | None,
         prompt: str,
         limit: float,
         transcript: Transcript,
-    ) -> tuple[int, str, bool]:
-        """Start the CLI, feed stdin, read stdout line by line; kill its tree past ``limit``."""
-        try:
-            proc = popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise StepFailed(f"agent CLI {argv[0]!r} could not start: {exc}") from None
-        stderr: collections.deque[bytes] = collections.deque(maxlen=200)
-        timed_out = threading.Event()
+    ) -> CommandResult:
+        """Run the CLI, reading its stdout line by line as it arrives."""
 
-        def expire() -> None:
-            timed_out.set()
-            kill_tree(proc, signal.SIGKILL)
+        def line(text: str) -> None:
+            if text.strip():
+                transcript.lines.append(text)
+                self.line(text, transcript)
 
-        def feed() -> None:
-            assert proc.stdin is not None
-            with contextlib.suppress(BrokenPipeError, OSError):
-                proc.stdin.write(self.stdin(prompt))
-            with contextlib.suppress(BrokenPipeError, OSError):
-                proc.stdin.close()
-
-        def drain() -> None:
-            assert proc.stderr is not None
-            for chunk in proc.stderr:
-                stderr.append(chunk)
-
-        helpers = [
-            threading.Thread(target=feed, daemon=True),
-            threading.Thread(target=drain, daemon=True),
-        ]
-        for helper in helpers:
-            helper.start()
-        timer = threading.Timer(limit, expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if text.strip():
-                    transcript.lines.append(text)
-                    self.line(text, transcript)
-            proc.wait()
-        finally:
-            timer.cancel()
-            if proc.returncode is None:
-                kill_tree(proc, signal.SIGKILL)
-                proc.wait()
-            for helper in helpers:
-                helper.join(timeout=5)
-        return (
-            proc.returncode,
-            b"".join(stderr).decode("utf-8", "replace"),
-            timed_out.is_set(),
+        return run_process(
+            argv,
+            cwd=cwd,
+            env=env,
+            input=self.stdin(prompt),
+            timeout=limit,
+            group=processes,
+            on_line=line,
         )
 
     def _failed(self, role: str, message: str) -> StepFailed:
@@ -603,9 +560,9 @@ class AiderPreset(CliPreset):
             argv += ["--model", self.model]
         return argv + self.args
 
-    def stdin(self, prompt: str) -> bytes:
+    def stdin(self, prompt: str) -> bytes | None:
         """Nothing: the message is in the file."""
-        return b""
+        return None
 
     @contextlib.contextmanager
     def _message_file(self, prompt: str) -> Iterator[Path | None]:

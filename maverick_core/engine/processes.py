@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -73,6 +74,59 @@ def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes | None, bytes | None]:
         return b"", b""
 
 
+def _stream(
+    proc: subprocess.Popen[bytes],
+    data: bytes | None,
+    timeout: float | None,
+    on_line: Callable[[str], None],
+) -> tuple[bytes, bytes, bool]:
+    """Feed stdin, hand stdout to ``on_line`` line by line as it arrives, keep stderr.
+
+    Past ``timeout`` the tree is killed; what it wrote is read for at most
+    ``DRAIN_AFTER_KILL`` more seconds (an escaped grandchild may hold the pipes).
+    """
+    if proc.stdin is not None:
+        threading.Thread(target=_feed, args=(proc.stdin, data or b""), daemon=True).start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    out, err, pending = bytearray(), bytearray(), b""
+    timed_out, killed_at = False, 0.0
+    with selectors.DefaultSelector() as selector:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and not timed_out:
+                timed_out, killed_at = True, now
+                kill_tree(proc, signal.SIGKILL)
+            if timed_out and now - killed_at > DRAIN_AFTER_KILL:
+                break
+            wait = 0.5 if deadline is None or timed_out else min(0.5, deadline - now)
+            for key, _ in selector.select(max(0.0, wait)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.fileobj is proc.stdout:
+                    out += chunk
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        on_line(line.decode("utf-8", "replace").rstrip("\r"))
+                else:
+                    err += chunk
+    if pending:
+        on_line(pending.decode("utf-8", "replace").rstrip("\r"))
+    proc.wait()
+    return bytes(out), bytes(err), timed_out
+
+
+def _feed(stdin: IO[bytes], data: bytes) -> None:
+    """Write ``data`` to a child's stdin and close it (a child that quit early is fine)."""
+    with contextlib.suppress(BrokenPipeError, OSError):
+        stdin.write(data)
+    with contextlib.suppress(BrokenPipeError, OSError):
+        stdin.close()
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -82,6 +136,7 @@ def run_process(
     timeout: float | None = None,
     merge_stderr: bool = False,
     group: ProcessGroup | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` in its own session and wait for it: the one way maverick starts a child.
 
@@ -93,6 +148,9 @@ def run_process(
     :param merge_stderr: send stderr into stdout (one interleaved stream).
     :param group: the run's :class:`ProcessGroup` (``ctx.processes`` in a step), so
         an interrupted run stops the child too.
+    :param on_line: called with each line of stdout (without its newline) as soon as
+        it arrives, for a child that reports progress while it runs (an agent CLI's
+        event stream); the result still holds the whole output.
     :returns: the exit status and the output decoded as UTF-8.
     :raises StepFailed: when the program cannot be started.
     """
@@ -113,12 +171,15 @@ def run_process(
     out: bytes | None = b""
     err: bytes | None = b""
     try:
-        try:
-            out, err = proc.communicate(data, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_tree(proc, signal.SIGKILL)
-            out, err = _drain(proc)
+        if on_line is not None:
+            out, err, timed_out = _stream(proc, data, timeout, on_line)
+        else:
+            try:
+                out, err = proc.communicate(data, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                kill_tree(proc, signal.SIGKILL)
+                out, err = _drain(proc)
     finally:
         if proc.returncode is None:
             kill_tree(proc, signal.SIGKILL)

@@ -106,3 +106,29 @@ def test_terminate_all_stops_a_running_tree(tmp_path: Path) -> None:
 def test_a_program_that_cannot_start_is_a_step_failure(tmp_path: Path) -> None:
     with pytest.raises(StepFailed, match="cannot run no-such-program-here"):
         run_process(["no-such-program-here"], cwd=tmp_path)
+
+
+def test_on_line_gets_each_stdout_line_while_the_child_still_runs(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    code = (
+        "import pathlib, sys, time\n"
+        "print('first', flush=True)\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.01)\n"
+        "print(sys.stdin.read().upper(), end='')\n"
+    )
+    seen: list[str] = []
+
+    def on_line(line: str) -> None:
+        seen.append(line)
+        go.touch()  # the child waits for this: the line arrived before it ended
+
+    result = run_process([sys.executable, "-c", code], input="a\nb", on_line=on_line, timeout=30)
+    assert seen == ["first", "A", "B"]
+    assert result.returncode == 0 and result.stdout == "first\nA\nB"
+
+
+def test_on_line_with_a_timeout_kills_the_tree_and_keeps_what_arrived(tmp_path: Path) -> None:
+    code = "import time\nprint('started', flush=True)\ntime.sleep(60)\n"
+    seen: list[str] = []
+    result = run_process([sys.executable, "-c", code], on_line=seen.append, timeout=1)
+    assert result.timed_out and seen == ["started"]
