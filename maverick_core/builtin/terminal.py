@@ -272,6 +272,10 @@ class RunningAgents:
         self.reporter.write(f"{self.reporter.indent(path)}  > {action.get('kind')} {detail}")
 
     def _clear_status(self) -> None:
+        bars = self.reporter.bars
+        if bars is not None and bars.active:
+            with self.reporter.lock:
+                bars.status(None)
         if self.status_shown:
             self.reporter.out.write("\r\033[K")
             self.reporter.out.flush()
@@ -286,7 +290,12 @@ class RunningAgents:
                     continue
                 now = time.monotonic()
                 text = ", ".join(f"{p} {elapsed(now - t)}" for p, t in running.items())
-                if self.tty and not (self.reporter.bars and self.reporter.bars.active):
+                bars = self.reporter.bars
+                if bars is not None and bars.active:
+                    with self.reporter.lock:
+                        bars.status(f"running {text}")
+                    continue
+                if self.tty:
                     self.reporter.out.write(f"\r\033[K  running {text}")
                     self.reporter.out.flush()
                     self.status_shown = True
@@ -295,6 +304,10 @@ class RunningAgents:
                     continue
                 last_plain = now
             self.reporter.write(f"  still running {text}")
+
+
+# the key of the running agents' status line among the loop bars (no path has a space)
+STATUS_TASK = " status"
 
 
 class LoopProgress:
@@ -333,12 +346,26 @@ class LoopProgress:
         task = self.tasks.pop(path, None)
         if task is not None:
             self.progress.remove_task(task)
-        if self.progress is not None and not self.tasks:
+        if self.progress is not None and set(self.tasks) <= {STATUS_TASK}:
+            self.tasks.clear()
             self.progress.stop()
             self.progress = None
 
     def print(self, line: str) -> None:
         self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def status(self, text: str | None) -> None:
+        """Show one status line (a running agent step) under the bars; None removes it."""
+        if self.progress is None:
+            return
+        task = self.tasks.get(STATUS_TASK)
+        if text is None:
+            if task is not None:
+                self.progress.remove_task(self.tasks.pop(STATUS_TASK))
+        elif task is None:
+            self.tasks[STATUS_TASK] = self.progress.add_task(text, total=None)
+        else:
+            self.progress.update(task, description=text)
 
 
 class JsonReporter:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -220,3 +222,56 @@ def test_budget_max_cost_usd_in_maverick_yaml_is_the_default(tmp_path: Path) -> 
     stopped = mav.run("fly", "--branch-name", "feature")
     assert stopped.returncode == 1
     assert "budget reached: agents spent $0.25 of the $0.20 allowed" in stopped.stdout
+
+
+def test_malformed_output_is_a_clear_error_with_the_tail_of_what_arrived(tmp_path: Path) -> None:
+    mav = repo(tmp_path, "claude")
+    mav.env["TEST_AGENT_MALFORMED"] = "implementer:phase-1"
+    result = mav.run("fly", "--branch-name", "feature")
+    assert result.returncode == 1
+    assert "the output is not Claude Code stream-json (no result event)" in result.stdout
+    assert "<html>502 Bad Gateway</html>" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_timed_out_call_is_continued_on_resume(tmp_path: Path) -> None:
+    mav = repo(tmp_path, "codex", timeout=2)
+    mav.env["TEST_AGENT_HANG"] = "implementer:phase-2"
+    failed = mav.run("fly", "--branch-name", "feature")
+    assert failed.returncode == 1
+    assert "agent 'implementer' (codex) timed out after 2s" in failed.stdout
+    resumed = mav.run("fly", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    phase_2 = [e for e in calls(mav) if e["key"] == "phase-2"]
+    assert len(phase_2) == 2 and phase_2[1]["resumed"]
+    assert phase_2[1]["session"] == phase_2[0]["session"]
+    assert phase_2[1]["argv"][-3:] == ["resume", phase_2[0]["session"], "-"]
+
+
+def test_on_a_terminal_a_status_line_shows_the_running_agent_step_and_its_time(
+    tmp_path: Path,
+) -> None:
+    import pty
+    import subprocess
+
+    from maverick_core.testing import maverick_executable
+
+    mav = repo(tmp_path, "claude")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [*maverick_executable(), "fly", "--branch-name", "feature", "--skip-review"],
+        cwd=mav.repo,
+        env={**mav.env, "TEST_AGENT_SLOW": "2.5", "COLUMNS": "160"},
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    with contextlib.suppress(OSError):  # EIO once the child closed its side
+        while chunk := os.read(leader, 65536):
+            seen += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0, seen.decode(errors="replace")
+    text = seen.decode(errors="replace")
+    assert re.search(r"running phases\[0\]\.implement \d\.\ds", text), text
