@@ -292,6 +292,42 @@ class StoreConformance:
         store.update_run(changed)
         assert store.get_run(run.run_id) == changed
 
+    def test_an_in_flight_agent_session_reads_back_from_another_instance(
+        self, store: Store, make_store: Callable[[], Store]
+    ) -> None:
+        """The checkpoint plugin keeps a running agent call's session in the run record's
+        meta (``on_agent_session``); a resume, in another process, must find it, then not."""
+        run = self.created(store)
+        session = {
+            "session_id": "3f2a9c1e-7b4d-4e0a-9c55-1d2e3f4a5b6c",
+            "role": "implementer",
+            "backend": "claude",
+            "digest": "ab" * 8,
+            "fingerprint": "f" * 64,
+        }
+        for sessions in ({"phases[1].implement": session}, {}):
+            updated = make_run(
+                run.run_id,
+                created_at=run.created_at,
+                meta={**run.meta, "agent_sessions": sessions},
+            )
+            store.update_run(updated)
+            assert make_store().get_run(run.run_id) == updated
+
+    def test_agent_calls_recorded_one_by_one_read_back_in_order(
+        self, store: Store, make_store: Callable[[], Store]
+    ) -> None:
+        """Each agent call's usage is added to the run record at once (``on_agent_usage``)."""
+        run = self.created(store)
+        calls: list[dict[str, Any]] = []
+        for index in range(5):
+            calls.append({"path": f"phases[{index}].implement", "cost_usd": 0.25 * index})
+            store.update_run(
+                make_run(run.run_id, created_at=run.created_at, meta={"agent_calls": list(calls)})
+            )
+        found = make_store().get_run(run.run_id)
+        assert found is not None and found.meta["agent_calls"] == calls
+
     def test_updating_an_unknown_run_raises_store_error(self, store: Store) -> None:
         with pytest.raises(StoreError):
             store.update_run(make_run(new_run_id()))
