@@ -80,8 +80,10 @@ class TerminalReporter:
     def on_resume(self, run: Run, state: RunState) -> None:
         if not self.quiet:
             restored = len(state.done_paths())
+            records = "record" if restored == 1 else "records"
             self.write(
-                f"  restored {restored} completed step records from checkpoint '{run.resumed_from}'"
+                f"  restored {restored} completed step {records} "
+                f"from checkpoint '{run.resumed_from}'"
             )
 
     @hookimpl

@@ -44,6 +44,8 @@ def _complete_run_ids(ctx: click.Context, param: click.Parameter, incomplete: st
 
 
 store_option = click.option("--store", metavar="URL", help="The store (default: the configured).")
+INCOMPLETE = "incomplete"
+"""The status ``runs list`` shows for a run directory without a run record."""
 
 
 @click.group()
@@ -53,40 +55,57 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--workflow", metavar="NAME", help="Only runs of this workflow.")
-@click.option("--status", type=click.Choice([s.value for s in RUN_STATUSES]))
+@click.option("--status", type=click.Choice([*(s.value for s in RUN_STATUSES), INCOMPLETE]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_option
 def list_runs(workflow: str | None, status: str | None, as_json: bool, store: str | None) -> None:
-    """List runs, newest first."""
+    """List runs, newest first.
+
+    A run directory left without its record (maverick was killed while creating the
+    run) is listed as ``incomplete``; ``maverick runs prune`` removes it.
+    """
     opened = _store(store)
     try:
-        rows = [r for r in opened.list_runs(workflow=workflow) if status in (None, r.status)]
+        found = opened.list_runs(workflow=workflow)
     finally:
         opened.close()
+    rows = [
+        {
+            "run_id": r.run_id,
+            "workflow": r.workflow,
+            "status": r.status,
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+        }
+        for r in found
+    ]
+    if workflow is None:
+        rows += [
+            {
+                "run_id": i.run_id,
+                "workflow": None,
+                "status": INCOMPLETE,
+                "created_at": i.modified_at,
+                "updated_at": i.modified_at,
+            }
+            for i in getattr(opened, "incomplete", [])
+        ]
+        rows.sort(key=lambda row: (row["created_at"], row["run_id"]), reverse=True)
+    rows = [row for row in rows if status in (None, row["status"])]
     for problem in getattr(opened, "unreadable", []):
         click.echo(f"note: skipped a damaged run: {problem}", err=True)
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "run_id": r.run_id,
-                        "workflow": r.workflow,
-                        "status": r.status,
-                        "created_at": r.created_at,
-                        "updated_at": r.updated_at,
-                    }
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo("no runs")
         return
-    for r in rows:
-        click.echo(f"{r.run_id}  {r.workflow:<12} {r.status:<11} {_when(r.created_at)}")
+    for row in rows:
+        name = row["workflow"] if row["workflow"] is not None else "?"
+        line = f"{row['run_id']}  {name:<12} {row['status']:<11} {_when(row['created_at'])}"
+        if row["status"] == INCOMPLETE:
+            line += "  (no run record: killed while starting; maverick runs prune removes it)"
+        click.echo(line)
 
 
 @runs.command("show")
@@ -263,26 +282,34 @@ def parse_age(text: str) -> float:
 @click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
 @store_option
 def prune_runs(older_than: str, keep: int, dry_run: bool, store: str | None) -> None:
-    """Delete old runs; runs being executed are never deleted."""
+    """Delete old runs; runs being executed are never deleted.
+
+    Run directories left without a run record (a kill while a run was starting) are
+    deleted once older than AGE too; ``--keep`` does not count them.
+    """
     cutoff = time.time() - parse_age(older_than)
     opened = _store(store)
     deleted = 0
     try:
         seen: dict[str, int] = {}
+        doomed: list[str] = []
         for record in opened.list_runs():
             seen[record.workflow] = seen.get(record.workflow, 0) + 1
             if seen[record.workflow] <= keep or record.updated_at > cutoff:
                 continue
+            doomed.append(record.run_id)
+        doomed += [i.run_id for i in getattr(opened, "incomplete", []) if i.modified_at <= cutoff]
+        for run_id in doomed:
             if dry_run:
-                click.echo(f"would delete {record.run_id}")
+                click.echo(f"would delete {run_id}")
                 continue
             try:
-                opened.delete_run(record.run_id)
+                opened.delete_run(run_id)
             except LockHeld as exc:
-                click.echo(f"kept {record.run_id}: {exc}", err=True)
+                click.echo(f"kept {run_id}: {exc}", err=True)
                 continue
             deleted += 1
-            click.echo(f"deleted {record.run_id}")
+            click.echo(f"deleted {run_id}")
     finally:
         opened.close()
     if not dry_run:

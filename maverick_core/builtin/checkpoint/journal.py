@@ -302,7 +302,8 @@ def _holder_meta(holder: LockHolder) -> dict[str, Any]:
 
 def _find_run(store: Store, request: RunRequest) -> RunRecord:
     name = request.workflow.name
-    if request.run_id:
+    if request.run_id is not None:
+        # '' included: an empty id is refused by the store, never "the latest run"
         found = store.get_run(request.run_id)
         if found is None:
             raise ResumeRefused(f"unknown run id '{request.run_id}' (see: maverick runs list)")
@@ -319,6 +320,14 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
     for candidate in store.list_runs(workflow=name):
         if candidate.status != Status.COMPLETED:
             return candidate
+    damaged = list(getattr(store, "unreadable", []))
+    if damaged:
+        # the run to resume may be the one whose record is damaged: say so
+        raise ResumeRefused(
+            f"no readable unfinished run of workflow '{name}', and a run record is "
+            f"damaged: {'; '.join(damaged)} (resume another run by id, or delete the "
+            "damaged one with: maverick runs delete RUN_ID)"
+        )
     raise ResumeRefused(
         f"nothing to resume: workflow '{name}' has no unfinished run (start one without --resume)"
     )

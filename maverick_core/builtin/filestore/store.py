@@ -26,6 +26,7 @@ so reading "after the snapshot" opens only the segments written since.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -79,6 +80,17 @@ class _Segment:
     size: int
 
 
+@attrs.frozen
+class IncompleteRun:
+    """A run directory without ``run.json``: what a kill during run creation leaves.
+
+    :ivar modified_at: the directory's modification time (its age for ``runs prune``).
+    """
+
+    run_id: str
+    modified_at: float
+
+
 @attrs.define
 class _HeldLock:
     fd: int
@@ -105,6 +117,7 @@ class FileStore:
         self._gitignore_dir = gitignore_dir
         self._segments: dict[str, _Segment] = {}
         self.unreadable: list[str] = []
+        self.incomplete: list[IncompleteRun] = []
         self._locks: dict[str, _HeldLock] = {}
 
     @classmethod
@@ -165,10 +178,13 @@ class FileStore:
 
         A run whose ``run.json`` cannot be read is left out and described in
         :attr:`unreadable` (``maverick runs list`` prints it); ``get_run`` of that run
-        still raises.
+        still raises. A run directory without ``run.json`` (a kill while the run was
+        being created) is left out and named in :attr:`incomplete`, with its age, for
+        ``runs list`` and ``runs prune``.
         """
         runs: list[RunRecord] = []
         self.unreadable = []
+        self.incomplete = []
         try:
             entries = list(os.scandir(self.base))
         except FileNotFoundError:
@@ -184,7 +200,10 @@ class FileStore:
                 # one damaged run record must not hide every other run
                 self.unreadable.append(str(error))
                 continue
-            if run is not None and (workflow is None or run.workflow == workflow):
+            if run is None:
+                with contextlib.suppress(OSError):
+                    self.incomplete.append(IncompleteRun(entry.name, entry.stat().st_mtime))
+            elif workflow is None or run.workflow == workflow:
                 runs.append(run)
         runs.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
         return runs
