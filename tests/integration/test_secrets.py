@@ -218,7 +218,12 @@ def test_a_secret_input_is_read_from_maverick_input_variables(project: Path, cli
     record = json.loads(cli("runs", "show", latest_run_id(cli), "--json").stdout)
     assert record["steps"]["echo"]["status"] == "completed"
     assert "denied for ***" in record["meta"]["error"]
-    assert_hidden("from-the-environment", seen(project, cli, result))
+    resumed = cli(
+        "run", "wf.yaml", "--resume", env={"MAVERICK_INPUT_TOKEN": "from-the-environment"}
+    )
+    assert resumed.returncode == 1  # the step still fails, but the secret was given again
+    assert "resuming failing" in resumed.stdout
+    assert_hidden("from-the-environment", seen(project, cli, result, resumed))
 
 
 def test_an_input_declares_the_environment_variable_it_is_read_from(
