@@ -100,3 +100,18 @@ def test_everything_maverick_writes_is_private_even_under_umask_000(project: Pat
     expected = {name: 0o700 if (project / name).is_dir() else 0o600 for name in modes}
     assert modes == expected
     assert ".maverick/checkpoints/.gitignore" in modes
+
+
+def test_a_store_directory_elsewhere_is_created_private_with_its_parents(project: Path) -> None:
+    (project / "wf.yaml").write_text(WORKFLOW)
+    result = subprocess.run(
+        [*maverick_executable(), "run", "wf.yaml", "--store", "file:state/deep/runs"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: os.umask(0),
+    )
+    assert result.returncode == 1, result.stderr
+    for name in ("state", "state/deep", "state/deep/runs"):
+        assert stat.S_IMODE((project / name).stat().st_mode) == 0o700, name

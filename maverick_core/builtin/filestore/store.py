@@ -641,8 +641,19 @@ def _cut_torn_tail(fd: int) -> int:
 
 
 def _mkdirs(path: Path) -> None:
+    """Create ``path`` and its missing parents, each 0700 (``mkdir -p`` would give the
+    parents the umask's mode)."""
+    missing: list[Path] = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
     try:
-        path.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        for directory in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, _DIR_MODE)
+        if not path.is_dir():
+            raise NotADirectoryError(f"{path} is not a directory")
     except OSError as error:
         raise StoreError(f"cannot create directory {path}: {error}") from None
 
