@@ -453,4 +453,4 @@ steps:
         timeout=60,
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "restored 1 completed step records from checkpoint 'before'" in resumed.stdout
+    assert "restored 1 completed step record from checkpoint 'before'" in resumed.stdout
