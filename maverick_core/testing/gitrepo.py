@@ -11,8 +11,11 @@ GIT_IDENTITY = {
     "GIT_AUTHOR_EMAIL": "test@example.com",
     "GIT_COMMITTER_NAME": "maverick-test",
     "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
+    "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
 }
-"""Author and committer for test commits, independent of the user's git config."""
+"""Author, committer and date of test commits, independent of the user's git config:
+the same work makes the same commit ids in every repository."""
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -16,11 +16,14 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from maverick_core.testing import git, json_events, make_git_repo, maverick_executable
+
 pytestmark = pytest.mark.postgres
+
+LEASE = 12
 
 WORKFLOW = """\
 version: "1.0"
@@ -44,42 +47,18 @@ outputs:
 """
 
 
-def git(*args: str, cwd: Path | None = None) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
-
-
 @pytest.fixture
 def clones(tmp_path: Path) -> tuple[Path, Path]:
     """Two clones of one project whose shared origin makes them one maverick project."""
-    origin = tmp_path / "origin.git"
-    seed = tmp_path / "seed"
-    git("init", "-q", "--bare", "-b", "main", str(origin))
-    git("init", "-q", "-b", "main", str(seed))
-    (seed / "wf.yaml").write_text(WORKFLOW)
-    git("add", ".", cwd=seed)
-    git("commit", "-q", "-m", "workflow", cwd=seed)
-    git("push", "-q", str(origin), "main", cwd=seed)
+    make_git_repo(tmp_path / "seed", {"wf.yaml": WORKFLOW})
     a, b = tmp_path / "machine-a", tmp_path / "machine-b"
-    git("clone", "-q", str(origin), str(a))
-    git("clone", "-q", str(origin), str(b))
+    for clone in (a, b):
+        git(tmp_path, "clone", "-q", str(tmp_path / "seed" / "origin.git"), str(clone))
     return a, b
 
 
 def maverick(*args: str) -> list[str]:
-    found = shutil.which("maverick")
-    assert found, "the maverick console script is installed"
-    return [found, *args]
-
-
-def events(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return [*maverick_executable(), *args]
 
 
 def test_a_run_killed_on_one_machine_is_finished_by_another_after_the_lease_expires(
@@ -88,7 +67,9 @@ def test_a_run_killed_on_one_machine_is_finished_by_another_after_the_lease_expi
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.skip("needs root and unshare(1) to give machine A its own hostname")
     machine_a, machine_b = clones
-    url = f"{fresh_db_url}?lease=5"  # long enough for a loaded CI machine
+    # A dead holder's lease runs out 2/3 to 3/3 of LEASE after its last renewal; machine B
+    # must ask before that even on a machine whose other work slows each process start.
+    url = f"{fresh_db_url}?lease={LEASE}"
     log = tmp_path / "side-effects.log"
 
     worker_a = subprocess.Popen(
@@ -133,7 +114,7 @@ def test_a_run_killed_on_one_machine_is_finished_by_another_after_the_lease_expi
     assert refused.returncode == 2, refused.stdout
     assert f"pid {worker_a.pid}" in refused.stderr and "on host machine-a" in refused.stderr
 
-    time.sleep(max(0.0, 5.5 - (time.monotonic() - killed_at)))
+    time.sleep(max(0.0, LEASE + 0.5 - (time.monotonic() - killed_at)))
     resumed = subprocess.run(
         maverick("run", "wf.yaml", "--resume", "--json", "--store", url),
         cwd=machine_b,
@@ -141,9 +122,9 @@ def test_a_run_killed_on_one_machine_is_finished_by_another_after_the_lease_expi
         text=True,
     )
     assert resumed.returncode == 0, resumed.stderr
-    notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
+    notices = [e["message"] for e in json_events(resumed.stdout) if e["event"] == "notice"]
     assert any("took over the lock" in n and "machine-a" in n for n in notices), notices
-    finish = next(e for e in events(resumed.stdout) if e["event"] == "workflow_finish")
+    finish = next(e for e in json_events(resumed.stdout) if e["event"] == "workflow_finish")
     outputs = finish["outputs"]
     assert [item["work"]["stdout"] for item in outputs["items"]] == [f"item {i}" for i in range(6)]
     lines = log.read_text().splitlines()
