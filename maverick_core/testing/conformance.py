@@ -60,6 +60,7 @@ from maverick_core.engine.storage import (
     record_checksum,
 )
 from maverick_core.testing._store_child import open_store_by_url, payload_for_seq
+from maverick_core.testing.runner import MaverickCLI
 
 __all__ = ["SerializerConformance", "StoreConformance"]
 
@@ -665,37 +666,14 @@ class StoreConformance:
         (root / "maverick.yaml").write_text(f"project: {project.name}\n")
         (root / "kit.yaml").write_text(_KIT_WORKFLOW)
         plugins = [arg for name in store_plugins for arg in ("-p", name)]
-        command = [
-            sys.executable,
-            "-m",
-            "maverick_core.engine.cli",
-            "--project-dir",
-            str(root),
-            *plugins,
-            "-p",
-            "maverick_core.testing.killer",
-        ]
+        cli = MaverickCLI(root)
 
         def run(log: str, *args: str, kill: int = 0) -> subprocess.CompletedProcess[str]:
-            env = {**os.environ, "MAVERICK_TEST_KILL": f"after_checkpoint:{kill}"}
-            return subprocess.run(
-                [
-                    *command,
-                    "run",
-                    "kit.yaml",
-                    "--json",
-                    "--store",
-                    store_url,
-                    "-i",
-                    f"log={log}",
-                    *args,
-                ],
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
+            return cli(
+                *plugins,
+                *("run", "kit.yaml", "--json", "--store", store_url, "-i", f"log={log}", *args),
                 timeout=120,
-                stdin=subprocess.DEVNULL,
+                crash_at=f"after_checkpoint:{kill}" if kill else None,
             )
 
         reference = run(str(root / "reference.log"))
