@@ -2,7 +2,7 @@
 
 Load it with ``-p maverick_core.testing.killer`` and set ``MAVERICK_TEST_KILL=HOOK:N``:
 the process dies at the N-th call of HOOK (``before_step``, ``after_step`` or
-``after_checkpoint``), with no chance for the run to clean up, as after a power cut.
+``after_checkpoint``), with no chance for the run to clean up.
 The :func:`~maverick_core.testing.maverick_cli` fixture does both with ``crash_at=``.
 """
 
