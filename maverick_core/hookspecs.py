@@ -334,6 +334,26 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
     """
 
 
+@hookspec(firstresult=True)
+def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | None:
+    """Durably save the run's in-flight progress now, between checkpoints.
+
+    Called when a plugin saves progress on an unfinished step
+    (``ctx.save_progress``; the ``retry`` plugin does before each new attempt). The
+    checkpoint plugin implements it by keeping ``progress`` with the run record, and
+    gives it back as ``run.progress`` when the run resumes from its latest
+    checkpoint. Unlike a checkpoint, it restores no step: a resumed step only finds
+    its plugins' progress. Signals are deferred while it runs.
+
+    Stops at first non-None result.
+
+    :param run: the run.
+    :param progress: the whole progress, step path -> plugin name -> plain data
+        (empty when nothing is in flight any more).
+    :returns: True once saved, or None when no plugin persists runs.
+    """
+
+
 @hookspec
 def collect_checkpoint_data(run: Run, data: dict[str, Any]) -> None:
     """Add a plugin's own plain data to the checkpoint being committed.

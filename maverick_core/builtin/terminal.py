@@ -95,9 +95,10 @@ class TerminalReporter:
         self.counts[record.status] = self.counts.get(record.status, 0) + 1
         if self.quiet and record.status != Status.FAILED:
             return
+        tried = f", {len(record.attempts)} attempts" if record.attempts else ""
         line = (
             f"{self.indent(path)}{MARKS.get(record.status, record.status)} {path} "
-            f"({self.agents.step_details(path, step.type, record.duration)})"
+            f"({self.agents.step_details(path, step.type, record.duration)}{tried})"
         )
         if record.error:
             # masked before it is split: a secret spanning lines must go whole
@@ -414,6 +415,7 @@ class JsonReporter:
 
     @hookimpl
     def after_step(self, run: Run, step: Any, path: str, record: StepRecord) -> None:
+        extra = {"attempts": record.attempts} if record.attempts else {}
         self.emit(
             "step_finish",
             run,
@@ -423,6 +425,7 @@ class JsonReporter:
             status=record.status,
             duration=record.duration,
             error=record.error,
+            **extra,
         )
 
     @hookimpl

@@ -98,6 +98,9 @@ class StepContext:
     path: str
     step: Step
     checkpoints: list[str] = attrs.field(factory=list)
+    attempts: list[dict[str, Any]] = attrs.field(factory=list)
+    """Attempts made so far, by a wrapper that retries: ``{attempt, error, duration}``
+    each; the executor keeps them in the step's record."""
 
     @property
     def run(self) -> Run:
@@ -150,6 +153,24 @@ class StepContext:
         caller = pm.subset_hook_caller("run_step", remove_plugins=[plugin] if plugin else [])
         self.checkpoints.clear()
         return caller(run=self.run, step=self.step, path=self.path, ctx=self)
+
+    def saved_progress(self, plugin: str) -> Any:
+        """What ``plugin`` saved with :meth:`save_progress` for this step, or None.
+
+        In a resumed run, this is what the interrupted process saved last.
+        """
+        return self._executor.run.progress.get(self.path, {}).get(plugin)
+
+    def save_progress(self, plugin: str, value: Any) -> None:
+        """Save ``plugin``'s in-flight progress on this step durably, right now.
+
+        For what must survive a crash between checkpoints (a retry's attempt count):
+        the ``commit_progress`` hook writes it (the checkpoint plugin keeps it with
+        the run record) and a resumed run gets it back from :meth:`saved_progress`.
+        ``value`` is small plain data; None removes the entry (do that when the step
+        is finished with it).
+        """
+        self._executor.save_progress(self.path, plugin, value)
 
     def request_checkpoint(self, checkpoint_id: str) -> None:
         """Commit checkpoint ``checkpoint_id`` right after this step is recorded."""

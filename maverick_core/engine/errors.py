@@ -162,3 +162,14 @@ class Interrupted(BaseException):
     def __init__(self, signal_name: str = "SIGINT") -> None:
         super().__init__(signal_name)
         self.signal_name = signal_name
+
+
+def describe_error(exc: BaseException) -> str:
+    """The message a user sees for ``exc``: ours as written, others with their type."""
+    if isinstance(exc, Interrupted):
+        return f"interrupted by {exc.signal_name}"
+    if isinstance(exc, WorkflowFailed):
+        return str(exc)
+    if isinstance(exc, StepFailed | MaverickError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"

@@ -27,6 +27,7 @@ from maverick_core.engine.errors import (
     MaverickError,
     StepFailed,
     WorkflowFailed,
+    describe_error,
 )
 from maverick_core.engine.normalize import normalize
 from maverick_core.engine.processes import ProcessGroup
@@ -51,6 +52,7 @@ class Executor:
         self._critical = 0
         self._pending_signal: str | None = None
         self._commit_lock = threading.Lock()
+        self._progress_lock = threading.Lock()
 
     # ------------------------------------------------------------------ the run
 
@@ -77,7 +79,7 @@ class Executor:
         outcome = RunOutcome(
             status=status,
             outputs=outputs,
-            error=None if error is None else _describe_error(error),
+            error=None if error is None else describe_error(error),
             usage_error=isinstance(error, WorkflowFailed) and error.usage,
             duration=time.monotonic() - started,
         )
@@ -153,18 +155,27 @@ class Executor:
         except WorkflowFailed:
             # a child step failed: this composite step fails with it
             self._record_failure(
-                step, path, "a nested step failed", started_at, time.monotonic() - started
+                step,
+                path,
+                "a nested step failed",
+                started_at,
+                time.monotonic() - started,
+                ctx.attempts,
             )
             raise
         except (StepFailed, MaverickError) as exc:
-            self._fail(step, path, exc, started_at, time.monotonic() - started)
+            self._fail(step, path, exc, started_at, time.monotonic() - started, ctx.attempts)
         except Exception as exc:
             if self.cancel.is_set():
                 raise Interrupted(self._pending_signal or "SIGINT") from None
-            self._fail(step, path, exc, started_at, time.monotonic() - started)
+            self._fail(step, path, exc, started_at, time.monotonic() - started, ctx.attempts)
 
         record = StepRecord(
-            Status.COMPLETED, output, started_at=started_at, duration=time.monotonic() - started
+            Status.COMPLETED,
+            output,
+            started_at=started_at,
+            duration=time.monotonic() - started,
+            attempts=ctx.attempts or None,
         )
         self.run.state.set(path, record)
         scope.steps[step.name] = {"output": output, "status": Status.COMPLETED}
@@ -178,13 +189,19 @@ class Executor:
                 raise CheckpointNotSaved(path, exc.message) from None
 
     def _fail(
-        self, step: Step, path: str, exc: BaseException, started_at: float, duration: float
+        self,
+        step: Step,
+        path: str,
+        exc: BaseException,
+        started_at: float,
+        duration: float,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> Any:
         if self.cancel.is_set():
             raise Interrupted(self._pending_signal or "SIGINT")
-        message = _describe_error(exc)
+        message = describe_error(exc)
         self.hook.on_step_error(run=self.run, step=step, path=path, error=exc)
-        self._record_failure(step, path, message, started_at, duration)
+        self._record_failure(step, path, message, started_at, duration, attempts)
         raise WorkflowFailed(
             path,
             message,
@@ -194,9 +211,17 @@ class Executor:
         ) from None
 
     def _record_failure(
-        self, step: Step, path: str, message: str, started_at: float, duration: float
+        self,
+        step: Step,
+        path: str,
+        message: str,
+        started_at: float,
+        duration: float,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
-        record = StepRecord(Status.FAILED, None, message, started_at, duration)
+        record = StepRecord(
+            Status.FAILED, None, message, started_at, duration, attempts=attempts or None
+        )
         self.run.state.set(path, record)
         self.hook.after_step(run=self.run, step=step, path=path, record=record)
 
@@ -218,11 +243,28 @@ class Executor:
             except Exception as exc:
                 raise CheckpointNotSaved(
                     checkpoint_id,
-                    f"checkpoint '{checkpoint_id}' was NOT saved: {_describe_error(exc)}",
+                    f"checkpoint '{checkpoint_id}' was NOT saved: {describe_error(exc)}",
                 ) from None
         if info is not None:
             self.hook.after_checkpoint(run=self.run, checkpoint=info)
         return info
+
+    def save_progress(self, path: str, plugin: str, value: Any) -> None:
+        """Set (or, with None, drop) a plugin's progress on a step and commit it now."""
+        with self._progress_lock, self._critical_section():
+            progress = self.run.progress
+            entry = dict(progress.get(path, {}))
+            if value is None:
+                if plugin not in entry:
+                    return
+                entry.pop(plugin)
+            else:
+                entry[plugin] = normalize(value, f"progress.{plugin}")
+            if entry:
+                progress[path] = entry
+            else:
+                progress.pop(path, None)
+            self.hook.commit_progress(run=self.run, progress=dict(progress))
 
     # ------------------------------------------------------------------ interrupts
 
@@ -273,15 +315,3 @@ class Executor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-
-def _describe_error(exc: BaseException) -> str:
-    if isinstance(exc, Interrupted):
-        return f"interrupted by {exc.signal_name}"
-    if isinstance(exc, WorkflowFailed):
-        return str(exc)
-    if isinstance(exc, StepFailed):
-        return exc.message
-    if isinstance(exc, MaverickError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"

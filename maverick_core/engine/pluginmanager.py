@@ -32,6 +32,7 @@ ESSENTIAL_PLUGINS: dict[str, str] = {"core": "maverick_core.builtin.core"}
 DEFAULT_PLUGINS: dict[str, str] = {
     "steps": "maverick_core.builtin.steps",
     "flow": "maverick_core.builtin.flow",
+    "retry": "maverick_core.builtin.retry",
     "checkpoint": "maverick_core.builtin.checkpoint",
     "filestore": "maverick_core.builtin.filestore",
     "json": "maverick_core.builtin.json",

@@ -57,6 +57,8 @@ class StepRecord:
     :ivar error: the failure message, if it failed.
     :ivar duration: seconds spent.
     :ivar items: for a loop header, the items it iterates (fixed at its first run).
+    :ivar attempts: for a step that was retried, one ``{attempt, error, duration}``
+        per attempt (``error`` None for the one that succeeded).
     """
 
     status: Status = attrs.field(converter=Status)
@@ -65,6 +67,7 @@ class StepRecord:
     started_at: float = 0.0
     duration: float = 0.0
     items: list[Any] | None = None
+    attempts: list[dict[str, Any]] | None = None
 
     def to_plain(self) -> dict[str, Any]:
         """The record as plain data for a serializer."""
@@ -77,6 +80,8 @@ class StepRecord:
             plain["duration"] = self.duration
         if self.items is not None:
             plain["items"] = self.items
+        if self.attempts:
+            plain["attempts"] = self.attempts
         return plain
 
     @classmethod
@@ -89,6 +94,7 @@ class StepRecord:
             started_at=plain.get("started_at", 0.0),
             duration=plain.get("duration", 0.0),
             items=plain.get("items"),
+            attempts=plain.get("attempts"),
         )
 
     @property
@@ -199,6 +205,10 @@ class Run:
     ``store_data`` is a slot for the checkpoint plugin's own bookkeeping;
     ``plan`` holds the text ``--resume --explain`` prints. ``secrets`` masks the
     values of its secret inputs (and of its subworkflows') in whatever is shown or stored.
+    ``progress`` holds the in-flight progress of unfinished steps (step path -> plugin
+    name -> plain data, see
+    :meth:`~maverick_core.engine.context.StepContext.save_progress`), restored when the
+    run resumes.
     """
 
     run_id: str
@@ -210,6 +220,7 @@ class Run:
     checkpoint_data: dict[str, Any] = attrs.field(factory=dict)
     store_data: Any = None
     plan: str | None = None
+    progress: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     started_at: float = attrs.field(factory=time.time)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
     secrets: SecretMasker = attrs.field(

@@ -35,6 +35,14 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
 
 
 @hookimpl
+def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | None:
+    """Keep the in-flight progress with the run record, durably."""
+    from maverick_core.builtin.checkpoint import journal as checkpointing
+
+    return checkpointing.commit_progress(run, progress)
+
+
+@hookimpl
 def workflow_finish(run: Run, outcome: RunOutcome) -> None:
     """Record how the run ended and release its lock."""
     from maverick_core.builtin.checkpoint import journal as checkpointing

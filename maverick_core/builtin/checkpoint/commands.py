@@ -141,10 +141,12 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
                 checkpoints.append({"damaged": item.position, "reason": item.reason})
     finally:
         opened.close()
-    steps = {
-        p: {"status": r.status, "duration": r.duration, "error": r.error, **_agent_of(r.output)}
-        for p, r in loaded.records.items()
-    }
+    steps: dict[str, dict[str, Any]] = {}
+    for p, r in loaded.records.items():
+        steps[p] = {"status": r.status, "duration": r.duration, "error": r.error}
+        steps[p].update(_agent_of(r.output))
+        if r.attempts:
+            steps[p]["attempts"] = r.attempts
     calls = [c for c in record.meta.get("agent_calls") or [] if isinstance(c, dict)]
     data = {
         "run_id": record.run_id,
@@ -183,9 +185,23 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
         click.echo(f"error: {record.meta['error']}")
     click.echo("steps (as of the last checkpoint):")
     for path, step in steps.items():
-        click.echo(f"  {step['status']:<10} {path} ({step['duration']:.2f}s)")
+        tried = f", {len(step['attempts'])} attempts" if step.get("attempts") else ""
+        click.echo(f"  {step['status']:<10} {path} ({step['duration']:.2f}s{tried})")
+        for attempt in step.get("attempts", []):
+            click.echo(_attempt_line(attempt))
         for action in step.get("activity", [])[-ACTIVITY_SHOWN:]:
             click.echo(f"               > {action.get('kind')} {action.get('detail')}")
+    progress = record.meta.get("progress") or {}
+    if progress:
+        click.echo("in flight (saved between checkpoints; a resume continues from here):")
+    for path, by_plugin in progress.items():
+        attempts = (by_plugin.get("retry") or {}).get("attempts") or []
+        if attempts:
+            click.echo(f"  {path}: {len(attempts)} failed attempts, next is {len(attempts) + 1}")
+            for attempt in attempts:
+                click.echo(_attempt_line(attempt))
+        else:
+            click.echo(f"  {path}: {', '.join(sorted(by_plugin))}")
     if calls:
         _show_agent_calls(calls)
     click.echo("checkpoints:")
@@ -315,3 +331,8 @@ def prune_runs(older_than: str, keep: int, dry_run: bool, store: str | None) -> 
     if not dry_run:
         click.echo(f"{deleted} run{'s' if deleted != 1 else ''} deleted")
     sys.stdout.flush()
+
+
+def _attempt_line(attempt: dict[str, Any]) -> str:
+    outcome = attempt.get("error") or "ok"
+    return f"      attempt {attempt.get('attempt')}: {outcome} ({attempt.get('duration', 0):.2f}s)"

@@ -224,10 +224,17 @@ class Session:
             self.store.update_run(self.record)
 
     def update_meta(self, key: str, change: Any) -> None:
-        """Apply ``change(value)`` to ``meta[key]`` and save the run record durably."""
+        """Apply ``change(value)`` to ``meta[key]`` and save the run record durably.
+
+        A change to None removes the key.
+        """
         with self.lock:
             meta = dict(self.record.meta)
-            meta[key] = self.masker.mask(change(meta.get(key)))
+            value = change(meta.get(key))
+            if value is None:
+                meta.pop(key, None)
+            else:
+                meta[key] = self.masker.mask(value)
             self.record = attrs.evolve(self.record, updated_at=time.time(), meta=meta)
             self.store.update_run(self.record)
 
@@ -370,6 +377,8 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         config=config,
         state=RunState(loaded.records),
         resumed_from=loaded.checkpoint_id or "(start)",
+        # progress belongs to the latest attempt at the run; a rewind starts it afresh
+        progress={} if request.from_checkpoint else dict(found.meta.get("progress") or {}),
     )
     if request.explain:
         run.plan = _explain(run, found, loaded, notices)
@@ -414,6 +423,8 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         }
     )
     meta["resumes"] = resumes
+    if request.from_checkpoint:
+        meta.pop("progress", None)
     meta["holder"] = _holder_meta(holder)
     meta.update(_budget(config))
     session.save_run(
@@ -584,6 +595,15 @@ def _write_snapshot(
     )
     session.snapshot_bytes = len(body)
     session.bytes_since_snapshot = 0
+
+
+def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | None:
+    """Write the in-flight progress into the run record (``meta["progress"]``)."""
+    session: Session | None = run.store_data
+    if session is None:
+        return None
+    session.update_meta("progress", lambda _previous: dict(progress) or None)
+    return True
 
 
 def workflow_finish(run: Run, outcome: RunOutcome) -> None:

@@ -26,16 +26,26 @@ from typing import Any
 import attrs
 import cattrs
 import yaml
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 
 from maverick_core.engine.dsl import expressions
 from maverick_core.engine.dsl.model import (
     ENV_NAME,
     INPUT_TYPES,
+    RETRY_KEYWORDS,
+    Attempts,
     Condition,
     Count,
     Data,
+    Delay,
+    Factor,
     InputSpec,
+    RetryConditions,
     Seconds,
     Step,
     Text,
@@ -107,6 +117,10 @@ class _Composer:
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key = self.constructor.construct_object(key_node, deep=True)
+                if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                    # YAML 1.1 reads a bare `on:` (or `yes:`) as a boolean; in a workflow
+                    # every key is a name, so keep the text (`retry: {on: [...]}`)
+                    key = key_node.value
                 key_path = (*path, key if isinstance(key, str) else str(key))
                 if not isinstance(key, str):
                     self.errors.append(
@@ -237,6 +251,56 @@ def _data_hook(value: Any, _: Any) -> Any:
     return value
 
 
+def _attempts_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _FieldError(f"expected a number of attempts (1 or more), got {_describe(value)}")
+    return value
+
+
+def _delay_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise _FieldError(f"expected a number of seconds (0 or more), got {_describe(value)}")
+    return float(value)
+
+
+def _factor_hook(value: Any, _: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+        raise _FieldError(f"expected a factor of 1 or more, got {_describe(value)}")
+    return float(value)
+
+
+def _retry_condition(value: Any) -> str | int:
+    if isinstance(value, str) and value in RETRY_KEYWORDS:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value != 0:
+        return value
+    hint = _did_you_mean(value, list(RETRY_KEYWORDS)) if isinstance(value, str) else ""
+    raise _FieldError(
+        f"unknown retry condition {_describe(value)}{hint} "
+        "(use any, timeout or a non-zero exit code)"
+    )
+
+
+def _retry_conditions_hook(value: Any, _: Any) -> Any:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise _FieldError("expected at least one retry condition (any, timeout, exit codes)")
+    conditions: list[str | int] = []
+    errors: list[Exception] = []
+    for index, item in enumerate(items):
+        try:
+            conditions.append(_retry_condition(item))
+        except _FieldError as exc:
+            if isinstance(value, list):
+                exc.add_note(IterableValidationNote(f"item {index}", index, object))
+            errors.append(exc)
+    if errors and not isinstance(value, list):
+        raise errors[0]
+    if errors:
+        raise IterableValidationError("invalid retry conditions", errors, list)
+    return RetryConditions(conditions)
+
+
 def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
     """The strict converter: no extra keys, no silent coercion, steps by ``type``."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
@@ -250,6 +314,10 @@ def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
     converter.register_structure_hook(Count, _count_hook)
     converter.register_structure_hook(Seconds, _seconds_hook)
     converter.register_structure_hook(Any, _data_hook)
+    converter.register_structure_hook(Attempts, _attempts_hook)
+    converter.register_structure_hook(Delay, _delay_hook)
+    converter.register_structure_hook(Factor, _factor_hook)
+    converter.register_structure_hook(RetryConditions, _retry_conditions_hook)
 
     def structure_step(value: Any, _: Any) -> Step:
         if not isinstance(value, dict):

@@ -31,6 +31,20 @@ Count = NewType("Count", int)
 Seconds = NewType("Seconds", float)
 """A positive number of seconds."""
 
+Attempts = NewType("Attempts", int)
+"""A number of attempts: an integer of at least 1 (no expressions)."""
+
+Delay = NewType("Delay", float)
+"""A number of seconds that may be zero, never negative."""
+
+Factor = NewType("Factor", float)
+"""A multiplier of at least 1."""
+
+RetryConditions = NewType("RetryConditions", list)  # type: ignore[type-arg]
+"""Which failures are retried: ``any``, ``timeout`` and non-zero exit codes (one or a list)."""
+
+RETRY_KEYWORDS = ("any", "timeout")
+
 INPUT_TYPES = ("string", "integer", "number", "boolean", "list", "object")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 """What an input's ``env:`` may name: a portable environment variable name."""
@@ -95,6 +109,27 @@ class InputSpec:
 
 
 @attrs.frozen(kw_only=True)
+class Retry:
+    """``retry:`` on a step: run it again when it fails (the built-in ``retry`` plugin).
+
+    :ivar max_attempts: attempts in all, the first one included.
+    :ivar backoff: seconds to wait before the second attempt.
+    :ivar factor: the wait is multiplied by this before each further attempt.
+    :ivar on: the failures retried: ``any``, ``timeout`` (the step ran out of time)
+        and exit codes of a failing command.
+    """
+
+    max_attempts: Attempts
+    backoff: Delay = Delay(0.0)
+    factor: Factor = Factor(2.0)
+    on: RetryConditions = attrs.field(factory=lambda: RetryConditions(["any"]))
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (2 or more)."""
+        return float(self.backoff * self.factor ** max(0, attempt - 2))
+
+
+@attrs.frozen(kw_only=True)
 class Step:
     """Fields every step has. Step types subclass this with their own fields."""
 
@@ -103,6 +138,7 @@ class Step:
     when: Condition | None = None
     checkpoint: bool = False
     description: str = ""
+    retry: Retry | None = None
 
     def children(self) -> list[Step]:
         """Steps nested inside this one (loop bodies, branch options)."""

@@ -16,11 +16,17 @@ import attrs
 from maverick_core.engine.dsl.model import (
     ENV_NAME,
     INPUT_TYPES,
+    RETRY_KEYWORDS,
+    Attempts,
     BranchOption,
     Condition,
     Count,
     Data,
+    Delay,
+    Factor,
     InputSpec,
+    Retry,
+    RetryConditions,
     Seconds,
     Step,
     Text,
@@ -28,6 +34,9 @@ from maverick_core.engine.dsl.model import (
 )
 
 EXPRESSION = {"type": "string", "pattern": r"\$\{\{.*\}\}"}
+RETRY_CONDITION = {
+    "anyOf": [{"enum": list(RETRY_KEYWORDS)}, {"type": "integer", "not": {"const": 0}}]
+}
 
 
 def _type_schema(tp: Any) -> dict[str, Any]:
@@ -39,6 +48,18 @@ def _type_schema(tp: Any) -> dict[str, Any]:
         return {"anyOf": [{"type": "integer", "minimum": 1}, EXPRESSION]}
     if tp is Seconds:
         return {"type": "number", "exclusiveMinimum": 0}
+    if tp is Attempts:
+        return {"type": "integer", "minimum": 1}
+    if tp is Delay:
+        return {"type": "number", "minimum": 0}
+    if tp is Factor:
+        return {"type": "number", "minimum": 1}
+    if tp is RetryConditions:
+        return {
+            "anyOf": [RETRY_CONDITION, {"type": "array", "items": RETRY_CONDITION, "minItems": 1}]
+        }
+    if tp is Retry:
+        return {"$ref": "#/$defs/retry"}
     if tp is Data or tp is Any or tp is object:
         return {}
     if tp is bool:
@@ -107,5 +128,6 @@ def workflow_schema(step_models: Mapping[str, type[Step]]) -> dict[str, Any]:
             "step": {"anyOf": steps},
             "branch_option": _object_schema(BranchOption),
             "input": input_schema,
+            "retry": _object_schema(Retry),
         },
     }
