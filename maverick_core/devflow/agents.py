@@ -549,12 +549,14 @@ class CommandAgent:
         if result.timed_out:
             raise StepFailed(
                 f"agent '{role}' ({self.command[0]}) timed out after {limit:g}s"
-                + _tail_suffix(result.stderr)
+                + _tail_suffix(result.stderr),
+                timed_out=True,
             )
         if result.returncode != 0:
             raise StepFailed(
                 f"agent '{role}' ({self.command[0]}) exited with status {result.returncode}"
-                + _tail_suffix(result.stderr)
+                + _tail_suffix(result.stderr),
+                exit_code=result.returncode,
             )
         return result.stdout.rstrip("\n")
 
