@@ -318,3 +318,27 @@ def test_commit_progress_saves_the_attempts_before_each_retry_and_clears_them(
         assert "progress" not in store.get_run(result.run.run_id).meta
     finally:
         store.close()
+
+
+def test_a_failure_during_an_interrupt_is_never_retried(write_workflow, run_in_process):
+    calls: list[int] = []
+
+    class Plugin:
+        @hookimpl
+        def register_actions(self, register: Any) -> None:
+            def stopping(ctx: Any) -> None:
+                calls.append(1)
+                ctx.interrupt()  # as Ctrl-C does: the child it waited for dies, it fails
+                raise RuntimeError("child killed")
+
+            register("stopping", stopping)
+
+    path = write_workflow("""
+        version: "1.0"
+        name: stopping
+        steps:
+          - {name: s, type: python, action: stopping, retry: {max_attempts: 3}}
+    """)
+    result = run_in_process(path, objects=(Plugin(),))
+    assert result.status == "interrupted"
+    assert calls == [1]
