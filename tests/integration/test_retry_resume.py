@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import maverick_executable
-from tests.integration.conftest import events, wait_for_line
+from maverick_core.testing import json_events, maverick_executable, read_until
 
 ALWAYS_FAILS = """
 version: "1.0"
@@ -51,7 +50,7 @@ def test_a_run_stopped_between_attempts_resumes_at_the_attempt_it_was_on(project
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    wait_for_line(proc, "note: fetch: attempt 1 of 3 failed: command exited with status 7")
+    read_until(proc, "note: fetch: attempt 1 of 3 failed: command exited with status 7")
     proc.send_signal(sig)
     proc.communicate(timeout=30)
     assert proc.returncode == (-9 if sig == signal.SIGKILL else 130)
@@ -67,10 +66,10 @@ def test_a_run_stopped_between_attempts_resumes_at_the_attempt_it_was_on(project
     resumed = maverick(project, "run", "wf.yaml", "--resume", "--json")
     assert resumed.returncode == 1, resumed.stderr
     assert counter.read_text().count("x") == 3, "the resumed run started again at attempt 1"
-    finished = [e for e in events(resumed.stdout) if e["event"] == "step_finish"]
+    finished = [e for e in json_events(resumed.stdout) if e["event"] == "step_finish"]
     fetch = next(e for e in finished if e["path"] == "fetch")
     assert [a["attempt"] for a in fetch["attempts"]] == [1, 2, 3]
-    notices = [e["message"] for e in events(resumed.stdout) if e["event"] == "notice"]
+    notices = [e["message"] for e in json_events(resumed.stdout) if e["event"] == "notice"]
     assert "fetch: resuming at attempt 2 of 3" in notices
 
     # the attempts are used up: the next resume gives the step a fresh budget
