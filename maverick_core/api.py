@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     )
     from maverick_core.engine.inputs import environment_inputs, parse_value
     from maverick_core.engine.liveness import process_alive, process_start_time
+    from maverick_core.engine.plaindata import NotPlainData, find_non_plain, walk_plain
     from maverick_core.engine.processes import (
         CommandResult,
         CommandRunner,
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
     )
     from maverick_core.engine.secrets import SecretMasker, mask_active
     from maverick_core.engine.storage import (
+        RECORD_COLUMNS,
         CheckpointRecord,
         DamagedRecord,
         LockHolder,
@@ -92,6 +94,8 @@ if TYPE_CHECKING:
         Store,
         StoreFactory,
         make_record,
+        record_from_row,
+        record_values,
     )
     from maverick_core.engine.units import elapsed, money, tokens
 
@@ -147,6 +151,10 @@ _EXPORTS: dict[str, str] = {
     # other processes: is a lock holder alive?
     "process_alive": "maverick_core.engine.liveness",
     "process_start_time": "maverick_core.engine.liveness",
+    # plain data: the one walk
+    "NotPlainData": "maverick_core.engine.plaindata",
+    "find_non_plain": "maverick_core.engine.plaindata",
+    "walk_plain": "maverick_core.engine.plaindata",
     # child processes
     "CommandResult": "maverick_core.engine.processes",
     "CommandRunner": "maverick_core.engine.processes",
@@ -178,14 +186,18 @@ _EXPORTS: dict[str, str] = {
     "Serializer": "maverick_core.engine.storage",
     "Store": "maverick_core.engine.storage",
     "StoreFactory": "maverick_core.engine.storage",
+    "RECORD_COLUMNS": "maverick_core.engine.storage",
     "make_record": "maverick_core.engine.storage",
     # how amounts read in output
     "elapsed": "maverick_core.engine.units",
     "money": "maverick_core.engine.units",
     "tokens": "maverick_core.engine.units",
+    "record_from_row": "maverick_core.engine.storage",
+    "record_values": "maverick_core.engine.storage",
 }
 
 __all__ = [
+    "RECORD_COLUMNS",
     "CheckpointInfo",
     "CheckpointNotSaved",
     "CheckpointRecord",
@@ -205,6 +217,7 @@ __all__ = [
     "LockHeld",
     "LockHolder",
     "MaverickError",
+    "NotPlainData",
     "PluginError",
     "ProcessGroup",
     "Project",
@@ -243,6 +256,7 @@ __all__ = [
     "elapsed",
     "environment_inputs",
     "execute_workflow",
+    "find_non_plain",
     "kill_tree",
     "load_named_workflow",
     "make_record",
@@ -254,6 +268,8 @@ __all__ = [
     "parse_value",
     "process_alive",
     "process_start_time",
+    "record_from_row",
+    "record_values",
     "run_options",
     "run_process",
     "set_durability",
@@ -261,6 +277,7 @@ __all__ = [
     "sync_directory",
     "sync_file",
     "tokens",
+    "walk_plain",
 ]
 
 

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from maverick_core import hookimpl
+from maverick_core.engine.plaindata import find_non_plain
 from maverick_core.engine.storage import Serializer
-
-_PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 _decoder = json.JSONDecoder()
@@ -39,7 +38,7 @@ class JsonSerializer:
         # silently changes (tuples, non-str keys); the Python walk that names the
         # culprit only runs when they differ.
         if _decoder.decode(text) != data:
-            problem = _find_non_plain(data, "$")
+            problem = find_non_plain(data)
             if problem is not None:
                 raise TypeError(f"json serializer: {problem}")
         try:
@@ -53,33 +52,6 @@ class JsonSerializer:
         :raises ValueError: when the bytes are not UTF-8 JSON.
         """
         return _decoder.decode(data.decode("utf-8"))
-
-
-def _find_non_plain(value: Any, path: str) -> str | None:
-    """Describe the first value under ``path`` that JSON cannot keep exactly."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                kind = type(key).__name__
-                return f"cannot encode {kind} key {key!r} at {path} (keys must be str)"
-            problem = _find_non_plain(item, f"{path}.{key}")
-            if problem is not None:
-                return problem
-        return None
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            problem = _find_non_plain(item, f"{path}[{index}]")
-            if problem is not None:
-                return problem
-        return None
-    # Subclasses (IntEnum, OrderedDict) come back equal to their JSON value; a
-    # mismatch under them can only be NaN, which JSON keeps.
-    if isinstance(value, _PLAIN_SCALARS):
-        return None
-    return (
-        f"cannot encode {type(value).__name__} at {path} (plain data only: dict with str keys, "
-        "list, str, int, float, bool, None)"
-    )
 
 
 @hookimpl

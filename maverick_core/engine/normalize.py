@@ -17,8 +17,7 @@ from typing import Any
 import attrs
 
 from maverick_core.engine.errors import StepFailed
-
-MAX_DEPTH = 200
+from maverick_core.engine.plaindata import MAX_DEPTH, Descend, NotPlainData, walk_plain
 
 
 def normalize(value: Any, path: str) -> Any:
@@ -28,12 +27,14 @@ def normalize(value: Any, path: str) -> Any:
     dataclasses become dicts, datetimes ISO text, paths and enums their text or
     value. Raises :class:`StepFailed` naming ``path.to.value`` otherwise.
     """
-    return _normalize(value, path, 0)
+    try:
+        return walk_plain(value, _plain, path, key=_key, max_depth=MAX_DEPTH)
+    except NotPlainData as problem:
+        raise StepFailed(f"{problem.path}: {problem.reason}") from None
 
 
-def _normalize(value: Any, path: str, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise StepFailed(f"{path}: nested too deeply (more than {MAX_DEPTH} levels)")
+def _plain(value: Any, path: str) -> Any:
+    """One value that is not a dict or a list, as plain data (or what to walk instead)."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -41,25 +42,11 @@ def _normalize(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, float):
         return float(value)
     if isinstance(value, Mapping):
-        result: dict[str, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, enum.Enum):
-                key = key.value
-            if not isinstance(key, str | int | float | bool):
-                raise StepFailed(
-                    f"{path}: key {key!r} of type {type(key).__name__} is not serializable"
-                )
-            text_key = key if isinstance(key, str) else _key_text(key)
-            result[text_key] = _normalize(item, f"{path}.{text_key}", depth + 1)
-        return result
-    if isinstance(value, list | tuple):
-        return [_normalize(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+        return Descend(dict(value.items()))
+    if isinstance(value, tuple):
+        return Descend(list(value))
     if isinstance(value, set | frozenset):
-        items = [_normalize(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
-        try:
-            return sorted(items)
-        except TypeError:
-            return sorted(items, key=repr)
+        return Descend(list(value), then=_sorted)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -67,18 +54,29 @@ def _normalize(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, enum.Enum):
-        return _normalize(value.value, path, depth + 1)
+        return Descend(value.value)
     if attrs.has(type(value)):
-        fields = {f.name: getattr(value, f.name) for f in attrs.fields(type(value))}
-        return _normalize(fields, path, depth + 1)
+        return Descend({f.name: getattr(value, f.name) for f in attrs.fields(type(value))})
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return _normalize(fields, path, depth + 1)
+        return Descend({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
     kind = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
-    raise StepFailed(f"{path}: {kind} is not serializable")
+    raise NotPlainData(path, f"{kind} is not serializable")
 
 
-def _key_text(key: Any) -> str:
+def _key(key: Any, path: str) -> str:
+    if isinstance(key, enum.Enum):
+        key = key.value
+    if isinstance(key, str):
+        return key
     if isinstance(key, bool):
         return "true" if key else "false"
-    return str(key)
+    if isinstance(key, int | float):
+        return str(key)
+    raise NotPlainData(path, f"key {key!r} of type {type(key).__name__} is not serializable")
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=repr)

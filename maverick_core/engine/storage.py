@@ -196,6 +196,57 @@ def make_record(
     )
 
 
+# ----------------------------------------------------------- SQL stores' rows
+
+RECORD_COLUMNS = ("seq", "checkpoint_id", "kind", "created_at", "serializer", "payload", "checksum")
+"""The columns a SQL store keeps a :class:`CheckpointRecord` in (beside its run's key),
+in the order of :func:`record_values` and :func:`record_from_row`."""
+
+
+def record_values(record: CheckpointRecord) -> tuple[Any, ...]:
+    """A record's values in :data:`RECORD_COLUMNS` order, for an ``INSERT``."""
+    return (
+        record.seq,
+        record.checkpoint_id,
+        record.kind,
+        record.created_at,
+        record.serializer,
+        record.payload,
+        record.checksum,
+    )
+
+
+def record_from_row(
+    run_id: str, row: tuple[Any, ...], position: str
+) -> CheckpointRecord | DamagedRecord:
+    """A row selected in :data:`RECORD_COLUMNS` order back into a record.
+
+    A binary column may come back as ``memoryview`` or ``bytearray`` (drivers differ);
+    a row whose values have other types than the record's (an edited database) is a
+    :class:`DamagedRecord` at ``position``, never an exception.
+    """
+    seq, checkpoint_id, kind, created_at, serializer, payload, checksum = row
+    if isinstance(payload, memoryview | bytearray):
+        payload = bytes(payload)
+    if not (
+        type(seq) is int
+        and type(created_at) is float
+        and type(payload) is bytes
+        and all(type(v) is str for v in (checkpoint_id, kind, serializer, checksum))
+    ):
+        return DamagedRecord(run_id, position, "a column holds a value of the wrong type")
+    return CheckpointRecord(
+        run_id=run_id,
+        seq=seq,
+        checkpoint_id=checkpoint_id,
+        kind=kind,
+        created_at=created_at,
+        serializer=serializer,
+        payload=payload,
+        checksum=checksum,
+    )
+
+
 @runtime_checkable
 class Store(Protocol):
     """Where runs and their checkpoints live.

@@ -14,11 +14,9 @@ from typing import Any
 import msgpack
 
 from maverick_core import hookimpl
-from maverick_core.api import Serializer
+from maverick_core.api import Serializer, find_non_plain
 
 __all__ = ["MsgpackSerializer", "register_serializers"]
-
-_PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 
 class MsgpackSerializer:
@@ -44,7 +42,7 @@ class MsgpackSerializer:
         except UnicodeEncodeError as error:
             raise ValueError(f"msgpack serializer: text is not valid Unicode: {error}") from None
         except TypeError as error:
-            problem = _find_non_plain(data, "$")
+            problem = find_non_plain(data, exact=True, also=(bytes,))
             raise TypeError(f"msgpack serializer: {problem or error}") from None
         # msgpack happily packs non-str dict keys; unpacking again (in C) and
         # comparing catches them, and only then is the culprit searched in Python.
@@ -53,7 +51,7 @@ class MsgpackSerializer:
         except ValueError:
             same = False
         if not same:
-            problem = _find_non_plain(data, "$")
+            problem = find_non_plain(data, exact=True, also=(bytes,))
             if problem is not None:
                 raise TypeError(f"msgpack serializer: {problem}")
         return packed
@@ -64,32 +62,6 @@ class MsgpackSerializer:
         :raises ValueError: when the bytes are not one msgpack value of plain data.
         """
         return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
-
-
-def _find_non_plain(value: Any, path: str) -> str | None:
-    """Describe the first value under ``path`` that is not plain data."""
-    kind = type(value)
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
-                name = type(key).__name__
-                return f"cannot encode {name} key {key!r} at {path} (keys must be str)"
-            problem = _find_non_plain(item, f"{path}.{key}")
-            if problem is not None:
-                return problem
-        return None
-    if kind is list:
-        for index, item in enumerate(value):
-            problem = _find_non_plain(item, f"{path}[{index}]")
-            if problem is not None:
-                return problem
-        return None
-    if kind in _PLAIN_SCALARS or kind is bytes:
-        return None
-    return (
-        f"cannot encode {kind.__name__} at {path} (plain data only: dict with str keys, "
-        "list, str, int, float, bool, None)"
-    )
 
 
 @hookimpl

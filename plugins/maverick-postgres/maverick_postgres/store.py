@@ -15,6 +15,7 @@ import psycopg
 import psycopg.errors
 
 from maverick_core.api import (
+    RECORD_COLUMNS,
     CheckpointRecord,
     DamagedRecord,
     LockHeld,
@@ -22,6 +23,8 @@ from maverick_core.api import (
     Project,
     RunRecord,
     StoreError,
+    record_from_row,
+    record_values,
 )
 from maverick_postgres.connection import Connection, connect, first_line
 from maverick_postgres.leases import Heartbeat, Lease, holder_from_row, lost_message
@@ -35,7 +38,7 @@ _RUN_COLUMNS = (
     "run_id, workflow, source, record_project, status, created_at, updated_at,"
     " inputs, secret_inputs, fingerprints, meta"
 )
-_RECORD_COLUMNS = "seq, checkpoint_id, kind, created_at, serializer, payload, checksum"
+_RECORD_COLUMNS = ", ".join(RECORD_COLUMNS)
 
 
 class PostgresStore:
@@ -201,7 +204,7 @@ class PostgresStore:
                 conn.execute(
                     "INSERT INTO maverick_checkpoints (project, run_id, " + _RECORD_COLUMNS + ")"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (self._name, *_record_values(record)),
+                    (self._name, record.run_id, *record_values(record)),
                 )
             except psycopg.errors.UniqueViolation:
                 raise StoreError(
@@ -217,8 +220,8 @@ class PostgresStore:
 
         Each batch is its own short transaction along the (project, run_id, seq) key,
         so a long journal is never held in memory nor in an open transaction.
-        A row is whole or absent in PostgreSQL, so no :class:`DamagedRecord` is ever
-        yielded; an edited row is caught by its checksum.
+        A row is whole or absent in PostgreSQL, so a :class:`DamagedRecord` is yielded
+        only for a column edited to another type; other edits fail the checksum.
         """
         last = after_seq
         while True:
@@ -230,7 +233,7 @@ class PostgresStore:
                     (self._name, run_id, last, READ_BATCH),
                 ).fetchall()
             for row in rows:
-                yield _record_from_row(run_id, row)
+                yield record_from_row(run_id, row, f"seq {row[0]}")
             if len(rows) < READ_BATCH:
                 return
             last = rows[-1][0]
@@ -248,7 +251,7 @@ class PostgresStore:
                     " kind = EXCLUDED.kind, created_at = EXCLUDED.created_at,"
                     " serializer = EXCLUDED.serializer, payload = EXCLUDED.payload,"
                     " checksum = EXCLUDED.checksum",
-                    (self._name, *_record_values(record)),
+                    (self._name, record.run_id, *record_values(record)),
                 )
             except psycopg.errors.ForeignKeyViolation:
                 raise StoreError(
@@ -263,7 +266,7 @@ class PostgresStore:
                 " WHERE project = %s AND run_id = %s",
                 (self._name, run_id),
             ).fetchone()
-        return _record_from_row(run_id, row) if row else None
+        return record_from_row(run_id, row, "snapshot") if row else None
 
     # -- locks ----------------------------------------------------------------
 
@@ -491,30 +494,3 @@ def _dump_json(value: object) -> str:
     except UnicodeEncodeError:
         text = json.dumps(value)
     return text
-
-
-def _record_values(record: CheckpointRecord) -> tuple[Any, ...]:
-    return (
-        record.run_id,
-        record.seq,
-        record.checkpoint_id,
-        record.kind,
-        record.created_at,
-        record.serializer,
-        record.payload,
-        record.checksum,
-    )
-
-
-def _record_from_row(run_id: str, row: tuple[Any, ...]) -> CheckpointRecord:
-    seq, checkpoint_id, kind, created_at, serializer, payload, checksum = row
-    return CheckpointRecord(
-        run_id=run_id,
-        seq=seq,
-        checkpoint_id=checkpoint_id,
-        kind=kind,
-        created_at=created_at,
-        serializer=serializer,
-        payload=bytes(payload),
-        checksum=checksum,
-    )

@@ -26,6 +26,7 @@ from urllib.parse import unquote
 import attrs
 
 from maverick_core.api import (
+    RECORD_COLUMNS,
     CheckpointRecord,
     DamagedRecord,
     LockHeld,
@@ -36,6 +37,8 @@ from maverick_core.api import (
     durability,
     process_alive,
     process_start_time,
+    record_from_row,
+    record_values,
 )
 from maverick_sqlite.schema import migrate
 
@@ -43,7 +46,7 @@ BUSY_TIMEOUT_MS = 30_000
 """How long a write waits for another process's transaction before failing."""
 
 _FETCH_BATCH = 64
-_RECORD_COLUMNS = "seq, checkpoint_id, kind, created_at, serializer, payload, checksum"
+_RECORD_COLUMNS = ", ".join(RECORD_COLUMNS)
 
 
 class SQLiteStore:
@@ -178,7 +181,7 @@ class SQLiteStore:
             self._db.execute(
                 f"INSERT INTO checkpoints (project, run_id, {_RECORD_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.project, record.run_id, *_record_values(record)),
+                (self.project, record.run_id, *record_values(record)),
             )
         except sqlite3.IntegrityError:
             raise StoreError(f"no run {record.run_id} in {self.path}") from None
@@ -205,7 +208,7 @@ class SQLiteStore:
             self._db.execute(
                 f"INSERT OR REPLACE INTO snapshots (project, run_id, {_RECORD_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.project, record.run_id, *_record_values(record)),
+                (self.project, record.run_id, *record_values(record)),
             )
         except sqlite3.IntegrityError:
             raise StoreError(f"no run {record.run_id} in {self.path}") from None
@@ -218,7 +221,7 @@ class SQLiteStore:
             f"SELECT 'snapshot', {_RECORD_COLUMNS} FROM snapshots WHERE project = ? AND run_id = ?",
             (self.project, run_id),
         )
-        return None if row is None else _record_from_row(run_id, row)
+        return None if row is None else record_from_row(run_id, row[1:], str(row[0]))
 
     # ------------------------------------------------------------------ locks
 
@@ -329,7 +332,7 @@ class SQLiteStore:
                 if not rows:
                     return
                 for row in rows:
-                    yield _record_from_row(run_id, row)
+                    yield record_from_row(run_id, row[1:], f"row {row[0]}")
         finally:
             cursor.close()
 
@@ -366,41 +369,6 @@ def _run_json(run: RunRecord) -> str:
         return json.dumps(attrs.asdict(run), ensure_ascii=False)
     except (TypeError, ValueError) as error:
         raise StoreError(f"run {run.run_id}: the run record is not plain data: {error}") from None
-
-
-def _record_values(record: CheckpointRecord) -> tuple[Any, ...]:
-    return (
-        record.seq,
-        record.checkpoint_id,
-        record.kind,
-        record.created_at,
-        record.serializer,
-        record.payload,
-        record.checksum,
-    )
-
-
-def _record_from_row(run_id: str, row: tuple[Any, ...]) -> CheckpointRecord | DamagedRecord:
-    """A row back into a record; a row whose values have the wrong types is damaged."""
-    position = f"row {row[0]}"
-    seq, checkpoint_id, kind, created_at, serializer, payload, checksum = row[1:]
-    if not (
-        type(seq) is int
-        and type(created_at) is float
-        and type(payload) is bytes
-        and all(type(v) is str for v in (checkpoint_id, kind, serializer, checksum))
-    ):
-        return DamagedRecord(run_id, position, "a column holds a value of the wrong type")
-    return CheckpointRecord(
-        run_id=run_id,
-        seq=seq,
-        checkpoint_id=checkpoint_id,
-        kind=kind,
-        created_at=created_at,
-        serializer=serializer,
-        payload=payload,
-        checksum=checksum,
-    )
 
 
 def _process_start(pid: int) -> str | None:
