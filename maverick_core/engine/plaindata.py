@@ -2,9 +2,10 @@
 
 Plain data is what a checkpoint holds: dict (str keys, order kept), list, str, int,
 float, bool, None. Several parts walk it: normalizing a step's output, the
-serializers naming the value they cannot encode, masking secrets before anything
-is persisted. They all go through :func:`walk_plain`, so paths read the same
-everywhere (``$.steps.fetch.output.items[2]``).
+serializers naming the value they cannot encode, masking secrets wherever data is
+persisted or shown (:class:`~maverick_core.engine.secrets.SecretMasker`). They all
+go through :func:`walk_plain`, so paths read the same everywhere
+(``$.steps.fetch.output.items[2]``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Descend:
 
 
 Leaf = Callable[[Any, str], Any]
-Key = Callable[[Any, str], str]
+Key = Callable[[Any, str], Any]
 
 
 def walk_plain(
@@ -138,8 +139,3 @@ def find_non_plain(
     except NotPlainData as problem:
         return problem.reason
     return None
-
-
-def map_strings(value: Any, function: Callable[[str], str]) -> Any:
-    """A copy of plain data with ``function`` applied to every string value (not keys)."""
-    return walk_plain(value, lambda item, _: function(item) if isinstance(item, str) else item)

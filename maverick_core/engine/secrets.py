@@ -28,6 +28,8 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from maverick_core.engine.plaindata import Descend, walk_plain
+
 if TYPE_CHECKING:
     from maverick_core.engine.dsl.model import Workflow
 
@@ -142,9 +144,9 @@ class SecretMasker:
         """
         if not self._forms:
             return value
-        return self._mask(value)
+        return walk_plain(value, self._mask_leaf, key=self._mask_key)
 
-    def _mask(self, value: Any) -> Any:
+    def _mask_leaf(self, value: Any, path: str) -> Any:
         if isinstance(value, str):
             return self.mask_text(value)
         if isinstance(value, bool) or value is None:
@@ -153,15 +155,13 @@ class SecretMasker:
             text = repr(value) if isinstance(value, float) else str(value)
             return MASK if text in self._texts else value
         if isinstance(value, Mapping):
-            return {self._mask_key(k): self._mask(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._mask(v) for v in value]
+            return Descend(dict(value.items()))
         if isinstance(value, tuple):
-            return tuple(self._mask(v) for v in value)
+            return Descend(list(value), then=tuple)
         return value
 
-    def _mask_key(self, key: Any) -> Any:
-        return self.mask_text(key) if isinstance(key, str) else self._mask(key)
+    def _mask_key(self, key: Any, path: str) -> Any:
+        return self.mask_text(key) if isinstance(key, str) else self._mask_leaf(key, path)
 
     def shorten(self, value: Any, limit: int = 60) -> str:
         """``repr(value)`` masked, then cut to ``limit`` characters (masking first, so

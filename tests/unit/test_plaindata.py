@@ -11,7 +11,8 @@ import pytest
 from maverick_core.api import NotPlainData, StepFailed, find_non_plain, walk_plain
 from maverick_core.builtin.json import JsonSerializer
 from maverick_core.engine.normalize import normalize
-from maverick_core.engine.plaindata import MAX_DEPTH, map_strings
+from maverick_core.engine.plaindata import MAX_DEPTH
+from maverick_core.engine.secrets import SecretMasker
 
 
 class Color(enum.IntEnum):
@@ -83,16 +84,16 @@ def test_normalize_counts_converted_containers_towards_the_limit() -> None:
 def test_walks_over_normalized_data_have_no_depth_limit() -> None:
     deep = {"data": nested(MAX_DEPTH + 5)}
     assert find_non_plain(deep) is None
-    bottom = map_strings(deep, str.upper)["data"]
+    bottom = SecretMasker(["bottom"]).mask(deep)["data"]
     for _ in range(MAX_DEPTH + 5):
         [bottom] = bottom
-    assert bottom == "BOTTOM"
+    assert bottom == "***"
 
 
-def test_map_strings_changes_string_values_and_keeps_keys() -> None:
-    data = {"token-abc": ["use token-abc", 3, {"k": "token-abc!"}]}
-    masked = map_strings(data, lambda text: text.replace("token-abc", "***"))
-    assert masked == {"token-abc": ["use ***", 3, {"k": "***!"}]}
+def test_secret_masking_walks_keys_values_and_tuples() -> None:
+    data = {"token-abc": ["use token-abc", 3, ("token-abc!",)]}
+    masked = SecretMasker(["token-abc"]).mask(data)
+    assert masked == {"***": ["use ***", 3, ("***!",)]}
 
 
 def test_a_leaf_may_refuse_a_value() -> None:
