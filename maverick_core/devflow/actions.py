@@ -45,6 +45,11 @@ def parse_tasks(ctx: Any, branch_name: str, task_file: str | None = None) -> dic
     relative = str(path.relative_to(root))
     parsed = tasks.parse_tasks(path.read_text(encoding="utf-8"), relative)
     plain = parsed.to_plain(relative)
+    if parsed.implicit:
+        ctx.notice(
+            f"{relative} has no '## Phase N: Title' headings: its "
+            f"{plain['total_tasks']} task(s) are one implicit phase 1"
+        )
     for phase in (*plain["phases"], *plain["pending"]):
         phase["commit_message"] = phase_message(phase)
     return plain

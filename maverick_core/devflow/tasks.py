@@ -13,8 +13,10 @@ The format is the common one (spec-kit and friends)::
     - [ ] T003 Implement add() in calc/ops.py
 
 A phase runs from its heading to the next ``##`` heading; ``###`` subheadings stay
-inside it. Lines that are neither headings nor tasks are the phase's notes. Parsing is
-pure (no I/O beyond reading the text given) so it is easy to specify in tests.
+inside it. Lines that are neither headings nor tasks are the phase's notes. A file
+with task lines but no ``## Phase N:`` heading at all is one implicit phase 1 (titled
+after the file's ``# Tasks: Title``), so a plain checklist works too. Parsing is pure
+(no I/O beyond reading the text given) so it is easy to specify in tests.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class TaskList:
 
     title: str
     phases: tuple[Phase, ...]
+    implicit: bool = False
+    """True when the file had no phase headings: its tasks are one implicit phase."""
 
     def to_plain(self, path: str) -> dict[str, Any]:
         """Plain data: every phase, the pending ones, and counts."""
@@ -95,6 +99,7 @@ class TaskList:
             "pending": [phase.to_plain() for phase in self.phases if not phase.done],
             "total_tasks": len(tasks),
             "done_tasks": sum(1 for task in tasks if task.done),
+            "implicit_phase": self.implicit,
         }
 
 
@@ -123,6 +128,8 @@ def parse_tasks(text: str, filename: str = "tasks.md") -> TaskList:
     title = ""
     phases: list[Phase] = []
     current: _Open | None = None
+    # tasks before any phase heading: the implicit phase when no heading ever comes
+    loose = _Open(1, "", 0)
     seen_ids: dict[str, int] = {}
     seen_phases: dict[int, int] = {}
     in_fence = False
@@ -132,8 +139,7 @@ def parse_tasks(text: str, filename: str = "tasks.md") -> TaskList:
             # a fenced example in the notes is text, never headings or tasks
             in_fence = not in_fence
         if in_fence or line.lstrip().startswith(("```", "~~~")):
-            if current is not None:
-                current.notes.append(line)
+            (current or loose).notes.append(line)
             continue
         phase = PHASE_RE.match(line)
         if phase:
@@ -161,31 +167,36 @@ def parse_tasks(text: str, filename: str = "tasks.md") -> TaskList:
         task = TASK_RE.match(line)
         if task:
             task_id = task.group("id")
-            if current is None:
-                if phases:
-                    continue  # a task-like line in a closing section is not planned work
-                raise TasksError(
-                    f"{filename}:{number}: task {task_id} is not under a "
-                    "'## Phase N: Title' heading"
-                )
+            if current is None and phases:
+                continue  # a task-like line in a closing section is not planned work
             if task_id in seen_ids:
                 raise TasksError(
                     f"{filename}:{number}: task {task_id} appears twice "
                     f"(first at line {seen_ids[task_id]})"
                 )
             seen_ids[task_id] = number
-            current.tasks.append(
+            target = current or loose
+            target.tasks.append(
                 Task(task_id, task.group("text"), task.group("mark") != " ", number)
             )
-            current.task_lines.append(line.strip())
-        elif current is not None and line.strip():
-            current.notes.append(line)
+            target.task_lines.append(line.strip())
+        elif line.strip() and (current is not None or not phases):
+            (current or loose).notes.append(line)
     if current is not None:
         phases.append(current.close())
+    if loose.tasks and phases:
+        first = loose.tasks[0]
+        raise TasksError(
+            f"{filename}:{first.line}: task {first.id} is not under a '## Phase N: Title' heading"
+        )
+    if loose.tasks:
+        loose.title = title or "All tasks"
+        loose.line = loose.tasks[0].line
+        return TaskList(title, (loose.close(),), implicit=True)
     if not phases:
         raise TasksError(
-            f"{filename}: no '## Phase N: Title' headings found "
-            "(fly implements a tasks file phase by phase)"
+            f"{filename}: no task lines found ('- [ ] T001 what to do', optionally under "
+            "'## Phase N: Title' headings)"
         )
     empty = [phase for phase in phases if not phase.tasks]
     if empty:

@@ -225,3 +225,17 @@ def test_the_example_project_runs_end_to_end(tmp_path: Path) -> None:
     assert git(dest, "rev-parse", "demo-feature") == git(
         tmp_path / "fly-demo.origin.git", "rev-parse", "demo-feature"
     )
+
+
+def test_a_tasks_file_without_phases_is_one_implicit_phase(tmp_path: Path) -> None:
+    tasks = "# Tasks: Checklist\n\n- [ ] T001 Create the module\n- [ ] T002 Create another\n"
+    mav = fly_repo(tmp_path, tasks=tasks)
+    result = mav.run("fly", "--branch-name", "feature", "--skip-review", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "has no '## Phase N: Title' headings: its 2 task(s) are one implicit phase 1" in (
+        result.stdout
+    )
+    assert outputs(result.stdout)["phases"] == 1
+    assert [s for s, _ in history(mav.repo, "feature")] == ["Phase 1: Checklist"]
+    assert "- [x] T002 Create another" in git(mav.repo, "show", "feature:tasks.md")
+    assert mav.counts("start") == {"implementer:phase-1": 1}

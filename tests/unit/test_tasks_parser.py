@@ -85,13 +85,34 @@ def test_pending_phases_are_those_with_unchecked_tasks() -> None:
         ("- [ ] T001 orphan\n## Phase 1: A\n- [ ] T002 x\n", "tasks.md:1: task T001 is not under"),
         ("## Phase 1: A\n- [ ] T001 x\n- [ ] T001 y\n", "tasks.md:3: task T001 appears twice"),
         ("## Phase 1: A\n- [ ] T001 x\n## Phase 1: B\n- [ ] T002 y\n", "phase 1 appears twice"),
-        ("# Tasks\nnothing here\n", "no '## Phase N: Title' headings found"),
+        ("# Tasks\nnothing here\n", "tasks.md: no task lines found"),
         ("## Phase 1: A\n## Phase 2: B\n- [ ] T001 x\n", "tasks.md:1: phase 1 has no task lines"),
     ],
 )
 def test_a_file_that_cannot_be_used_is_refused_naming_the_line(text: str, message: str) -> None:
     with pytest.raises(TasksError, match=message.replace("'", ".").replace("[", ".")):
         parse_tasks(text)
+
+
+def test_a_file_without_phase_headings_is_one_implicit_phase() -> None:
+    text = (
+        "# Tasks: Checklist\n\nSome context.\n## Setup\n- [x] T001 First\n"
+        "## Core\n- [ ] T002 Second\n```\n- [ ] T900 an example, not a task\n```\n"
+    )
+    parsed = parse_tasks(text)
+    assert parsed.implicit is True
+    (phase,) = parsed.phases
+    assert (phase.number, phase.title, phase.line) == (1, "Checklist", 5)
+    assert [t.id for t in phase.tasks] == ["T001", "T002"]
+    plain = parsed.to_plain("tasks.md")
+    assert plain["implicit_phase"] is True
+    assert [p["task_ids"] for p in plain["pending"]] == [["T001", "T002"]]
+    assert "Some context." in plain["phases"][0]["notes"]
+
+
+def test_an_implicit_phase_without_a_title_is_called_all_tasks() -> None:
+    assert parse_tasks("- [ ] T001 only\n").phases[0].title == "All tasks"
+    assert parse_tasks(SPEC_KIT).implicit is False
 
 
 def test_mark_done_checks_only_the_given_tasks() -> None:
