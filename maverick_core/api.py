@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         CliState,
         cli_state,
         execute_workflow,
+        inputs_from_file,
         parse_assignments,
         run_options,
     )
@@ -104,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "CliState": "maverick_core.engine.cli",
     "cli_state": "maverick_core.engine.cli",
     "execute_workflow": "maverick_core.engine.cli",
+    "inputs_from_file": "maverick_core.engine.cli",
     "parse_assignments": "maverick_core.engine.cli",
     "run_options": "maverick_core.engine.cli",
     # the project and its settings
@@ -257,6 +259,7 @@ __all__ = [
     "environment_inputs",
     "execute_workflow",
     "find_non_plain",
+    "inputs_from_file",
     "kill_tree",
     "load_named_workflow",
     "make_record",

@@ -4,9 +4,9 @@ Each command runs the workflow of the same name, found like ``maverick run NAME`
 finds it (so a project's ``.maverick/workflows/fly.yaml`` replaces the built-in
 one). Its options are derived from that workflow's declared inputs when the
 command line is parsed: ``branch_name`` becomes ``--branch-name``, a boolean
-``skip_review`` becomes ``--skip-review/--no-skip-review``; ``-i KEY=VALUE`` works
-too, and every option of ``maverick run`` (``--resume [RUN_ID]``, ``--explain``,
-``--force``, ``--store`` ...) is there.
+``skip_review`` becomes ``--skip-review/--no-skip-review``; ``-i KEY=VALUE`` and
+``--input-file FILE`` work too, and every option of ``maverick run``
+(``--resume [RUN_ID]``, ``--explain``, ``--force``, ``--store`` ...) is there.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from maverick_core.api import (
     CliState,
     MaverickError,
     execute_workflow,
+    inputs_from_file,
     parse_assignments,
     run_options,
 )
@@ -156,6 +157,7 @@ class WorkflowCommand(click.Command):
         workflow = self.workflow
         if workflow is None:  # parse_args always sets it; guard for direct callers
             raise MaverickError(f"workflow '{self.workflow_name}' was not loaded")
+        from_file = inputs_from_file(workflow, options.pop("input_file", None))
         given = parse_assignments(workflow, assignments)
         for dest, (name, spec) in self.derived.items():
             value = options.pop(dest, None)
@@ -168,6 +170,7 @@ class WorkflowCommand(click.Command):
             if spec.type in ("list", "object", "string") or spec.secret:
                 value = parse_value(workflow, name, value)
             given[name] = value
+        given = {**from_file, **given}  # what the command line says explicitly wins
         for name, value in environment_inputs(workflow).items():
             given.setdefault(name, value)
         starting = options.get("resume") is None and not options.get("explain")

@@ -81,6 +81,11 @@ def run_options(function: Any) -> Any:
             ),
         ),
         click.option(
+            "--input-file",
+            metavar="FILE",
+            help="Input values from a YAML or JSON mapping; -i and options given explicitly win.",
+        ),
+        click.option(
             "--resume",
             "resume",
             is_flag=False,
@@ -198,6 +203,13 @@ def execute_workflow(
     return {Status.COMPLETED: 0, Status.FAILED: EXIT_FAILED}.get(outcome.status, EXIT_INTERRUPTED)
 
 
+def inputs_from_file(workflow: Workflow, input_file: str | None) -> dict[str, Any]:
+    """The values of ``--input-file`` (none without it), type-checked per key."""
+    from maverick_core.engine.inputs import read_input_file
+
+    return read_input_file(workflow, input_file) if input_file else {}
+
+
 def parse_assignments(workflow: Workflow, assignments: Sequence[str]) -> dict[str, Any]:
     """``-i KEY=VALUE`` values (``KEY=@FILE``, ``KEY=@-``), parsed and type-checked."""
     from maverick_core.engine.errors import InputError
@@ -267,7 +279,10 @@ def run(workflow: str, assignments: tuple[str, ...], **options: Any) -> None:
         json=options["json_events"],
     )
     loaded = load_named_workflow(config, workflow)
-    given = parse_assignments(loaded, assignments)
+    given = {
+        **inputs_from_file(loaded, options.pop("input_file")),
+        **parse_assignments(loaded, assignments),
+    }
     command = cli_state().command("run", workflow)
     sys.exit(
         execute_workflow(

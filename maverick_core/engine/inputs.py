@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
@@ -71,12 +72,7 @@ def parse_text(workflow: Workflow, key: str, text: str, origin: str = "") -> Any
 def _spec(workflow: Workflow, key: str) -> Any:
     spec = workflow.inputs.get(key)
     if spec is None:
-        known = sorted(workflow.inputs)
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise InputError(
-            f"unknown input '{key}'{hint}; {workflow.name} takes: {', '.join(known) or 'none'}"
-        )
+        raise _unknown_input(workflow, key)
     return spec
 
 
@@ -137,14 +133,20 @@ def environment_inputs(
     return values
 
 
+def _unknown_input(workflow: Workflow, key: str) -> InputError:
+    known = sorted(workflow.inputs)
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return InputError(
+        f"unknown input '{key}'{hint}; {workflow.name} takes: {', '.join(known) or 'none'}"
+    )
+
+
 def check_value(workflow: Workflow, key: str, value: Any) -> Any:
     """Check an already-typed value (from a subworkflow call or stored inputs)."""
     spec = workflow.inputs.get(key)
     if spec is None:
-        raise InputError(
-            f"unknown input '{key}'; {workflow.name} takes: "
-            f"{', '.join(sorted(workflow.inputs)) or 'none'}"
-        )
+        raise _unknown_input(workflow, key)
     if spec.type == "number" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if value is not None and not input_value_matches(spec.type, value):
@@ -175,4 +177,55 @@ def complete_inputs(workflow: Workflow, given: dict[str, Any]) -> dict[str, Any]
             f"missing required input{'s' if len(missing) > 1 else ''}: "
             f"{', '.join(missing)} (give {flags})"
         )
+    return values
+
+
+def read_input_file(workflow: Workflow, file: str) -> dict[str, Any]:
+    """Input values from a YAML or JSON mapping (``--input-file FILE``), type-checked.
+
+    Every bad key is reported, each on its own line as ``FILE:line:col: inputs.KEY:
+    what is wrong``; values keep the types YAML gives them (quote a string such as
+    ``"007"`` that would otherwise read as a number).
+    """
+    from maverick_core.engine.errors import DefinitionError, DefinitionErrors, Location
+
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--input-file {file}: cannot read it ({exc.strerror})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InputError(f"{where}: {problem}") from None
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        start = root.start_mark
+        raise InputError(
+            f"{file}:{start.line + 1}:{start.column + 1}: expected a mapping of input names "
+            "to values"
+        )
+    loader = yaml.SafeLoader("")
+    values: dict[str, Any] = {}
+    errors: list[DefinitionError] = []
+    for key_node, value_node in root.value:
+        mark = key_node.start_mark
+        where = Location(file, mark.line + 1, mark.column + 1)
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
+            errors.append(DefinitionError("an input name must be text", where, "inputs"))
+            continue
+        try:
+            value = loader.construct_object(value_node, deep=True)
+            values[key] = check_value(workflow, key, value)
+        except InputError as exc:
+            reason = exc.message.removeprefix(f"input '{key}': ")
+            errors.append(DefinitionError(reason, where, f"inputs.{key}"))
+        except yaml.YAMLError as exc:
+            errors.append(DefinitionError(str(exc).splitlines()[0], where, f"inputs.{key}"))
+    if errors:
+        raise DefinitionErrors(errors)
     return values

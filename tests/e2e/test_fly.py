@@ -174,6 +174,24 @@ def test_options_are_derived_from_the_workflow_inputs(tmp_path: Path) -> None:
     assert twice.returncode == 2 and "given twice" in twice.stderr
 
 
+def test_an_input_file_gives_fly_its_inputs_under_the_options(tmp_path: Path) -> None:
+    mav = fly_repo(tmp_path)
+    (mav.repo.parent / "inputs.yaml").write_text("branch_name: from-file\ndry_run: true\n")
+    inputs = str(mav.repo.parent / "inputs.yaml")
+    result = mav.run("fly", "--input-file", inputs, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outputs(result.stdout)["branch"] == "from-file"
+    result = mav.run("fly", "--input-file", inputs, "--branch-name", "explicit", "--json")
+    assert outputs(result.stdout)["branch"] == "explicit"
+    (mav.repo.parent / "bad.yaml").write_text("branch_name: x\nskip_reviews: true\n")
+    bad = mav.run("fly", "--input-file", str(mav.repo.parent / "bad.yaml"))
+    assert bad.returncode == 2
+    assert "bad.yaml:2:1: inputs.skip_reviews: unknown input 'skip_reviews' (did you mean " in (
+        bad.stderr
+    )
+    assert mav.events() == []
+
+
 def test_a_project_fly_yaml_overrides_the_built_in_one(tmp_path: Path) -> None:
     mav = fly_repo(tmp_path)
     custom = mav.repo / ".maverick" / "workflows" / "fly.yaml"

@@ -89,6 +89,36 @@ def test_bad_input_values_exit_2_with_one_line(cli, good, flag, message):
     assert result.stderr == f"error: {message}\n"
 
 
+def test_an_input_file_gives_inputs_that_explicit_values_override(cli, good, project):
+    (project / "in.yaml").write_text("who: file\ntimes: 2\n")
+    (project / "in.json").write_text('{"who": "json", "loud": true}')
+    result = cli("run", "greet.yaml", "--json", "--input-file", "in.yaml", "-i", "times=3")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["outputs"]["said"] == "hello file x3"
+    result = cli("run", "greet.yaml", "--json", "--input-file", "in.json")
+    assert json.loads(result.stdout.splitlines()[-1])["outputs"]["said"] == "hello json x1"
+
+
+def test_an_input_file_names_each_bad_key_with_its_line(cli, good, project):
+    (project / "in.yaml").write_text("who: ok\ntimes: three\nwhom: x\n")
+    result = cli("run", "greet.yaml", "--input-file", "in.yaml")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "in.yaml:2:1: inputs.times: expected integer, got str 'three'",
+        "in.yaml:3:1: inputs.whom: unknown input 'whom' (did you mean 'who'?); "
+        "greet takes: loud, times, who",
+    ]
+    (project / "list.yaml").write_text("- a\n")
+    result = cli("run", "greet.yaml", "--input-file", "list.yaml")
+    assert result.returncode == 2
+    assert result.stderr == "error: list.yaml:1:1: expected a mapping of input names to values\n"
+    result = cli("run", "greet.yaml", "--input-file", "missing.yaml")
+    assert result.returncode == 2 and "error: --input-file missing.yaml: cannot read it" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_missing_required_input_names_it(cli, write_workflow):
     write_workflow(
         """
