@@ -213,19 +213,19 @@ def read_input_file(workflow: Workflow, file: str) -> dict[str, Any]:
     errors: list[DefinitionError] = []
     for key_node, value_node in root.value:
         mark = key_node.start_mark
-        where = Location(file, mark.line + 1, mark.column + 1)
+        at = Location(file, mark.line + 1, mark.column + 1)
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
         if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
-            errors.append(DefinitionError("an input name must be text", where, "inputs"))
+            errors.append(DefinitionError("an input name must be text", at, "inputs"))
             continue
         try:
             value = loader.construct_object(value_node, deep=True)
             values[key] = check_value(workflow, key, value)
         except InputError as exc:
             reason = exc.message.removeprefix(f"input '{key}': ")
-            errors.append(DefinitionError(reason, where, f"inputs.{key}"))
+            errors.append(DefinitionError(reason, at, f"inputs.{key}"))
         except yaml.YAMLError as exc:
-            errors.append(DefinitionError(str(exc).splitlines()[0], where, f"inputs.{key}"))
+            errors.append(DefinitionError(str(exc).splitlines()[0], at, f"inputs.{key}"))
     if errors:
         raise DefinitionErrors(errors)
     return values
