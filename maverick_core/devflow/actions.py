@@ -116,16 +116,28 @@ def commit_changes(
 # ----------------------------------------------------------------------------- review
 
 
-def gather_changes(ctx: Any, base_branch: str, pr_number: int | None = None) -> dict[str, Any]:
+def gather_changes(
+    ctx: Any, base_branch: str, pr_number: int | None = None, find_pull_request: bool = False
+) -> dict[str, Any]:
     """Action ``review.gather``: diff, changed files and commits to review.
 
     Without ``pr_number``: the current branch against ``base_branch``. With it: that
     pull request, from the provider (``gh pr diff`` for github) or, for local pull
     requests, from git between its base and head branches.
+
+    :param find_pull_request: without ``pr_number``, review the open pull request of
+        the current branch when the provider has one (``maverick review``).
     """
     git = gitops.Git.of(ctx)
     git.require_repository()
     pull_request = None
+    if pr_number is None and find_pull_request and git.current_branch():
+        found = _pull_request_of_branch(ctx, git.current_branch())
+        if found is not None:
+            ctx.notice(
+                f"reviewing pull request #{found.number} of branch {found.head}: {found.url}"
+            )
+            pr_number = found.number
     if pr_number is not None:
         pull_request = provider_for(ctx).pull_request_changes(int(pr_number))
         if pull_request.get("diff") is not None:
@@ -153,6 +165,12 @@ def gather_changes(ctx: Any, base_branch: str, pr_number: int | None = None) -> 
     found["head"] = pull_request["head"] if pull_request else (git.current_branch() or "HEAD")
     found["pull_request"] = _pr_summary(pull_request) if pull_request else None
     return _with_text(ctx, found)
+
+
+def _pull_request_of_branch(ctx: Any, branch: str) -> Any:
+    provider = provider_for(ctx)
+    lookup = getattr(provider, "pull_request_of_branch", None)
+    return lookup(branch) if lookup is not None else provider.find_pull_request(branch)
 
 
 def _with_text(ctx: Any, found: dict[str, Any]) -> dict[str, Any]:

@@ -95,6 +95,12 @@ class Provider(Protocol):
         """Pull request ``number``: ``head``, ``base``, ``title``, ``url``, and, when the
         provider knows them, ``diff``, ``files`` and ``commits`` (else None: use git)."""
 
+    def pull_request_of_branch(self, branch: str) -> PullRequest | None:
+        """The open pull request of the checked-out ``branch`` (``review`` without a number).
+
+        Optional: a provider without it is asked :meth:`find_pull_request` instead.
+        """
+
 
 # ----------------------------------------------------------------------------- local
 
@@ -214,6 +220,10 @@ class LocalProvider:
         _write_front_matter(path, meta, body)
         return self._pull_request(path)
 
+    def pull_request_of_branch(self, branch: str) -> PullRequest | None:
+        """``.maverick/prs/<branch>.md``, when it is open."""
+        return self.find_pull_request(branch)
+
     def pull_request_changes(self, number: int) -> dict[str, Any]:
         """Head and base of local pull request ``number`` (git computes the changes)."""
         for path in self._all():
@@ -253,7 +263,9 @@ class GitHubProvider:
         return result.stdout
 
     def _json(self, *args: str, input: str | None = None) -> Any:
-        text = self._gh(*args, input=input)
+        return self._parse(args, self._gh(*args, input=input))
+
+    def _parse(self, args: tuple[str, ...], text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError:
@@ -323,6 +335,30 @@ class GitHubProvider:
             base=str((data.get("base") or {}).get("ref", base)),
             draft=bool(data.get("draft", draft)),
         )
+
+    def pull_request_of_branch(self, branch: str) -> PullRequest | None:
+        """``gh pr view --json ...``: the pull request that belongs to the current branch.
+
+        gh finds it itself; with ``github.repo`` set gh needs the branch named
+        (``gh pr view BRANCH``). gh exits 1 saying "no pull requests found" when
+        there is none: that is an answer, not a failure.
+        """
+        args = ["pr", "view", *([branch] if self.repo else [])]
+        args.append("--json=number,title,url,headRefName,baseRefName,isDraft,state")
+        argv = ["gh", *args] + ([f"--repo={self.repo}"] if self.repo else [])
+        result = self.run(argv, None)
+        if result.returncode != 0:
+            if "no pull requests found" in result.stderr.lower():
+                return None
+            lines = result.stderr.strip().splitlines()[-STDERR_TAIL_LINES:]
+            raise StepFailed(
+                f"gh pr view failed (exit {result.returncode})"
+                + ("\n" + "\n".join(lines) if lines else "")
+            )
+        data = self._parse(tuple(args), result.stdout)
+        if str(data.get("state", "OPEN")).upper() != "OPEN":
+            return None
+        return self._pr(data)
 
     def pull_request_changes(self, number: int) -> dict[str, Any]:
         """``gh pr view N --json ...`` and ``gh pr diff N``."""

@@ -97,3 +97,58 @@ def test_review_of_a_github_pull_request(tmp_path: Path) -> None:
     assert "- Commits: 2; files changed: 2" in report
     argvs = [call["argv"] for call in gh_calls(env)]
     assert argvs[0][:3] == ["pr", "view", "12"] and argvs[1] == ["pr", "diff", "12"]
+
+
+def test_review_finds_the_github_pull_request_of_the_current_branch(tmp_path: Path) -> None:
+    env = install_gh(tmp_path)
+    mav = feature_repo(tmp_path, yaml=settings(provider="github"))
+    mav.env.update(env)
+    prs = Path(env["GH_STANDIN_DIR"]) / "prs.json"
+    prs.write_text(
+        json.dumps(
+            [
+                {
+                    "number": 14,
+                    "title": "Core changes",
+                    "url": "https://github.com/acme/widgets/pull/14",
+                    "headRefName": "feature",
+                    "baseRefName": "main",
+                    "isDraft": False,
+                }
+            ]
+        )
+    )
+    result = mav.run("review", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reviewing pull request #14 of branch feature" in result.stdout
+    report = (mav.repo / outputs(result.stdout)["report"]).read_text()
+    assert "- Pull request: #14 Core changes (https://github.com/acme/widgets/pull/14)" in report
+    argvs = [call["argv"] for call in gh_calls(env)]
+    assert argvs[0][:2] == ["pr", "view"] and argvs[0][2].startswith("--json=number,")
+    assert ["pr", "diff", "14"] in argvs
+
+
+def test_review_without_a_pull_request_reviews_the_branch(tmp_path: Path) -> None:
+    env = install_gh(tmp_path)
+    mav = feature_repo(tmp_path, yaml=settings(provider="github"))
+    mav.env.update(env)
+    result = mav.run("review", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (mav.repo / outputs(result.stdout)["report"]).read_text()
+    assert "Pull request:" not in report and "- Commits: 2; files changed: 2" in report
+    assert [call["argv"][:2] for call in gh_calls(env)] == [["pr", "view"]]
+
+
+def test_review_finds_the_local_pull_request_of_the_current_branch(tmp_path: Path) -> None:
+    mav = feature_repo(tmp_path)
+    pr = mav.repo / ".maverick" / "prs" / "feature.md"
+    pr.parent.mkdir(parents=True)
+    pr.write_text(
+        "---\nnumber: 3\ntitle: Local change\nhead: feature\nbase: main\nstate: open\n---\nBody\n"
+    )
+    result = mav.run("review", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reviewing pull request #3 of branch feature" in result.stdout
+    report = (mav.repo / outputs(result.stdout)["report"]).read_text()
+    assert "- Pull request: #3 Local change (.maverick/prs/feature.md)" in report
+    assert "- Commits: 2; files changed: 2" in report
