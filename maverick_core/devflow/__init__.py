@@ -11,6 +11,7 @@ bodies, so starting the CLI imports none of them:
 - :mod:`.validation`: the ``validate`` step type;
 - :mod:`.gitops`: git through argument lists; :mod:`.tasks`: the tasks file;
 - :mod:`.providers`: issue and pull-request providers (``github``, ``local``);
+- :mod:`.review`: reviewers, review rounds and their verdicts;
 - :mod:`.actions`: the python actions the workflows call;
 - :mod:`.commands`: ``maverick fly``, ``refuel`` and ``review``.
 
@@ -94,9 +95,9 @@ def register_providers(register: RegisterProvider) -> None:
 @hookimpl
 def register_actions(register: RegisterAction) -> None:
     """Register the python actions fly, refuel and review call."""
-    from maverick_core.devflow import actions, agents, gitops, providers
+    from maverick_core.devflow import actions, gitops, providers, review
 
-    register("agents.require", agents.check_roles)
+    register("agents.require", actions.require_agents)
     register("git.require_clean", gitops.require_clean)
     register("git.switch_branch", gitops.switch_branch)
     register("git.checkout", gitops.checkout)
@@ -106,6 +107,9 @@ def register_actions(register: RegisterAction) -> None:
     register("tasks.mark_done", actions.mark_tasks_done)
     register("review.gather", actions.gather_changes)
     register("review.report", actions.review_report)
+    register("review.settings", review.review_settings)
+    register("review.combine", review.combine_reviews)
+    register("review.plan_fix", review.plan_fix)
     register("fly.plan", actions.fly_plan)
     register("fly.pull_request_text", actions.fly_pull_request)
     register("refuel.plan", actions.refuel_plan)

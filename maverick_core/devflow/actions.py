@@ -15,20 +15,16 @@ before the interruption.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from maverick_core.api import StepFailed, state_dir
 from maverick_core.devflow import gitops, tasks
-from maverick_core.devflow.agents import ask_agent, resolve_role
+from maverick_core.devflow.agents import ask_agent, check_roles, resolve_role
 from maverick_core.devflow.providers import provider_for, provider_name
+from maverick_core.devflow.review import drop_excluded, excluded, findings_of, recommendation_of
 
 COMMIT_MESSAGE_ROLE = "commit_message"
-RECOMMENDATION_RE = re.compile(
-    r"^[\s>*_#-]*recommendation[\s*_]*:[\s*_`]*(approve|request[ _-]?changes|comment)\b",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -63,6 +59,27 @@ def mark_tasks_done(ctx: Any, path: str, task_ids: list[str]) -> dict[str, Any]:
     if updated != text:
         file.write_text(updated, encoding="utf-8")
     return {"path": path, "changed": updated != text, "task_ids": list(task_ids)}
+
+
+# ----------------------------------------------------------------------------- agents
+
+
+def require_agents(ctx: Any, roles: list[str]) -> dict[str, Any]:
+    """Action ``agents.require``: fail before any work unless every role is served.
+
+    ``reviewer`` stands for the reviewers ``review.reviewers`` names (by default the
+    one ``reviewer`` role), so a project reviewing with ``spec_reviewer`` and
+    ``technical_reviewer`` needs no ``reviewer`` entry.
+    """
+    if isinstance(roles, list) and "reviewer" in roles:
+        section = ctx.config.settings.get("review")
+        entries = section.get("reviewers") if isinstance(section, dict) else None
+        if isinstance(entries, list) and entries:
+            named = [e if isinstance(e, str) else (e or {}).get("role") for e in entries]
+            expanded = [r for r in named if isinstance(r, str)]
+            index = roles.index("reviewer")
+            roles = roles[:index] + expanded + roles[index + 1 :]
+    return check_roles(ctx, list(dict.fromkeys(roles)))
 
 
 # ----------------------------------------------------------------------------- commits
@@ -117,7 +134,11 @@ def commit_changes(
 
 
 def gather_changes(
-    ctx: Any, base_branch: str, pr_number: int | None = None, find_pull_request: bool = False
+    ctx: Any,
+    base_branch: str,
+    pr_number: int | None = None,
+    find_pull_request: bool = False,
+    exclude: list[str] | None = None,
 ) -> dict[str, Any]:
     """Action ``review.gather``: diff, changed files and commits to review.
 
@@ -127,6 +148,11 @@ def gather_changes(
 
     :param find_pull_request: without ``pr_number``, review the open pull request of
         the current branch when the provider has one (``maverick review``).
+    :param exclude: ``review.exclude`` globs: those files are left out of the diff
+        and the file list (the report names them).
+    :returns: ``{base, head, diff, truncated, files, commits, pull_request, fixable,
+        excluded, commits_text, files_text}``; ``fixable`` when the reviewed head is
+        the checked-out branch (a fixer's commit lands on it).
     """
     git = gitops.Git.of(ctx)
     git.require_repository()
@@ -141,18 +167,18 @@ def gather_changes(
     if pr_number is not None:
         pull_request = provider_for(ctx).pull_request_changes(int(pr_number))
         if pull_request.get("diff") is not None:
-            diff = str(pull_request["diff"])
             return _with_text(
                 ctx,
                 {
                     "base": pull_request["base"],
                     "head": pull_request["head"],
-                    "diff": diff[: gitops.MAX_DIFF_CHARS],
-                    "truncated": len(diff) > gitops.MAX_DIFF_CHARS,
+                    "diff": str(pull_request["diff"]),
                     "files": pull_request.get("files") or [],
                     "commits": pull_request.get("commits") or [],
                     "pull_request": _pr_summary(pull_request),
+                    "fixable": pull_request["head"] == git.current_branch(),
                 },
+                exclude or [],
             )
         base, head = (
             gitops.resolve_branch(git, pull_request["base"]),
@@ -160,11 +186,12 @@ def gather_changes(
         )
     else:
         base, head = gitops.resolve_branch(git, base_branch), "HEAD"
-    found = gitops.changes(git, base, head)
+    found = gitops.changes(git, base, head, max_chars=None)
     found["base"] = pull_request["base"] if pull_request else base_branch
     found["head"] = pull_request["head"] if pull_request else (git.current_branch() or "HEAD")
     found["pull_request"] = _pr_summary(pull_request) if pull_request else None
-    return _with_text(ctx, found)
+    found["fixable"] = bool(git.current_branch()) and found["head"] == git.current_branch()
+    return _with_text(ctx, found, exclude or [])
 
 
 def _pull_request_of_branch(ctx: Any, branch: str) -> Any:
@@ -173,8 +200,13 @@ def _pull_request_of_branch(ctx: Any, branch: str) -> Any:
     return lookup(branch) if lookup is not None else provider.find_pull_request(branch)
 
 
-def _with_text(ctx: Any, found: dict[str, Any]) -> dict[str, Any]:
-    """Add the commit and file lists as text, the way the reviewer's prompt shows them."""
+def _with_text(ctx: Any, found: dict[str, Any], exclude: list[str]) -> dict[str, Any]:
+    """Leave out excluded files, cut the diff, add the commit and file lists as text."""
+    found["excluded"] = [f["path"] for f in found["files"] if excluded(f["path"], exclude)]
+    found["files"] = [f for f in found["files"] if f["path"] not in found["excluded"]]
+    diff = drop_excluded(found["diff"], exclude)
+    found["diff"] = diff[: gitops.MAX_DIFF_CHARS]
+    found["truncated"] = len(diff) > gitops.MAX_DIFF_CHARS
     found["commits_text"] = (
         "\n".join(f"- {c['sha'][:10]} {c['subject']}" for c in found["commits"]) or "(none)"
     )
@@ -191,35 +223,78 @@ def _pr_summary(pr: dict[str, Any]) -> dict[str, Any]:
     return {key: pr.get(key) for key in keys}
 
 
-def recommendation_of(answer: str) -> str:
-    """The reviewer's ``Recommendation: ...`` line (approve, request_changes, comment).
+def _legacy_verdict(review: dict[str, Any]) -> dict[str, Any]:
+    """A single reviewer agent's output (a run of an earlier release) as a verdict."""
+    answer = str(review.get("answer", ""))
+    recommendation = recommendation_of(answer)
+    name = str(review.get("role", "reviewer"))
+    return {
+        "round": 1,
+        "recommendation": recommendation,
+        "findings": findings_of(answer),
+        "reviewers": [
+            {"name": name, "role": name, "recommendation": recommendation, "answer": answer}
+        ],
+    }
 
-    A review without one is a ``comment``: it is never read as an approval.
-    """
-    match = RECOMMENDATION_RE.search(answer or "")
-    if not match:
-        return "comment"
-    word = re.sub(r"[ _-]", "", match.group(1).lower())
-    return "request_changes" if word == "requestchanges" else word
+
+def _round_lines(item: dict[str, Any]) -> list[str]:
+    verdict = item.get("verdict") or {}
+    lines = ["", f"## Round {verdict.get('round', '?')}: {verdict.get('recommendation')}"]
+    for reviewer in verdict.get("reviewers") or []:
+        lines += [
+            "",
+            f"### {reviewer['name']} ({reviewer['recommendation']})",
+            "",
+            str(reviewer.get("answer") or "").strip() or "(empty)",
+        ]
+    fix = item.get("fix")
+    if fix:
+        commit = ((item.get("commit") or {}).get("commit")) or {}
+        validation = (item.get("commit") or {}).get("validation")
+        done = (
+            f"committed {str(commit.get('sha'))[:10]} {commit.get('subject')}"
+            if commit.get("committed")
+            else "nothing to commit"
+        )
+        lines += [
+            "",
+            "### Fixed",
+            "",
+            f"- {done}; validation {_validation_line(validation)}",
+            "",
+            str(fix.get("answer") or "").strip() or "(the fixer said nothing)",
+        ]
+    elif item.get("unfixed_reason"):
+        lines += ["", f"Not fixed: {item['unfixed_reason']}"]
+    return lines
 
 
 def review_report(
-    ctx: Any, review: dict[str, Any], changes: dict[str, Any], title: str = ""
+    ctx: Any,
+    review: dict[str, Any],
+    changes: dict[str, Any],
+    title: str = "",
+    rounds: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Action ``review.report``: write ``.maverick/reviews/<run_id>.md`` and print it.
 
-    :param review: the reviewer agent step's output.
-    :param changes: ``review.gather``'s output.
-    :returns: ``{path, recommendation, commits, files}``.
+    :param review: the last round's verdict (``review.combine``'s output).
+    :param changes: ``review.gather``'s output for the last round.
+    :param rounds: every round: ``{verdict, fix, commit, unfixed_reason}``.
+    :returns: ``{path, recommendation, rounds, fixed_rounds, commits, files}``.
     """
-    answer = str(review.get("answer", ""))
-    recommendation = recommendation_of(answer)
+    verdict = review if "reviewers" in review else _legacy_verdict(review)
+    rounds = [r for r in rounds or [] if r] or [{"verdict": verdict}]
+    recommendation = str(verdict.get("recommendation"))
     run_id = ctx.run.run_id
+    fixed = sum(1 for r in rounds if r.get("fix"))
     lines = [
         f"# Review: {title or changes.get('head')} against {changes.get('base')}",
         "",
         f"- Run: {run_id}",
         f"- Recommendation: **{recommendation}**",
+        f"- Rounds: {len(rounds)}; fixed after {fixed} of them",
         f"- Commits: {len(changes.get('commits') or [])}; "
         f"files changed: {len(changes.get('files') or [])}",
     ]
@@ -228,11 +303,14 @@ def review_report(
         lines.append(f"- Pull request: #{pr.get('number')} {pr.get('title')} ({pr.get('url')})")
     if changes.get("truncated"):
         lines.append("- Note: the diff was too long and was cut for the reviewer")
+    if changes.get("excluded"):
+        lines.append(f"- Not shown to the reviewers: {', '.join(changes['excluded'])}")
     lines += ["", "## Commits", ""]
     lines += [changes.get("commits_text") or "(none)"]
     lines += ["", "## Changed files", ""]
     lines += [changes.get("files_text") or "(none)"]
-    lines += ["", f"## Review ({review.get('role', 'reviewer')})", "", answer.strip() or "(empty)"]
+    for item in rounds:
+        lines += _round_lines(item)
     text = "\n".join(lines) + "\n"
     directory = state_dir(ctx.config.root, "reviews")
     path = directory / f"{run_id}.md"
@@ -244,6 +322,8 @@ def review_report(
     return {
         "path": relative,
         "recommendation": recommendation,
+        "rounds": len(rounds),
+        "fixed_rounds": fixed,
         "commits": len(changes.get("commits") or []),
         "files": len(changes.get("files") or []),
     }
@@ -311,6 +391,7 @@ def fly_pull_request(
     phases: list[Any] | None,
     validation: dict[str, Any] | None,
     review: dict[str, Any] | None,
+    rounds: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Action ``fly.pull_request_text``: the pull request's title and body."""
     title = tasks_data.get("title") or branch_name
@@ -329,6 +410,18 @@ def fly_pull_request(
     lines += ["", "## Final validation", "", _validation_line(validation)]
     if review:
         lines += ["", "## Review", "", f"Recommendation: **{review.get('recommendation')}**"]
+        for item in rounds or []:
+            verdict = (item or {}).get("verdict") or {}
+            who = ", ".join(
+                f"{r['name']}: {r['recommendation']}" for r in verdict.get("reviewers") or []
+            )
+            commit = (((item or {}).get("commit") or {}).get("commit")) or {}
+            fixed = f"; fixed in {str(commit.get('sha'))[:10]}" if commit.get("committed") else ""
+            findings = len(verdict.get("findings") or [])
+            lines.append(
+                f"- Round {verdict.get('round')}: {verdict.get('recommendation')} ({who}; "
+                f"{findings} finding(s){fixed})"
+            )
     return {"title": title, "body": "\n".join(lines) + "\n"}
 
 

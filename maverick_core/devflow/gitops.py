@@ -225,8 +225,13 @@ def push(ctx: Any, branch: str, remote: str = "origin") -> dict[str, Any]:
     return {"pushed": True, "remote": remote, "branch": branch, "reason": None}
 
 
-def changes(git: Git, base: str, head: str = "HEAD") -> dict[str, Any]:
-    """The diff, changed files and commits of ``head`` against ``base`` (merge base)."""
+def changes(
+    git: Git, base: str, head: str = "HEAD", max_chars: int | None = MAX_DIFF_CHARS
+) -> dict[str, Any]:
+    """The diff, changed files and commits of ``head`` against ``base`` (merge base).
+
+    :param max_chars: cut the diff there (None: the caller cuts it).
+    """
     diff = git.run("diff", "--no-color", "--no-ext-diff", f"{base}...{head}").stdout
     names = git.run("diff", "--name-status", "-z", f"{base}...{head}").stdout.split("\0")
     files = _name_status(names)
@@ -235,11 +240,11 @@ def changes(git: Git, base: str, head: str = "HEAD") -> dict[str, Any]:
     for line in log.splitlines():
         sha, _, subject = line.partition("\0")
         commits.append({"sha": sha, "subject": subject})
-    truncated = len(diff) > MAX_DIFF_CHARS
+    truncated = max_chars is not None and len(diff) > max_chars
     return {
         "base": base,
         "head": head,
-        "diff": diff[:MAX_DIFF_CHARS],
+        "diff": diff[:max_chars] if max_chars is not None else diff,
         "truncated": truncated,
         "files": files,
         "commits": commits,

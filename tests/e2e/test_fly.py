@@ -64,12 +64,12 @@ def test_fly_commits_each_phase_pushes_reviews_and_opens_a_pull_request(tmp_path
         "implementer:phase-1": 1,
         "implementer:phase-2": 1,
         "implementer:phase-3": 1,
-        "reviewer:reviewer": 1,
+        "reviewer:round-1": 1,
     }
     prompt = mav.prompt("implementer", "phase-2")
     assert "## Phase 2: Core" in prompt and "- [ ] T003 Implement the core" in prompt
     assert "T001" not in prompt and "T004" not in prompt and "Polish" not in prompt
-    assert "src/t003.py" in mav.prompt("reviewer", "reviewer")
+    assert "src/t003.py" in mav.prompt("reviewer", "round-1")
 
 
 def test_fly_killed_during_phase_2_resumes_to_the_same_end_state(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_fly_killed_during_phase_2_resumes_to_the_same_end_state(tmp_path: Path)
         "implementer:phase-1": 1,  # finished before the kill: not asked again
         "implementer:phase-2": 2,  # killed while running, then asked again
         "implementer:phase-3": 1,
-        "reviewer:reviewer": 1,
+        "reviewer:round-1": 1,
     }
 
 

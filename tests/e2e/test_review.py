@@ -45,8 +45,8 @@ def test_review_writes_a_report_with_a_recommendation(tmp_path: Path) -> None:
     assert "- Commits: 2; files changed: 2" in report
     assert "Raise the core" in report and "Add the extra module" in report
     assert "- M src/core.py" in report and "- A src/extra.py" in report
-    assert "The change is small and tested." in report
-    assert mav.counts("start") == {"reviewer:reviewer": 1}
+    assert "reviewer: the change is small and tested." in report
+    assert mav.counts("start") == {"reviewer:round-1": 1}
 
 
 def test_review_killed_during_the_agent_step_resumes_to_the_same_report(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_review_killed_during_the_agent_step_resumes_to_the_same_report(tmp_path
     expected = (baseline.repo / ".maverick" / "reviews" / f"{expected_id}.md").read_text()
 
     mav = feature_repo(tmp_path, "killed")
-    mav.run_killed("review", hang="reviewer:reviewer")
+    mav.run_killed("review", hang="reviewer:round-1")
     killed_id = last_run(mav)["run_id"]
     assert not (mav.repo / ".maverick" / "reviews").exists()
     resumed = mav.run("review", "--resume")
@@ -65,8 +65,8 @@ def test_review_killed_during_the_agent_step_resumes_to_the_same_report(tmp_path
 
     report = (mav.repo / ".maverick" / "reviews" / f"{killed_id}.md").read_text()
     assert report == expected.replace(expected_id, killed_id)
-    assert mav.counts("start") == {"reviewer:reviewer": 2}
-    assert mav.counts("end") == {"reviewer:reviewer": 1}
+    assert mav.counts("start") == {"reviewer:round-1": 2}
+    assert mav.counts("end") == {"reviewer:round-1": 1}
     assert last_run(mav)["status"] == "completed"
 
 
