@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from maverick_core.api import StepFailed, state_dir
-from maverick_core.devflow import gitops, tasks
-from maverick_core.devflow.agents import ask_agent, check_roles, resolve_role
+from maverick_core.devflow import gitops, tasks, writer
+from maverick_core.devflow.agents import check_roles, resolve_role
 from maverick_core.devflow.providers import provider_for, provider_name
 from maverick_core.devflow.review import drop_excluded, excluded, findings_of, recommendation_of
-
-COMMIT_MESSAGE_ROLE = "commit_message"
-
 
 # ----------------------------------------------------------------------------- tasks
 
@@ -100,32 +97,20 @@ def commit_changes(
 ) -> dict[str, Any]:
     """Action ``devflow.commit``: commit everything; idempotent through ``marker``.
 
-    The message is ``message`` unless a ``commit_message`` agent is configured
-    (``agents.commit_message``; ``agents.default`` does not count): then that agent
-    writes it from the staged diff. The ``marker`` trailer is always appended.
+    The message is ``message`` unless a writer agent is configured (``agents.writer``,
+    its alias ``agents.commit_message``, or ``agents.default``): then that agent
+    writes it from the staged diff, ``message`` being the fallback. The ``marker``
+    trailer is always appended.
     """
     if not isinstance(message, str) or not message.strip():
         raise StepFailed("commit message must be non-empty text")
     git = gitops.Git.of(ctx)
-    chosen = resolve_role(ctx.config, COMMIT_MESSAGE_ROLE, fallback=False)
 
     def write_message() -> str:
-        if chosen is None:
+        if writer.resolve_writer(ctx.config) is None:
             return message
         diff = git.run("diff", "--cached", "--no-color", "--stat", "--patch").stdout
-        answer = ask_agent(
-            ctx,
-            COMMIT_MESSAGE_ROLE,
-            chosen=chosen,
-            context={
-                "subject": "",
-                "details": "",
-                **(context or {}),
-                "default_message": message,
-                "diff": diff[: gitops.MAX_DIFF_CHARS],
-            },
-        ).answer.strip()
-        return answer or message
+        return writer.commit_message(ctx, message, dict(context or {}), diff)
 
     return gitops.commit_all(git, write_message, marker)
 

@@ -455,7 +455,8 @@ def open_pull_request(
     """Action ``provider.open_pull_request``: the open PR from ``head``, creating it if needed.
 
     Finding an existing one first makes a resumed run (stopped right after creating
-    it) end with one pull request, not two.
+    it) end with one pull request, not two. A writer agent, when configured, writes
+    the title and body from the given ones and the diff (see :mod:`.writer`).
 
     :returns: the pull request and ``created``.
     """
@@ -463,11 +464,30 @@ def open_pull_request(
     existing = provider.find_pull_request(head)
     if existing is not None:
         return {**attrs.asdict(existing), "created": False}
+    title, body = _written(ctx, title, body, head, base)
     created = provider.create_pull_request(
         title=title, body=body, head=head, base=base, draft=bool(draft)
     )
     ctx.notice(f"pull request #{created.number} opened: {created.url}")
     return {**attrs.asdict(created), "created": True}
+
+
+def _written(ctx: Any, title: str, body: str, head: str, base: str) -> tuple[str, str]:
+    """The writer agent's title and body for the pull request, when one is configured."""
+    from maverick_core.devflow import gitops, writer
+
+    if writer.resolve_writer(ctx.config) is None:
+        return title, body
+    git = gitops.Git.of(ctx)
+    diff = git.run(
+        "diff",
+        "--no-color",
+        "--stat",
+        "--patch",
+        f"{gitops.resolve_branch(git, base)}...{head}",
+        check=False,
+    ).stdout
+    return writer.pull_request(ctx, title, body, diff)
 
 
 def describe(ctx: Any) -> dict[str, Any]:

@@ -257,3 +257,37 @@ def test_a_tasks_file_without_phases_is_one_implicit_phase(tmp_path: Path) -> No
     assert [s for s, _ in history(mav.repo, "feature")] == ["Phase 1: Checklist"]
     assert "- [x] T002 Create another" in git(mav.repo, "show", "feature:tasks.md")
     assert mav.counts("start") == {"implementer:phase-1": 1}
+
+
+def test_the_writer_agent_writes_commit_messages_and_the_pull_request(tmp_path: Path) -> None:
+    mav = fly_repo(tmp_path, yaml=settings(writer=True))
+    result = mav.run("fly", "--branch-name", "feature")
+    assert result.returncode == 0, result.stdout + result.stderr
+    subjects = [s for s, _ in history(mav.repo, "feature")]
+    assert subjects == [
+        "Written: Phase 1: Setup",
+        "Written: Phase 2: Core",
+        "Written: Phase 3: Polish",
+    ]
+    message = git(mav.repo, "log", "-1", "--format=%B", "feature")
+    assert "The stand-in writer describes the staged change." in message
+    assert message.endswith("Maverick-Phase: 3")  # the idempotency trailer stays
+    assert "src/t004.py" in mav.prompt("writer", "commit")
+    pr = (mav.repo / ".maverick" / "prs" / "feature.md").read_text()
+    assert "title: 'Written: Widget'" in pr and "Written by the stand-in." in pr
+    assert "- Written: Phase 2: Core - validation passed" in pr  # facts the writer kept
+    assert mav.counts("start")["writer:pull-request"] == 1
+
+
+def test_a_failing_writer_leaves_the_deterministic_text(tmp_path: Path) -> None:
+    mav = fly_repo(tmp_path, yaml=settings(writer=True))
+    mav.env["TEST_AGENT_WRITER_FAILS"] = "1"
+    result = mav.run("fly", "--branch-name", "feature", "--skip-review")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the writer agent could not write the commit message" in result.stdout
+    assert [s for s, _ in history(mav.repo, "feature")] == [
+        "Phase 1: Setup",
+        "Phase 2: Core",
+        "Phase 3: Polish",
+    ]
+    assert "title: Widget" in (mav.repo / ".maverick" / "prs" / "feature.md").read_text()

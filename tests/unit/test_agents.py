@@ -288,10 +288,32 @@ def test_a_commit_message_agent_writes_the_commit_message(
     assert result.outputs["commit"]["subject"] == "Add NEW"
 
 
-def test_without_a_commit_message_agent_the_message_is_deterministic(
+def test_the_default_agent_writes_commit_messages_unless_writer_is_false(
     project: Path, write_workflow: Callable[..., Path], run_in_process: Run
 ) -> None:
-    configure(project, {"default": agent(project, "print('never asked')")})
+    configure(project, {"default": agent(project, "print('Written by default')")})
+    path = write_workflow(COMMIT)
+    git_project(project)
+    result = run_in_process(path)
+    assert result.status == "completed", result.error
+    assert last_message(project) == "Written by default\n\nMaverick-Phase: 1"
+
+
+def test_a_failing_writer_falls_back_to_the_deterministic_message(
+    project: Path, write_workflow: Callable[..., Path], run_in_process: Run
+) -> None:
+    configure(project, {"writer": agent(project, "import sys; sys.exit(4)")})
+    path = write_workflow(COMMIT)
+    git_project(project)
+    result = run_in_process(path)
+    assert result.status == "completed", result.error
+    assert last_message(project) == "Phase 1: Setup\n\nMaverick-Phase: 1"
+
+
+def test_without_a_writer_the_message_is_deterministic(
+    project: Path, write_workflow: Callable[..., Path], run_in_process: Run
+) -> None:
+    configure(project, {"default": agent(project, "print('never asked')"), "writer": False})
     path = write_workflow(COMMIT)
     git_project(project)
     result = run_in_process(path)
