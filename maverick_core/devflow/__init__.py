@@ -102,6 +102,7 @@ def register_actions(register: RegisterAction) -> None:
     register("git.switch_branch", gitops.switch_branch)
     register("git.checkout", gitops.checkout)
     register("git.push", gitops.push)
+    register("git.worktree", gitops.add_worktree)
     register("devflow.commit", actions.commit_changes)
     register("tasks.parse", actions.parse_tasks)
     register("tasks.mark_done", actions.mark_tasks_done)

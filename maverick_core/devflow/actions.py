@@ -413,11 +413,18 @@ def fly_pull_request(
 # ----------------------------------------------------------------------------- refuel
 
 
-def refuel_plan(ctx: Any, listing: dict[str, Any], label: str, base_branch: str) -> dict[str, Any]:
+def refuel_plan(
+    ctx: Any, listing: dict[str, Any], label: str, base_branch: str, parallel: int = 1
+) -> dict[str, Any]:
     """Action ``refuel.plan``: the issues refuel would fix (``dry_run``)."""
+    how = (
+        f"{parallel} at a time, each in its own worktree under .maverick/worktrees/"
+        if parallel > 1
+        else "one at a time in the work tree"
+    )
     lines = [
         f"refuel plan (dry run, nothing is changed): label '{label}', "
-        f"provider {listing['provider']}, base {base_branch}"
+        f"provider {listing['provider']}, base {base_branch}, {how}"
     ]
     for issue in listing["issues"]:
         lines.append(f"  #{issue['number']} {issue['title']} -> branch fix/issue-{issue['number']}")
@@ -431,25 +438,36 @@ def refuel_plan(ctx: Any, listing: dict[str, Any], label: str, base_branch: str)
 def finish_issue(
     ctx: Any, issue: dict[str, Any], outcome: dict[str, Any], base_branch: str
 ) -> dict[str, Any]:
-    """Action ``refuel.finish_issue``: record one issue's result, return to the base branch.
+    """Action ``refuel.finish_issue``: record one issue's result and tidy up after it.
 
     A failed issue's uncommitted work is committed on its branch (never pushed) so
-    nothing is lost and the next issue starts from a clean tree.
+    nothing is lost. One at a time (no worktree), the work tree goes back to the
+    base branch for the next issue. In a worktree (``--parallel``), a fixed issue's
+    worktree is removed and a failed one's is kept for a person to look at.
     """
-    git = gitops.Git.of(ctx)
     branch = f"fix/issue-{issue['number']}"
     ok = bool(outcome.get("ok"))
+    outputs = outcome.get("outputs") or {}
+    worktree = outputs.get("worktree") if isinstance(outputs.get("worktree"), dict) else None
+    main = gitops.Git(ctx.config.root, ctx.processes)
+    git = gitops.Git(ctx.config.root / worktree["path"], ctx.processes) if worktree else main
     kept = None
-    if not ok and git.current_branch() == branch and git.status():
+    if not ok and git.root.is_dir() and git.current_branch() == branch and git.status():
         kept = gitops.commit_all(
             git,
             f"WIP: fix #{issue['number']} (unfinished: maverick refuel failed)",
             f"Maverick-Issue: {issue['number']}",
         )
-    git.check_branch_name(base_branch)
-    if git.current_branch() != base_branch:
-        git.run("switch", "--quiet", base_branch)
-    outputs = outcome.get("outputs") or {}
+    kept_worktree = None
+    if worktree is not None:
+        if ok:
+            gitops.remove_worktree(main, worktree["path"])
+        elif git.root.is_dir():
+            kept_worktree = worktree["path"]
+    else:
+        git.check_branch_name(base_branch)
+        if git.current_branch() != base_branch:
+            git.run("switch", "--quiet", base_branch)
     pr = outputs.get("pull_request") or {}
     return {
         "number": issue["number"],
@@ -459,6 +477,7 @@ def finish_issue(
         "pull_request": pr.get("url"),
         "error": None if ok else (str(outcome.get("error") or "").splitlines() or ["failed"])[0],
         "kept_commit": kept.get("sha") if kept else None,
+        "kept_worktree": kept_worktree,
     }
 
 
@@ -481,8 +500,20 @@ def refuel_summary(
     fixed = sum(1 for row in rows if row["status"] == "fixed")
     failed = [row["number"] for row in rows if row["status"] == "failed"]
     lines.append(f"  {fixed} fixed, {len(failed)} failed, {len(skipped or [])} skipped")
+    kept = [row for row in rows if row.get("kept_worktree")]
+    for row in kept:
+        lines.append(
+            f"  kept worktree of #{row['number']}: {row['kept_worktree']} ({row['branch']}); "
+            f"remove it with: git worktree remove --force {row['kept_worktree']}"
+        )
     ctx.notice("\n".join(lines))
-    return {"rows": rows, "fixed": fixed, "failed": failed, "skipped": len(skipped or [])}
+    return {
+        "rows": rows,
+        "fixed": fixed,
+        "failed": failed,
+        "skipped": len(skipped or []),
+        "kept_worktrees": [row["kept_worktree"] for row in kept],
+    }
 
 
 def require_all_fixed(summary: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from maverick_core.api import (
     run_process,
 )
 from maverick_core.devflow import ledger
+from maverick_core.devflow.gitops import work_root
 from maverick_core.devflow.presets import AgentReply, AgentTimedOut, price_of
 
 PROMPTS = Path(__file__).resolve().parent.parent / "library" / "prompts"
@@ -402,7 +403,7 @@ def ask_agent(
         },
     )
     extras: dict[str, Any] = {
-        "cwd": ctx.config.root,
+        "cwd": work_root(ctx),
         "popen": popen,
         "processes": ctx.processes,
         "events": events,

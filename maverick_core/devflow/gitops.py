@@ -16,6 +16,8 @@ from maverick_core.api import CommandResult, CommandRunner, ProcessGroup, StepFa
 
 STDERR_TAIL_LINES = 15
 MAX_DIFF_CHARS = 200_000
+WORKTREES_DIR = ".maverick/worktrees"
+WORKTREE_STEP = "worktree"
 # The whole work tree except maverick's own directory: run state is never committed,
 # and a state directory maverick creates there does not make the tree "dirty".
 WORK_TREE = (":/", ":(exclude).maverick")
@@ -36,8 +38,8 @@ class Git:
 
     @classmethod
     def of(cls, ctx: Any) -> Git:
-        """The git of a step's project, started through the run's process group."""
-        return cls(ctx.config.root, ctx.processes)
+        """The git of a step's work tree (see :func:`work_root`), through the run's processes."""
+        return cls(work_root(ctx), ctx.processes)
 
     def run(self, *args: str, input: str | None = None, check: bool = True) -> CommandResult:
         """Run ``git ARGS``; with ``check``, a non-zero exit fails the step."""
@@ -99,6 +101,69 @@ class Git:
             raise StepFailed(f"invalid branch name {branch!r}")
         if not self.run("check-ref-format", "--branch", branch, check=False).ok:
             raise StepFailed(f"invalid branch name {branch!r}")
+
+
+# ----------------------------------------------------------------------------- work trees
+
+
+def work_root(ctx: Any) -> Path:
+    """Where a step works: the project root, or the git worktree its block created.
+
+    A step named ``worktree`` (action ``git.worktree``) makes every later step of
+    its block, and the steps nested in them, work in that worktree: git, agents and
+    validation stages run there. The lookup goes through the run's state, so a
+    resumed run finds the worktree of an iteration it restored.
+    """
+    root: Path = ctx.config.root
+    path: str = ctx.path
+    prefixes = [path[: i + 1] for i, char in enumerate(path) if char == "."]
+    for prefix in [*reversed(prefixes), ""]:
+        record = ctx.run.state.get(prefix + WORKTREE_STEP)
+        output = getattr(record, "output", None)
+        if isinstance(output, dict) and isinstance(output.get("path"), str):
+            return root / str(output["path"])
+    return root
+
+
+def add_worktree(ctx: Any, branch: str, base: str, name: str) -> dict[str, Any]:
+    """Action ``git.worktree``: a git worktree ``.maverick/worktrees/<name>`` on ``branch``.
+
+    The branch is created from ``base`` when it does not exist. An existing worktree
+    of that name (a resumed run's) is used as it is, with whatever work it holds.
+
+    :returns: ``{path, branch, created}``; ``path`` is relative to the project root.
+    """
+    git = Git(ctx.config.root, ctx.processes)
+    git.check_branch_name(branch)
+    if not name or "/" in name or name.startswith("."):
+        raise StepFailed(f"invalid worktree name {name!r}")
+    relative = f"{WORKTREES_DIR}/{name}"
+    target = ctx.config.root / relative
+    if target.is_dir() and (target / ".git").exists():
+        there = Git(target, ctx.processes)
+        current = there.current_branch()
+        if current != branch:
+            raise StepFailed(
+                f"worktree {relative} is on branch '{current}', not '{branch}' "
+                f"(remove it: git worktree remove --force {relative})"
+            )
+        ctx.notice(f"working in the existing worktree {relative} ({branch})")
+        return {"path": relative, "branch": branch, "created": False}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if git.branch_exists(branch):
+        args = ["worktree", "add", "--quiet", str(target), branch]
+    else:
+        args = ["worktree", "add", "--quiet", "-b", branch, str(target), resolve_branch(git, base)]
+    if not git.run(*args, check=False).ok:
+        # a worktree deleted by hand is still registered: forget it, then try again
+        git.run("worktree", "prune")
+        git.run(*args)
+    return {"path": relative, "branch": branch, "created": True}
+
+
+def remove_worktree(git: Git, relative: str) -> None:
+    """Remove a worktree maverick made (its work is committed; build files may remain)."""
+    git.run("worktree", "remove", "--force", relative)
 
 
 # ----------------------------------------------------------------------------- actions

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +46,7 @@ STDERR_TAIL_LINES = 15
 DEFAULT_ISSUES_DIR = ".maverick/issues"
 PRS_DIR = ".maverick/prs"
 GITHUB_URL_RE = re.compile(r"(^|[@/])github\.com[:/]", re.IGNORECASE)
+LOCAL_NUMBERING = threading.Lock()
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
 
 
@@ -208,16 +210,17 @@ class LocalProvider:
         """Write ``.maverick/prs/<head>.md``; numbers count up from 1."""
         path = self._pr_path(head)
         state_dir(self.root, "prs")  # its .gitignore keeps pull request files out of git
-        numbers = [self._pull_request(p).number for p in self._all()]
-        meta = {
-            "number": max(numbers, default=0) + 1,
-            "title": title,
-            "head": head,
-            "base": base,
-            "draft": draft,
-            "state": "open",
-        }
-        _write_front_matter(path, meta, body)
+        with LOCAL_NUMBERING:  # refuel --parallel opens pull requests from several threads
+            numbers = [self._pull_request(p).number for p in self._all()]
+            meta = {
+                "number": max(numbers, default=0) + 1,
+                "title": title,
+                "head": head,
+                "base": base,
+                "draft": draft,
+                "state": "open",
+            }
+            _write_front_matter(path, meta, body)
         return self._pull_request(path)
 
     def pull_request_of_branch(self, branch: str) -> PullRequest | None:

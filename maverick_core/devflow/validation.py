@@ -37,6 +37,7 @@ from maverick_core.api import (
     run_process,
 )
 from maverick_core.devflow.agents import AgentSettings, ask_agent, render_context, resolve_role
+from maverick_core.devflow.gitops import work_root
 
 DEFAULT_STAGE_TIMEOUT = 1800.0
 OUTPUT_TAIL_LINES = 200
@@ -127,13 +128,13 @@ def tail(text: str) -> str:
 
 
 def run_stage(ctx: StepContext, stage: Stage) -> dict[str, Any]:
-    """Run one stage with bash in the project root; never raises for a failing command."""
+    """Run one stage with bash in the step's work tree; never raises for a failing command."""
     shell = shutil.which("bash") or "/bin/sh"
     env = {**os.environ, "MAVERICK_RUN_ID": ctx.run.run_id, "MAVERICK_STEP": ctx.path}
     started = time.monotonic()
     result = run_process(
         [shell, "-c", stage.command],
-        cwd=ctx.config.root,
+        cwd=work_root(ctx),
         env=env,
         timeout=stage.timeout,
         merge_stderr=True,
