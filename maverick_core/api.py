@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from maverick_core.engine.inputs import environment_inputs, parse_value
     from maverick_core.engine.liveness import process_alive, process_start_time
     from maverick_core.engine.plaindata import NotPlainData, find_non_plain, walk_plain
+    from maverick_core.engine.pluginmanager import open_store
     from maverick_core.engine.processes import (
         CommandResult,
         CommandRunner,
@@ -157,6 +158,8 @@ _EXPORTS: dict[str, str] = {
     "NotPlainData": "maverick_core.engine.plaindata",
     "find_non_plain": "maverick_core.engine.plaindata",
     "walk_plain": "maverick_core.engine.plaindata",
+    # stores by URL
+    "open_store": "maverick_core.engine.pluginmanager",
     # child processes
     "CommandResult": "maverick_core.engine.processes",
     "CommandRunner": "maverick_core.engine.processes",
@@ -266,6 +269,7 @@ __all__ = [
     "mask_active",
     "money",
     "open_project",
+    "open_store",
     "origin_url",
     "parse_assignments",
     "parse_value",

@@ -13,7 +13,9 @@ bodies, so starting the CLI imports none of them:
 - :mod:`.providers`: issue and pull-request providers (``github``, ``local``);
 - :mod:`.review`: reviewers, review rounds and their verdicts;
 - :mod:`.actions`: the python actions the workflows call;
-- :mod:`.commands`: ``maverick fly``, ``refuel`` and ``review``.
+- :mod:`.init`, :mod:`.doctor`: ``maverick init`` and ``maverick doctor`` (the
+  preflight of fly and refuel);
+- :mod:`.commands`: ``maverick fly``, ``refuel``, ``review``, ``init`` and ``doctor``.
 
 The workflows themselves (``fly.yaml``, ``refuel.yaml``, ``review.yaml``) and their
 prompt templates are data in ``maverick_core/library/``; this plugin registers that
@@ -130,8 +132,15 @@ def register_workflow_sources(register: RegisterWorkflowSource, config: Config) 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add ``maverick fly``, ``maverick refuel`` and ``maverick review``."""
-    from maverick_core.devflow.commands import WORKFLOW_COMMANDS, WorkflowCommand
+    """Add ``maverick fly``, ``refuel``, ``review``, ``init`` and ``doctor``."""
+    from maverick_core.devflow.commands import (
+        WORKFLOW_COMMANDS,
+        WorkflowCommand,
+        doctor_command,
+        init_command,
+    )
 
     for name, summary in WORKFLOW_COMMANDS.items():
         cli.add_command(WorkflowCommand(name, summary))
+    cli.add_command(init_command)
+    cli.add_command(doctor_command)

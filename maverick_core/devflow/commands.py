@@ -12,6 +12,7 @@ command line is parsed: ``branch_name`` becomes ``--branch-name``, a boolean
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -27,6 +28,9 @@ from maverick_core.api import (
 
 if TYPE_CHECKING:
     from maverick_core.api import InputSpec, Workflow
+
+PREFLIGHT = ("fly", "refuel")
+"""The built-in workflows checked by ``maverick doctor``'s checks before they start."""
 
 WORKFLOW_COMMANDS: dict[str, str] = {
     "fly": "Implement a tasks file phase by phase on a branch (the fly workflow).",
@@ -76,12 +80,21 @@ class WorkflowCommand(click.Command):
     def __init__(self, workflow_name: str, summary: str) -> None:
         self.workflow_name = workflow_name
         self.base_params = _run_params()
+        self.own_params: list[click.Parameter] = []
+        if workflow_name in PREFLIGHT:
+            self.own_params.append(
+                click.Option(
+                    ["--no-preflight"],
+                    is_flag=True,
+                    help="Start without checking the setup first (maverick doctor's checks).",
+                )
+            )
         self.derived: dict[str, tuple[str, InputSpec]] = {}
         self.workflow: Workflow | None = None
         super().__init__(
             workflow_name,
             callback=self.invoke_workflow,
-            params=list(self.base_params),
+            params=[*self.base_params, *self.own_params],
             help=summary,
             short_help=summary,
         )
@@ -108,7 +121,7 @@ class WorkflowCommand(click.Command):
 
     def derive_params(self, workflow: Workflow) -> list[click.Parameter]:
         """One option per declared input (inputs whose name a run option uses: ``-i`` only)."""
-        reserved = _reserved_names(self.base_params)
+        reserved = _reserved_names(self.base_params + self.own_params)
         params: list[click.Parameter] = []
         self.derived = {}
         for index, (name, spec) in enumerate(workflow.inputs.items()):
@@ -145,7 +158,7 @@ class WorkflowCommand(click.Command):
                 return super().parse_args(ctx, args)
             raise
         self.workflow = workflow
-        self.params = self.derive_params(workflow) + self.base_params
+        self.params = self.derive_params(workflow) + self.base_params + self.own_params
         if workflow.description:
             self.help = f"{workflow.description.strip()}\n\nWorkflow file: {workflow.source}"
         return super().parse_args(ctx, args)
@@ -157,6 +170,7 @@ class WorkflowCommand(click.Command):
         workflow = self.workflow
         if workflow is None:  # parse_args always sets it; guard for direct callers
             raise MaverickError(f"workflow '{self.workflow_name}' was not loaded")
+        skip_preflight = bool(options.pop("no_preflight", False))
         from_file = inputs_from_file(workflow, options.pop("input_file", None))
         given = parse_assignments(workflow, assignments)
         for dest, (name, spec) in self.derived.items():
@@ -183,6 +197,8 @@ class WorkflowCommand(click.Command):
                         else f"-i {name}=..."
                     )
                     raise click.UsageError(f"Missing option '{flag}' (input {name}).")
+            if not skip_preflight and not given.get("dry_run"):
+                self.preflight(workflow, given, options)
         sys.exit(
             execute_workflow(
                 self.workflow_name,
@@ -193,3 +209,55 @@ class WorkflowCommand(click.Command):
                 **options,
             )
         )
+
+    def preflight(self, workflow: Workflow, given: dict[str, Any], options: dict[str, Any]) -> None:
+        """Run doctor's checks before a new run of built-in fly/refuel; stop on a failure."""
+        from maverick_core.devflow import LIBRARY
+        from maverick_core.devflow.doctor import preflight_checks, report
+
+        source = Path(workflow.source or "")
+        if self.workflow_name not in PREFLIGHT or not source.is_relative_to(LIBRARY):
+            return  # a project's own fly.yaml decides what it needs
+        config = self.state(click.get_current_context()).config(
+            store=options.get("store"),
+            serializer=options.get("serializer"),
+            quiet=options.get("quiet"),
+            json=options.get("json_events"),
+        )
+        checks = preflight_checks(config, self.workflow_name, given)
+        if all(check.ok for check in checks):
+            if not options.get("quiet") and not options.get("json_events"):
+                click.echo(f"preflight: {len(checks)} checks passed")
+            return
+        click.echo(report(checks))
+        click.echo(
+            f"maverick {self.workflow_name} did not start: fix the above "
+            "(`maverick doctor` checks again), or skip the checks with --no-preflight"
+        )
+        sys.exit(1)
+
+
+@click.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing maverick.yaml.")
+def init_command(force: bool) -> None:
+    """Write a commented maverick.yaml for this project (validation, agents, provider)."""
+    from maverick_core.api import cli_state
+    from maverick_core.devflow.init import describe, write_settings
+
+    config = cli_state().config()
+    path = write_settings(config, force)
+    click.echo(f"wrote {path}")
+    click.echo(describe(config))
+    click.echo("next: maverick doctor, then maverick fly --branch-name NAME")
+
+
+@click.command("doctor")
+def doctor_command() -> None:
+    """Check the setup before a long run; each check ok or FAIL with how to fix it."""
+    from maverick_core.api import cli_state
+    from maverick_core.devflow.doctor import doctor_checks, report
+
+    checks = doctor_checks(cli_state().config())
+    click.echo(report(checks))
+    if not all(check.ok for check in checks):
+        sys.exit(1)

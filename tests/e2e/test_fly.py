@@ -144,7 +144,8 @@ def test_fly_refuses_to_start_on_uncommitted_changes(tmp_path: Path) -> None:
 def test_fly_without_an_implementer_says_what_to_add_before_doing_anything(tmp_path: Path) -> None:
     yaml = "project: e2e\nagents:\n  reviewer: {command: [claude, -p]}\n"
     mav = fly_repo(tmp_path, yaml=yaml)
-    result = mav.run("fly", "--branch-name", "feature")
+    # the preflight would stop at the missing claude CLI first: this is the agents step
+    result = mav.run("fly", "--branch-name", "feature", "--no-preflight")
     assert result.returncode == 1
     assert "no agent configured for role 'implementer'. Add to maverick.yaml:" in result.stdout
     assert "|   agents:\n    |     implementer: {preset: claude, timeout: 1800}" in (result.stdout)

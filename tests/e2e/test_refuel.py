@@ -133,6 +133,8 @@ def test_refuel_uses_github_when_gh_is_installed_and_origin_is_on_github(
     assert rows[0]["pull_request"] == "https://github.com/acme/widgets/pull/100"
 
     calls = gh_calls(env)
+    assert calls[0]["argv"] == ["auth", "status"]  # the preflight
+    calls = calls[1:]
     argvs = [call["argv"] for call in calls]
     assert argvs[0][:2] == ["issue", "list"] and "--label=tech-debt" in argvs[0]
     assert argvs[1][:4] == ["pr", "list", "--state=open", "--head=fix/issue-7"]
