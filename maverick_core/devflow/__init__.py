@@ -105,6 +105,7 @@ def register_actions(register: RegisterAction) -> None:
     register("git.checkout", gitops.checkout)
     register("git.push", gitops.push)
     register("git.worktree", gitops.add_worktree)
+    register("git.remove_worktree", gitops.finish_worktree)
     register("devflow.commit", actions.commit_changes)
     register("tasks.parse", actions.parse_tasks)
     register("tasks.mark_done", actions.mark_tasks_done)

@@ -49,8 +49,8 @@ def parse_tasks(ctx: Any, branch_name: str, task_file: str | None = None) -> dic
 
 
 def mark_tasks_done(ctx: Any, path: str, task_ids: list[str]) -> dict[str, Any]:
-    """Action ``tasks.mark_done``: check the phase's tasks in the tasks file."""
-    file = ctx.config.root / path
+    """Action ``tasks.mark_done``: check the phase's tasks in the tasks file (of the work tree)."""
+    file = gitops.work_root(ctx) / path
     text = file.read_text(encoding="utf-8")
     updated = tasks.mark_done(text, list(task_ids))
     if updated != text:

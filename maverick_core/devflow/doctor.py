@@ -294,8 +294,11 @@ def doctor_checks(config: Config) -> list[Check]:
 
 def preflight_checks(config: Config, workflow: str, inputs: dict[str, Any]) -> list[Check]:
     """What ``fly``/``refuel`` check before a run; roles left unconfigured are for the
-    workflow's own ``agents`` step to report (it prints the YAML to add)."""
-    checks = [git_identity(config.root), clean_tree(config.root)]
+    workflow's own ``agents`` step to report (it prints the YAML to add). With
+    ``--worktree`` the checkout is left alone, so it may have uncommitted changes."""
+    checks = [git_identity(config.root)]
+    if not inputs.get("worktree"):
+        checks.append(clean_tree(config.root))
     for role in [*workflow_roles(config, workflow, inputs), "fixer", "writer"]:
         found = agent_role(config, role, required=False)
         if found is not None:

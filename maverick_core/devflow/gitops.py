@@ -17,7 +17,8 @@ from maverick_core.api import CommandResult, CommandRunner, ProcessGroup, StepFa
 STDERR_TAIL_LINES = 15
 MAX_DIFF_CHARS = 200_000
 WORKTREES_DIR = ".maverick/worktrees"
-WORKTREE_STEP = "worktree"
+WORKTREE_STEPS = ("worktree", "branch")
+WORKTREE_INPUT = "worktree"
 # The whole work tree except maverick's own directory: run state is never committed,
 # and a state directory maverick creates there does not make the tree "dirty".
 WORK_TREE = (":/", ":(exclude).maverick")
@@ -109,20 +110,27 @@ class Git:
 def work_root(ctx: Any) -> Path:
     """Where a step works: the project root, or the git worktree its block created.
 
-    A step named ``worktree`` (action ``git.worktree``) makes every later step of
-    its block, and the steps nested in them, work in that worktree: git, agents and
-    validation stages run there. The lookup goes through the run's state, so a
-    resumed run finds the worktree of an iteration it restored.
+    A step named ``worktree`` (action ``git.worktree``), or a ``branch`` step that
+    made one (``fly --worktree``), makes every later step of its block, and the steps
+    nested in them, work in that worktree: git, agents and validation stages run
+    there. The lookup goes through the run's state (the step's output holds
+    ``work_tree``), so a resumed run finds the worktree of a step it restored.
     """
     root: Path = ctx.config.root
     path: str = ctx.path
     prefixes = [path[: i + 1] for i, char in enumerate(path) if char == "."]
     for prefix in [*reversed(prefixes), ""]:
-        record = ctx.run.state.get(prefix + WORKTREE_STEP)
-        output = getattr(record, "output", None)
-        if isinstance(output, dict) and isinstance(output.get("path"), str):
-            return root / str(output["path"])
+        for name in WORKTREE_STEPS:
+            record = ctx.run.state.get(prefix + name)
+            output = getattr(record, "output", None)
+            if isinstance(output, dict) and isinstance(output.get("work_tree"), str):
+                return root / str(output["work_tree"])
     return root
+
+
+def wants_worktree(ctx: Any) -> bool:
+    """True when the run has a true input named ``worktree`` (``maverick fly --worktree``)."""
+    return bool(ctx.run.inputs.get(WORKTREE_INPUT))
 
 
 def add_worktree(ctx: Any, branch: str, base: str, name: str) -> dict[str, Any]:
@@ -131,7 +139,8 @@ def add_worktree(ctx: Any, branch: str, base: str, name: str) -> dict[str, Any]:
     The branch is created from ``base`` when it does not exist. An existing worktree
     of that name (a resumed run's) is used as it is, with whatever work it holds.
 
-    :returns: ``{path, branch, created}``; ``path`` is relative to the project root.
+    :returns: ``{path, work_tree, branch, created}``; ``path`` (= ``work_tree``) is
+        relative to the project root.
     """
     git = Git(ctx.config.root, ctx.processes)
     git.check_branch_name(branch)
@@ -148,7 +157,7 @@ def add_worktree(ctx: Any, branch: str, base: str, name: str) -> dict[str, Any]:
                 f"(remove it: git worktree remove --force {relative})"
             )
         ctx.notice(f"working in the existing worktree {relative} ({branch})")
-        return {"path": relative, "branch": branch, "created": False}
+        return {"path": relative, "work_tree": relative, "branch": branch, "created": False}
     target.parent.mkdir(parents=True, exist_ok=True)
     if git.branch_exists(branch):
         args = ["worktree", "add", "--quiet", str(target), branch]
@@ -158,12 +167,27 @@ def add_worktree(ctx: Any, branch: str, base: str, name: str) -> dict[str, Any]:
         # a worktree deleted by hand is still registered: forget it, then try again
         git.run("worktree", "prune")
         git.run(*args)
-    return {"path": relative, "branch": branch, "created": True}
+    return {"path": relative, "work_tree": relative, "branch": branch, "created": True}
 
 
 def remove_worktree(git: Git, relative: str) -> None:
     """Remove a worktree maverick made (its work is committed; build files may remain)."""
     git.run("worktree", "remove", "--force", relative)
+
+
+def finish_worktree(ctx: Any) -> dict[str, Any]:
+    """Action ``git.remove_worktree``: remove the worktree this run worked in (if any).
+
+    The branch stays; only the extra checkout under ``.maverick/worktrees/`` goes.
+    """
+    root = work_root(ctx)
+    if root == ctx.config.root:
+        return {"removed": None}
+    relative = str(root.relative_to(ctx.config.root))
+    if root.is_dir():
+        remove_worktree(Git(ctx.config.root, ctx.processes), relative)
+    ctx.notice(f"removed the worktree {relative} (the branch stays)")
+    return {"removed": relative}
 
 
 # ----------------------------------------------------------------------------- actions
@@ -178,6 +202,9 @@ def require_clean(ctx: Any, allow_dirty: bool = False) -> dict[str, Any]:
     git = Git.of(ctx)
     git.require_repository()
     changes = git.status()
+    if changes and wants_worktree(ctx):
+        ctx.notice(f"{len(changes)} uncommitted change(s) here stay as they are (--worktree)")
+        allow_dirty = True
     if changes and not allow_dirty:
         shown = "\n".join(f"  {line}" for line in changes[:20])
         more = f"\n  ... and {len(changes) - 20} more" if len(changes) > 20 else ""
@@ -196,10 +223,24 @@ def require_clean(ctx: Any, allow_dirty: bool = False) -> dict[str, Any]:
 def switch_branch(ctx: Any, branch: str, base: str) -> dict[str, Any]:
     """Action ``git.switch_branch``: check out ``branch``, creating it from ``base``.
 
-    Running it again (a resumed run) on the branch it created is a no-op.
+    Running it again (a resumed run) on the branch it created is a no-op. When the
+    run has a true ``worktree`` input (``fly --worktree``), the branch is checked
+    out in a worktree ``.maverick/worktrees/<branch>`` instead, and the steps after
+    this one work there (see :func:`work_root`); the current checkout is left alone.
 
-    :returns: ``{branch, base, base_commit, created}``.
+    :returns: ``{branch, base, base_commit, created}`` (and ``work_tree``).
     """
+    if wants_worktree(ctx):
+        made = add_worktree(ctx, branch, base, branch.replace("/", "-"))
+        there = Git(ctx.config.root / made["path"], ctx.processes)
+        base_commit = there.out("merge-base", resolve_branch(there, base), "HEAD")
+        return {
+            "branch": branch,
+            "base": base,
+            "base_commit": base_commit,
+            "created": made["created"],
+            "work_tree": made["work_tree"],
+        }
     git = Git.of(ctx)
     git.check_branch_name(branch)
     created = False

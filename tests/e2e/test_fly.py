@@ -292,3 +292,44 @@ def test_a_failing_writer_leaves_the_deterministic_text(tmp_path: Path) -> None:
         "Phase 3: Polish",
     ]
     assert "title: Widget" in (mav.repo / ".maverick" / "prs" / "feature.md").read_text()
+
+
+def test_fly_worktree_leaves_the_current_checkout_alone(tmp_path: Path) -> None:
+    mav = fly_repo(tmp_path)
+    (mav.repo / "notes.txt").write_text("my own work in progress\n")
+    result = mav.run("fly", "--branch-name", "feature", "--worktree", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outputs(result.stdout)["pull_request"] == ".maverick/prs/feature.md"
+    repo = mav.repo
+    assert git(repo, "branch", "--show-current") == "main"
+    assert (repo / "notes.txt").read_text() == "my own work in progress\n"
+    assert not (repo / "src" / "t001.py").exists()
+    assert "- [ ] T001" in (repo / "tasks.md").read_text()  # the checkout's copy is untouched
+    assert [s for s, _ in history(repo, "feature")] == [
+        "Phase 1: Setup",
+        "Phase 2: Core",
+        "Phase 3: Polish",
+    ]
+    assert "- [x] T004 Polish it" in git(repo, "show", "feature:tasks.md")
+    assert git(repo, "rev-parse", "feature") == git(
+        repo.parent / "origin.git", "rev-parse", "feature"
+    )
+    assert not (repo / ".maverick" / "worktrees" / "feature").exists()  # removed at the end
+    assert "feature" not in git(repo, "worktree", "list")
+    assert "src/t003.py" in mav.prompt("reviewer", "round-1")
+
+
+def test_fly_worktree_killed_resumes_in_its_worktree(tmp_path: Path) -> None:
+    mav = fly_repo(tmp_path)
+    mav.run_killed("fly", "--branch-name", "feature", "--worktree", hang="implementer:phase-2")
+    assert (mav.repo / ".maverick" / "worktrees" / "feature" / "src" / "t001.py").is_file()
+    resumed = mav.run("fly", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # the branch step is restored: its output names the worktree the rest works in
+    assert [s for s, _ in history(mav.repo, "feature")] == [
+        "Phase 1: Setup",
+        "Phase 2: Core",
+        "Phase 3: Polish",
+    ]
+    assert git(mav.repo, "branch", "--show-current") == "main"
+    assert mav.counts("start")["implementer:phase-1"] == 1
