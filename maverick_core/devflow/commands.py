@@ -229,10 +229,13 @@ class WorkflowCommand(click.Command):
             if not options.get("quiet") and not options.get("json_events"):
                 click.echo(f"preflight: {len(checks)} checks passed")
             return
-        click.echo(report(checks))
+        # with --json, stdout is for JSON events only
+        to_stderr = bool(options.get("json_events"))
+        click.echo(report(checks), err=to_stderr)
         click.echo(
             f"maverick {self.workflow_name} did not start: fix the above "
-            "(`maverick doctor` checks again), or skip the checks with --no-preflight"
+            "(`maverick doctor` checks again), or skip the checks with --no-preflight",
+            err=to_stderr,
         )
         sys.exit(1)
 
