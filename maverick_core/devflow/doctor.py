@@ -34,8 +34,6 @@ from maverick_core.devflow.gitops import Git
 from maverick_core.devflow.providers import GH_ENV, provider_name
 from maverick_core.devflow.writer import resolve_writer
 
-AGENT_CLIS = ("claude", "codex", "gemini", "aider")
-"""Coding-agent command lines maverick has presets for (named like the preset)."""
 ENV_ASSIGNMENT = "="
 
 
@@ -138,11 +136,12 @@ def agent_role(config: Config, role: str, *, required: bool, what: str = "") -> 
             return Check(name, True, f"not configured ({what})") if what else None
         return Check(name, False, "no agent configured", missing_roles_message([role]))
     backend = chosen.backend
-    if backend == "command":
+    registered = config.pm.registries.agents.get(backend)
+    # a preset names the CLI it runs (its ``program``); the command backend runs ``command``
+    program = getattr(getattr(registered, "value", None), "program", None)
+    if not isinstance(program, str):
         program = _program_of(chosen.settings.get("command"))
-    else:
-        program = backend if backend in AGENT_CLIS else _program_of(chosen.settings.get("command"))
-    if backend not in config.pm.registries.agents:
+    if registered is None:
         known = ", ".join(sorted(config.pm.registries.agents))
         return Check(
             name,

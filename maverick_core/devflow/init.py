@@ -6,9 +6,9 @@ It looks at what the project has and writes settings that work for it:
   ``package.json``'s ``lint``, ``typecheck``, ``build`` and ``test`` scripts (run with
   the package manager its lock file names); ``Cargo.toml``; ``go.mod``; a
   ``Makefile``'s ``test`` target;
-- agents: the coding-agent CLIs found on PATH (claude, codex, gemini, aider), as a
-  preset when a plugin provides one by that name, else through the ``command``
-  backend;
+- agents: the coding-agent CLIs found on PATH (claude, codex, gemini, aider), as
+  that preset (``{preset: claude}``) when one by that name is installed, else
+  through the ``command`` backend;
 - the provider: github when ``gh`` is installed and ``origin`` is on GitHub, else
   local.
 
@@ -121,7 +121,7 @@ def detect_agents() -> list[str]:
 
 def _agent_entry(config: Config, name: str) -> str:
     if name in config.pm.registries.agents:
-        return f"{{backend: {name}}}"
+        return f"{{preset: {name}}}"
     return "{command: " + json.dumps(COMMAND_LINES[name]) + "}"
 
 

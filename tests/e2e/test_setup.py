@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import maverick_executable
+from maverick_core.testing import maverick_executable
 from tests.e2e.fixtures.support import Maverick, git, install_gh, make_repo, settings
 
 
@@ -63,7 +63,7 @@ def test_init_on_a_python_project(tmp_path: Path) -> None:
     settings_text = (root / "maverick.yaml").read_text()
     data = yaml.safe_load(settings_text)
     assert data["provider"] == "local"
-    assert data["agents"]["default"] in ({"command": ["claude", "-p"]}, {"backend": "claude"})
+    assert data["agents"]["default"] == {"preset": "claude"}
     assert "# found on PATH: claude" in settings_text and "also found: codex" in settings_text
 
     again = maverick(root, "init")
