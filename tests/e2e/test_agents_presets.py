@@ -25,12 +25,16 @@ PRESETS = ("claude", "codex", "gemini", "aider")
 def preset_yaml(
     preset: str, extra: str = "", prices: dict[str, Any] | None = None, **settings: Any
 ) -> str:
-    """maverick.yaml serving every role with ``preset`` and a compile stage that runs."""
+    """maverick.yaml serving every role with ``preset`` and a compile stage that runs.
+
+    The writer role is off: these tests compare maverick's own commit messages.
+    """
     entry = json.dumps({"preset": preset, "timeout": 60, **settings})
     python = json.dumps(f"{sys.executable} -m compileall -q --invalidation-mode checked-hash src")
     table = f"  prices: {json.dumps(prices)}\n" if prices else ""
     return (
-        f"project: e2e\nprovider: local\nagents:\n  default: {entry}\n{table}{extra}"
+        f"project: e2e\nprovider: local\nagents:\n  default: {entry}\n  writer: false\n"
+        f"{table}{extra}"
         f"validation:\n  stages:\n    compile: {python}\n"
     )
 
@@ -129,7 +133,12 @@ def test_a_missing_cli_is_a_one_line_error_naming_role_preset_and_install(tmp_pa
         assert found
         (bare / tool).symlink_to(found)
     mav = Maverick(work, {"PATH": str(bare)})
-    result = mav.run("fly", "--branch-name", "feature")
+    preflight = mav.run("fly", "--branch-name", "feature")
+    assert preflight.returncode == 1  # the preflight names it before anything starts
+    assert "FAIL agent implementer: agents.default runs 'claude', which is not installed" in (
+        preflight.stdout
+    )
+    result = mav.run("fly", "--branch-name", "feature", "--no-preflight")
     assert result.returncode == 1
     line = next(x for x in result.stdout.splitlines() if x.startswith("error:"))
     assert "agent role 'implementer' uses preset 'claude', but `claude` is not on PATH" in line
@@ -191,7 +200,7 @@ def test_on_agent_usage_totals_in_runs_show_equal_what_the_clis_reported(tmp_pat
         "phases[0].implement",
         "phases[1].implement",
         "phases[2].implement",
-        "review.reviewer",
+        "review.reviewers[0].ask",
     ]
     text = mav.run("runs", "show", run_id).stdout
     assert "total: $0.85 in 4 calls" in text
@@ -214,7 +223,7 @@ def test_the_budget_stops_the_run_and_resume_with_a_higher_max_cost_finishes_it(
     assert still.returncode == 1 and "budget reached" in still.stdout
     finished = mav.run("fly", "--resume", "--max-cost", "2")
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    assert [e["key"] for e in calls(mav)] == ["phase-1", "phase-2", "phase-3", "reviewer"]
+    assert [e["key"] for e in calls(mav)] == ["phase-1", "phase-2", "phase-3", "round-1"]
 
 
 def test_budget_max_cost_usd_in_maverick_yaml_is_the_default(tmp_path: Path) -> None:
