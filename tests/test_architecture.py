@@ -9,6 +9,7 @@ saying the same thing.
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,3 +233,60 @@ def test_the_rules_cover_every_part_of_the_tree() -> None:
     for part in parts:
         modules = set((REPO / part).rglob("*.py"))
         assert modules <= covered, f"{part}: {sorted(map(str, modules - covered))} unchecked"
+
+
+def runtime_imports(source: str) -> list[tuple[int, str]]:
+    """Imports that run when the module loads: all but those under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(source)
+    hidden = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.Name)
+        and node.test.id == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in hidden:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+@pytest.mark.parametrize("module", ["maverick_core/hookspecs.py", "maverick_core/api.py"])
+def test_the_contract_modules_import_the_engine_only_for_type_checkers(module: str) -> None:
+    # both load in every process that loads a plugin; the engine loads when it is used
+    source = (REPO / module).read_text()
+    eager = [f"{module}:{line}: {name}" for line, name in runtime_imports(source)]
+    assert not [e for e in eager if ": maverick_core." in e], eager
+
+
+def test_every_public_api_name_loads_and_type_checkers_see_the_same_names() -> None:
+    import maverick_core.api as api
+
+    exports = dict(api._EXPORTS)
+    assert sorted(api.__all__) == sorted(exports)
+    for name, module in exports.items():
+        assert getattr(api, name) is getattr(importlib.import_module(module), name), name
+    typed = {
+        alias.asname or alias.name: node.module
+        for node in ast.walk(ast.parse((REPO / "maverick_core" / "api.py").read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("maverick_core.")
+        for alias in node.names
+    }
+    differ = sorted(set(typed.items()) ^ set(exports.items()))
+    assert not differ, f"the type checker's and the run time's (name, module) differ: {differ}"
+
+
+def test_a_type_only_import_is_not_a_runtime_import() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from maverick_core.engine.run import Run\n"
+        "from maverick_core.engine import errors\n"
+    )
+    assert runtime_imports(source) == [(1, "typing"), (4, "maverick_core.engine")]
