@@ -197,6 +197,14 @@ def execute_workflow(
     if explain:
         click.echo(run.plan if run.plan else "nothing to explain")
         return 0
+    from maverick_core.engine.secrets import MIN_SECRET_CHARS, unmasked_secret_inputs
+
+    for name in unmasked_secret_inputs(run.workflow, run.inputs):
+        config.pm.hook.on_notice(
+            run=run,
+            message=f"secret input '{name}' holds a value shorter than {MIN_SECRET_CHARS} "
+            "characters: such values are not masked in output (see docs/yaml.md)",
+        )
     outcome = Executor(run).execute()
     if outcome.usage_error:
         return EXIT_USAGE

@@ -169,6 +169,32 @@ class SecretMasker:
         return shorten(repr(self.mask(value)), limit)
 
 
+def unmasked_secret_inputs(workflow: Workflow, inputs: Mapping[str, Any]) -> list[str]:
+    """Names of secret inputs holding a value too short to be masked (``17``, ``abc``).
+
+    The run says so once, rather than letting a user believe such a value is hidden.
+    Keys are not looked at: short keys are names (``id``, ``pin``), not news.
+    """
+    short = []
+    for name, spec in workflow.inputs.items():
+        if not spec.secret or inputs.get(name) is None:
+            continue
+        if any(
+            isinstance(v, str | int | float)
+            and not isinstance(v, bool)
+            and 0 < len(str(v).strip()) < MIN_SECRET_CHARS
+            for v in _scalars(inputs[name])
+        ):
+            short.append(name)
+    return short
+
+
+def _scalars(value: Any) -> list[Any]:
+    found: list[Any] = []
+    walk_plain(value, lambda leaf, _path: found.append(leaf))
+    return found
+
+
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters with ``...``."""
     return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."

@@ -92,7 +92,7 @@ def test_json_events_mask_values_before_encoding_so_escaped_forms_never_appear(
     assert_hidden(secret, seen(project, cli, result))
 
 
-def test_a_secret_shorter_than_four_characters_leaves_every_json_event_intact(
+def test_a_secret_too_short_to_mask_leaves_json_events_intact_and_is_named(
     project: Path, cli: Cli
 ) -> None:
     (project / "wf.yaml").write_text(FAILING)
@@ -100,6 +100,11 @@ def test_a_secret_shorter_than_four_characters_leaves_every_json_event_intact(
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert all(isinstance(e["time"], float) for e in events)
     assert events[-1]["status"] == "failed"
+    notices = [e["message"] for e in events if e["event"] == "notice"]
+    assert notices == [
+        "secret input 'token' holds a value shorter than 4 characters: such values are "
+        "not masked in output (see docs/yaml.md)"
+    ]
 
 
 def test_every_scalar_of_an_object_secret_is_masked_in_outputs_and_the_store(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from maverick_core.engine.dsl.model import InputSpec, Workflow
 from maverick_core.engine.secrets import (
     MASK,
     MIN_SECRET_CHARS,
     SecretMasker,
     secret_texts,
     shorten_value,
+    unmasked_secret_inputs,
 )
 
 
@@ -76,3 +78,19 @@ def test_a_long_secret_is_masked_before_an_error_message_cuts_it() -> None:
 def test_a_masker_without_secrets_returns_values_untouched() -> None:
     value = {"a": ["b"]}
     assert SecretMasker().mask(value) is value
+
+
+def test_secret_inputs_too_short_to_be_masked_are_named() -> None:
+    workflow = Workflow(
+        version="1.0",
+        name="w",
+        inputs={
+            "pin": InputSpec(type="integer", secret=True),
+            "token": InputSpec(secret=True),
+            "creds": InputSpec(type="object", secret=True),
+            "plain": InputSpec(),
+        },
+        steps=[],
+    )
+    inputs = {"pin": 17, "token": "long-enough", "creds": {"id": "ab1"}, "plain": "x"}
+    assert unmasked_secret_inputs(workflow, inputs) == ["pin", "creds"]
