@@ -25,11 +25,13 @@ directory as the ``built-in`` workflow source.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     import click
 
     from maverick_core.api import (
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
         RegisterWorkflowSource,
         Run,
         RunState,
+        Step,
+        StepContext,
     )
 
 LIBRARY = Path(__file__).resolve().parent.parent / "library" / "workflows"
@@ -65,6 +69,15 @@ def register_agents(register: RegisterAgent) -> None:
     register("command", CommandAgent)
     for preset in PRESETS:
         register(preset.name, preset)
+
+
+@hookimpl(wrapper=True)
+def run_step(run: Run, step: Step, path: str, ctx: StepContext) -> Generator[None, Any, Any]:
+    """Stop the run at the first step boundary once its agents spent past the budget."""
+    from maverick_core.devflow import ledger
+
+    ledger.stop_past_budget(ctx)
+    return (yield)
 
 
 @hookimpl

@@ -5,7 +5,8 @@ plugin keeps it in the run record at once, so money spent before a crash is stil
 counted); a session id learnt while a call runs goes through ``on_agent_session``
 (an in-flight record a resumed run continues). A resumed run gets both back from
 ``load_agent_records``. The :class:`Ledger` joins them for one run: the budget
-(``--max-cost``, ``budget.max_cost_usd``) is checked against it before every call.
+(``--max-cost``, ``budget.max_cost_usd``) is checked against it at every step
+boundary (past it, the run stops there, checkpointed) and before every call.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 
 import attrs
 
-from maverick_core.api import Run, StepFailed, money
+from maverick_core.api import Run, StepContext, StepFailed, money
 
+# the checkpoint a run stopped by its budget resumes from
+BUDGET_CHECKPOINT = "budget_reached"
 _LEDGERS: weakref.WeakKeyDictionary[Run, Ledger] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -69,7 +72,7 @@ def max_cost(run: Run) -> float | None:
 
 
 def check_budget(run: Run, path: str) -> None:
-    """Refuse to start another agent call once the run spent its budget."""
+    """Refuse to start another agent call once the run spent its whole budget."""
     limit = max_cost(run)
     if limit is None:
         return
@@ -77,9 +80,29 @@ def check_budget(run: Run, path: str) -> None:
     if spent >= limit:
         raise StepFailed(
             f"budget reached: agents spent {money(spent)} of the {money(limit)} allowed "
-            f"(--max-cost / budget.max_cost_usd); '{path}' was not started. Resume with a "
-            "higher --max-cost to go on"
+            f"(--max-cost / budget.max_cost_usd); the agent call of '{path}' was not "
+            "started. Resume with a higher --max-cost to go on"
         )
+
+
+def stop_past_budget(ctx: StepContext) -> None:
+    """At a step boundary past the budget: checkpoint what is done, then stop the run.
+
+    The checkpoint keeps every finished step (the agent work that crossed the limit
+    included), so ``--resume --max-cost HIGHER`` goes on from exactly here.
+    """
+    limit = max_cost(ctx.run)
+    if limit is None:
+        return
+    spent = ledger_for(ctx.run).spent
+    if spent <= limit:
+        return
+    ctx.commit_checkpoint(BUDGET_CHECKPOINT)
+    raise StepFailed(
+        f"budget reached: agents spent {money(spent)} of the {money(limit)} allowed "
+        f"(--max-cost / budget.max_cost_usd); stopped before '{ctx.path}' with checkpoint "
+        f"'{BUDGET_CHECKPOINT}' saved. Resume with a higher --max-cost to go on"
+    )
 
 
 def restored_calls(run: Run, done: set[str]) -> tuple[int, float | None, float]:

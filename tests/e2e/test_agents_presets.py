@@ -215,9 +215,9 @@ def test_the_budget_stops_the_run_and_resume_with_a_higher_max_cost_finishes_it(
     assert stopped.returncode == 1
     error = next(x for x in stopped.stdout.splitlines() if x.startswith("error:"))
     assert "budget reached: agents spent $0.50 of the $0.30 allowed" in error
-    assert "phases[2].implement" in error
+    assert "stopped before 'phases[1].implemented' with checkpoint 'budget_reached'" in error
     assert "resume with: maverick fly --resume" in stopped.stdout.splitlines()[-1]
-    assert [s for s, _ in history(mav.repo, "feature")] == ["Phase 1: Setup", "Phase 2: Core"]
+    assert [s for s, _ in history(mav.repo, "feature")] == ["Phase 1: Setup"]
 
     still = mav.run("fly", "--resume")
     assert still.returncode == 1 and "budget reached" in still.stdout
@@ -284,3 +284,11 @@ def test_on_a_terminal_a_status_line_shows_the_running_agent_step_and_its_time(
     assert proc.wait(timeout=120) == 0, seen.decode(errors="replace")
     text = seen.decode(errors="replace")
     assert re.search(r"running phases\[0\]\.implement \d\.\ds", text), text
+
+
+def test_a_spent_budget_starts_no_agent_call(tmp_path: Path) -> None:
+    mav = repo(tmp_path, "claude")
+    stopped = mav.run("fly", "--branch-name", "feature", "--max-cost", "0")
+    assert stopped.returncode == 1
+    assert "the agent call of 'phases[0].implement' was not started" in stopped.stdout
+    assert calls(mav) == []
