@@ -194,7 +194,7 @@ class AgentUsage:
         """``agent, 4m12s, $0.84, 38k tokens`` for a step that asked agents."""
         with self.lock:
             calls = self.steps.pop(path, [])
-        if not calls:
+        if not _reported(calls):
             return f"{kind}, {duration:.2f}s"
         return f"{kind}, {elapsed(duration)}, {_cost_and_tokens(calls)}"
 
@@ -207,12 +207,22 @@ class AgentUsage:
         parts = []
         for role, calls in roles.items():
             count = f"{len(calls)} call{'s' if len(calls) != 1 else ''}"
+            if not _reported(calls):  # a backend that tells nothing (``command``)
+                parts.append(f"{role} ({count})")
+                continue
             cost, tokens = _cost_and_tokens(calls).split(", ", 1)
             parts.append(f"{role} {cost} ({count}, {tokens})")
         every = [c for calls in roles.values() for c in calls]
+        if not _reported(every):
+            return f"agents: {', '.join(parts)}"
         known = [c for c in every if c.get("cost_usd") is not None]
         total = money(sum(_cost(c) for c in known)) if known else "$?"
         return f"agents: {', '.join(parts)}; total {total}"
+
+
+def _reported(calls: list[dict[str, Any]]) -> bool:
+    """True when some call reported a cost or tokens (``$?`` then means: set a price)."""
+    return any(c.get("cost_usd") is not None or call_tokens(c) for c in calls)
 
 
 def _cost(usage: dict[str, Any]) -> float:

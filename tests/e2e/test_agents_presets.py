@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.fixtures.support import Maverick, git, history, make_repo, outputs
+from tests.e2e.fixtures.support import Maverick, git, history, make_repo, outputs, settings
 from tests.e2e.test_fly import TASKS
 from tests.e2e.test_refuel import ISSUES
 
@@ -292,3 +292,11 @@ def test_a_spent_budget_starts_no_agent_call(tmp_path: Path) -> None:
     assert stopped.returncode == 1
     assert "the agent call of 'phases[0].implement' was not started" in stopped.stdout
     assert calls(mav) == []
+
+
+def test_a_command_backend_that_reports_no_usage_keeps_plain_step_lines(tmp_path: Path) -> None:
+    mav = Maverick(make_repo(tmp_path / "r", {"tasks.md": TASKS}, settings()))
+    result = mav.run("fly", "--branch-name", "feature")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "agents: implementer (3 calls), reviewer (1 call)\n" in result.stdout
+    assert "$?" not in result.stdout and "0 tokens" not in result.stdout

@@ -235,17 +235,21 @@ def _show_agent_calls(calls: list[dict[str, Any]]) -> None:
         per_step.setdefault(str(call.get("path")), []).append(call)
     click.echo("agent calls (every attempt):")
     total = 0.0
+    known = False
     for path, group in per_step.items():
-        cost = sum(float(c.get("cost_usd") or 0) for c in group)
+        costs = [float(c["cost_usd"]) for c in group if c.get("cost_usd") is not None]
+        cost = sum(costs)
         total += cost
+        known = known or bool(costs)
         count = sum(int(c.get(k) or 0) for c in group for k in TOKEN_KEYS)
         seconds = sum(float(c.get("duration") or 0) for c in group)
         who = ", ".join(sorted({f"{c.get('role')} via {c.get('backend')}" for c in group}))
         click.echo(
             f"  {path}: {len(group)} call{'s' if len(group) != 1 else ''} ({who}), "
-            f"{money(cost)}, {tokens(count)}, {elapsed(seconds)}"
+            f"{money(cost) if costs else '$?'}, {tokens(count)}, {elapsed(seconds)}"
         )
-    click.echo(f"  total: {money(total)} in {len(calls)} call{'s' if len(calls) != 1 else ''}")
+    plural = "s" if len(calls) != 1 else ""
+    click.echo(f"  total: {money(total) if known else '$?'} in {len(calls)} call{plural}")
 
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
