@@ -5,7 +5,6 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -14,7 +13,8 @@ import attrs
 import yaml
 
 from maverick_core.engine.durability import ENV_VAR, set_durability
-from maverick_core.engine.errors import DefinitionError, Location, MaverickError
+from maverick_core.engine.errors import DefinitionError, Location, MaverickError, StepFailed
+from maverick_core.engine.processes import run_process
 from maverick_core.engine.storage import Project
 
 if TYPE_CHECKING:
@@ -213,15 +213,13 @@ def retire_legacy_gitignore(directory: Path) -> None:
     except (OSError, UnicodeDecodeError):
         return
     try:
-        tracked = subprocess.run(
+        tracked = run_process(
             ["git", "ls-files", "--error-unmatch", "--", ".gitignore"],
             cwd=directory,
-            capture_output=True,
             timeout=30,
-            check=False,
         )
-    except (OSError, subprocess.SubprocessError):
+    except StepFailed:  # no git here: nothing can be tracked
         tracked = None
-    if tracked is not None and tracked.returncode == 0:
+    if tracked is not None and tracked.ok:
         return
     path.unlink(missing_ok=True)
