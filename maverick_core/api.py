@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from maverick_core.engine.cli import (
         CliState,
+        LazyCommand,
         cli_state,
         execute_workflow,
         inputs_from_file,
@@ -104,6 +105,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     # the CLI, for plugin commands
     "CliState": "maverick_core.engine.cli",
+    "LazyCommand": "maverick_core.engine.cli",
     "cli_state": "maverick_core.engine.cli",
     "execute_workflow": "maverick_core.engine.cli",
     "inputs_from_file": "maverick_core.engine.cli",
@@ -219,6 +221,7 @@ __all__ = [
     "InputError",
     "InputSpec",
     "Interrupted",
+    "LazyCommand",
     "LockHeld",
     "LockHolder",
     "MaverickError",

@@ -17,13 +17,20 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import click
 
     from maverick_core.engine.config import Config
     from maverick_core.engine.context import StepContext
     from maverick_core.engine.dsl.model import Step
+    from maverick_core.engine.registries import (
+        RegisterAction,
+        RegisterAgent,
+        RegisterProvider,
+        RegisterSerializer,
+        RegisterStepType,
+        RegisterStore,
+        RegisterWorkflowSource,
+    )
     from maverick_core.engine.run import (
         CheckpointInfo,
         Run,
@@ -37,12 +44,12 @@ hookspec = pluggy.HookspecMarker("maverick")
 
 
 # -------------------------------------------------------------------------
-# Registries: called once per plugin manager; each takes a ``register`` callback.
+# Registries: each kind is collected once, when first needed; each takes ``register``.
 # -------------------------------------------------------------------------
 
 
 @hookspec
-def register_step_types(register: Callable[..., None]) -> None:
+def register_step_types(register: RegisterStepType) -> None:
     """Register step types (``shell``, ``loop``, ...).
 
     :param register: ``register(step_type)`` where ``step_type`` has ``name``
@@ -53,7 +60,7 @@ def register_step_types(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_actions(register: Callable[..., None]) -> None:
+def register_actions(register: RegisterAction) -> None:
     """Register named actions for ``python`` steps.
 
     :param register: ``register(name, function)``; ``function(**kwargs)`` returns the
@@ -62,7 +69,7 @@ def register_actions(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_agents(register: Callable[..., None]) -> None:
+def register_agents(register: RegisterAgent) -> None:
     """Register agent backends for ``agent`` steps.
 
     :param register: ``register(name, factory)``; ``factory(config: dict)`` returns an
@@ -75,7 +82,7 @@ def register_agents(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_providers(register: Callable[..., None]) -> None:
+def register_providers(register: RegisterProvider) -> None:
     """Register issue and pull-request providers (``provider:`` in maverick.yaml).
 
     :param register: ``register(name, factory)``; ``factory(config, runner)`` returns a
@@ -87,7 +94,7 @@ def register_providers(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_stores(register: Callable[..., None]) -> None:
+def register_stores(register: RegisterStore) -> None:
     """Register checkpoint stores by URL scheme.
 
     :param register: ``register(scheme, factory)``; ``factory(url, project)`` returns a
@@ -96,7 +103,7 @@ def register_stores(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_serializers(register: Callable[..., None]) -> None:
+def register_serializers(register: RegisterSerializer) -> None:
     """Register checkpoint serializers.
 
     :param register: ``register(serializer)``; the serializer has ``name``,
@@ -105,7 +112,7 @@ def register_serializers(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_workflow_sources(register: Callable[..., None], config: Config) -> None:
+def register_workflow_sources(register: RegisterWorkflowSource, config: Config) -> None:
     """Register places where workflows are found by name.
 
     :param register: ``register(name, directory, precedence)``; lower precedence

@@ -24,6 +24,7 @@ directory as the ``built-in`` workflow source.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,13 @@ if TYPE_CHECKING:
     )
 
 LIBRARY = Path(__file__).resolve().parent.parent / "library" / "workflows"
+
+WORKFLOW_COMMANDS: dict[str, str] = {
+    "fly": "Implement a tasks file phase by phase on a branch (the fly workflow).",
+    "refuel": "Fix open issues with a label, one branch and pull request each (refuel).",
+    "review": "Review the current branch or a pull request with the reviewer agent (review).",
+}
+"""The workflow commands and their one-line summaries (``maverick --help``)."""
 
 
 @hookimpl
@@ -146,15 +154,31 @@ def register_workflow_sources(register: RegisterWorkflowSource, config: Config) 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add ``maverick fly``, ``refuel``, ``review``, ``init`` and ``doctor``."""
-    from maverick_core.devflow.commands import (
-        WORKFLOW_COMMANDS,
-        WorkflowCommand,
-        doctor_command,
-        init_command,
-    )
+    """Add ``maverick fly``, ``refuel``, ``review``, ``init`` and ``doctor``.
+
+    Each loads :mod:`.commands` (and a workflow command its workflow) only when it runs.
+    """
+    from maverick_core.api import LazyCommand
 
     for name, summary in WORKFLOW_COMMANDS.items():
-        cli.add_command(WorkflowCommand(name, summary))
-    cli.add_command(init_command)
-    cli.add_command(doctor_command)
+        cli.add_command(LazyCommand(name, summary, partial(_workflow_command, name, summary)))
+    cli.add_command(
+        LazyCommand(
+            "init",
+            "Write a commented maverick.yaml for this project (validation, agents, provider).",
+            "maverick_core.devflow.commands:init_command",
+        )
+    )
+    cli.add_command(
+        LazyCommand(
+            "doctor",
+            "Check the setup before a long run; each check ok or FAIL with how to fix it.",
+            "maverick_core.devflow.commands:doctor_command",
+        )
+    )
+
+
+def _workflow_command(name: str, summary: str) -> click.Command:
+    from maverick_core.devflow.commands import WorkflowCommand
+
+    return WorkflowCommand(name, summary)

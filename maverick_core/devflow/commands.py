@@ -32,12 +32,6 @@ if TYPE_CHECKING:
 PREFLIGHT = ("fly", "refuel")
 """The built-in workflows checked by ``maverick doctor``'s checks before they start."""
 
-WORKFLOW_COMMANDS: dict[str, str] = {
-    "fly": "Implement a tasks file phase by phase on a branch (the fly workflow).",
-    "refuel": "Fix open issues with a label, one branch and pull request each (refuel).",
-    "review": "Review the current branch or a pull request with the reviewer agent (review).",
-}
-
 
 def _run_params() -> list[click.Parameter]:
     """The parameters of ``maverick run`` shared by the workflow commands."""

@@ -8,10 +8,10 @@ as one line on stderr with exit code 2; a failed run exits 1; an interrupted 130
 
 from __future__ import annotations
 
+import importlib
 import json
 import shlex
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,6 +20,8 @@ from maverick_core import __version__
 from maverick_core.engine.errors import MaverickError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Workflow
     from maverick_core.engine.pluginmanager import MaverickPluginManager
@@ -60,6 +62,45 @@ def cli_state() -> CliState:
     """What the global options decided, for the command being run (plugin commands use it)."""
     state: CliState = click.get_current_context().find_object(CliState)  # type: ignore[assignment]
     return state
+
+
+# ----------------------------------------------------------------------------- lazy commands
+
+
+class LazyCommand(click.Command):
+    """A command listed in ``maverick --help`` whose implementation loads when it is used.
+
+    Plugins add these in ``register_commands`` so that listing the commands imports
+    none of them: the real command is built by ``load`` (a ``"module:attribute"``
+    reference or a function returning the command) the first time this command
+    makes a context, i.e. when it runs, completes or prints its own ``--help``.
+    """
+
+    def __init__(self, name: str, summary: str, load: str | Callable[[], click.Command]) -> None:
+        super().__init__(name, help=summary, short_help=summary)
+        self._load = load
+        self._command: click.Command | None = None
+
+    def load(self) -> click.Command:
+        """The real command (imported on first use)."""
+        if self._command is None:
+            if isinstance(self._load, str):
+                module, _, attribute = self._load.partition(":")
+                command: click.Command = getattr(importlib.import_module(module), attribute)
+            else:
+                command = self._load()
+            self._command = command
+        return self._command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Hand the command line to the real command (its context names it)."""
+        return self.load().make_context(info_name, args, parent=parent, **extra)
 
 
 # ----------------------------------------------------------------------------- shared options
@@ -382,19 +423,28 @@ def workflows_show(name: str) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins(as_json: bool) -> None:
-    """List installed plugins: name, version, origin, hooks, what each provides."""
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (what each provides included).")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also list what each plugin provides (loads every plugin's registrations).",
+)
+def plugins(as_json: bool, verbose: bool) -> None:
+    """List installed plugins: name, version, origin, hooks (-v: what each provides)."""
     from maverick_core.engine.pluginmanager import hooks_of
+    from maverick_core.engine.registries import KINDS
 
     pm = cli_state().pm
-    registries = pm.registries
+    # what a plugin provides is known only by calling its register_* hooks, which
+    # imports its implementation: the plain listing stays as cheap as --help
+    kinds = list(KINDS) if as_json or verbose else []
     rows: list[dict[str, Any]] = []
     for name, info in pm.infos.items():
         plugin = pm.get_plugin(name)
         provides: dict[str, list[str]] = {}
-        for kind in ("step_types", "actions", "agents", "providers", "stores", "serializers"):
-            keys = [k for k, r in getattr(registries, kind).items() if r.plugin == name]
+        for kind in kinds:
+            keys = [k for k, r in pm.registries.kind(kind).items() if r.plugin == name]
             if keys:
                 provides[kind] = sorted(keys)
         rows.append(

@@ -11,9 +11,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import attrs
@@ -21,8 +20,11 @@ import pluggy
 
 from maverick_core import hookspecs
 from maverick_core.engine.errors import MaverickError, PluginError
+from maverick_core.engine.registries import Registries
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from maverick_core.engine.storage import Project, Serializer, Store
 
 ENTRY_POINT_GROUP = "maverick"
@@ -72,31 +74,6 @@ class PluginInfo:
     version: str = ""
 
 
-@attrs.frozen
-class Registration:
-    """One thing a plugin registered (a step type, a store scheme, ...)."""
-
-    key: str
-    value: Any
-    plugin: str
-
-
-@attrs.define
-class Registries:
-    """Everything plugins registered through the ``register_*`` hooks."""
-
-    step_types: dict[str, Registration] = attrs.field(factory=dict)
-    actions: dict[str, Registration] = attrs.field(factory=dict)
-    agents: dict[str, Registration] = attrs.field(factory=dict)
-    providers: dict[str, Registration] = attrs.field(factory=dict)
-    stores: dict[str, Registration] = attrs.field(factory=dict)
-    serializers: dict[str, Registration] = attrs.field(factory=dict)
-
-    def step_models(self) -> dict[str, Any]:
-        """YAML ``type`` -> step model class, for the loader."""
-        return {name: reg.value.model for name, reg in self.step_types.items()}
-
-
 class MaverickPluginManager(pluggy.PluginManager):
     """A pluggy manager that remembers plugin origins and caches the registries."""
 
@@ -110,9 +87,9 @@ class MaverickPluginManager(pluggy.PluginManager):
 
     @property
     def registries(self) -> Registries:
-        """The registries, collected on first use."""
+        """The registries; each kind is collected through its hook on first use."""
         if self._registries is None:
-            self._registries = collect_registries(self)
+            self._registries = Registries(self)
         return self._registries
 
     def add_plugin(self, plugin: object, info: PluginInfo) -> None:
@@ -230,37 +207,6 @@ def check_pending(pm: MaverickPluginManager) -> None:
             raise PluginError(
                 f"plugin {_describe_plugin(info)} implements unknown hook '{name}'{hint}"
             )
-
-
-def collect_registries(pm: MaverickPluginManager) -> Registries:
-    """Call every ``register_*`` hook, remembering which plugin registered what."""
-    registries = Registries()
-
-    def gather(
-        hook_name: str,
-        target: dict[str, Registration],
-        key_of: Callable[..., str],
-        value_of: Callable[..., Any],
-    ) -> None:
-        caller = getattr(pm.hook, hook_name)
-        # hookimpls are called in reverse registration order; reverse again so the
-        # first registered (built-ins) come first and later plugins override them
-        for impl in reversed(caller.get_hookimpls()):
-            plugin_name = pm.get_name(impl.plugin) or "?"
-
-            def register(*args: Any, _plugin: str = plugin_name, **kwargs: Any) -> None:
-                key = key_of(*args, **kwargs)
-                target[key] = Registration(key, value_of(*args, **kwargs), _plugin)
-
-            impl.function(**{arg: register for arg in impl.argnames if arg == "register"})
-
-    gather("register_step_types", registries.step_types, lambda t: t.name, lambda t: t)
-    gather("register_actions", registries.actions, lambda n, f: n, lambda n, f: f)
-    gather("register_agents", registries.agents, lambda n, f: n, lambda n, f: f)
-    gather("register_providers", registries.providers, lambda n, f: n, lambda n, f: f)
-    gather("register_stores", registries.stores, lambda s, f: s, lambda s, f: f)
-    gather("register_serializers", registries.serializers, lambda s: s.name, lambda s: s)
-    return registries
 
 
 def _provider_hint(kind: str, known: Iterable[str]) -> str:

@@ -1,6 +1,22 @@
-"""The typed ``register`` callbacks that the ``register_*`` hooks receive.
+"""The registries: what plugins contribute through the ``register_*`` hooks.
 
-A plugin annotates its hook with these so a type checker tells it what to pass::
+Each kind (step types, actions, agents, providers, stores, serializers) is
+collected the first time something asks for it, by
+calling its hook through pluggy, so asking for a store imports no step type and
+a plugin's implementation modules load only when their kind is needed.
+
+Which plugin registered what is kept (``maverick plugins`` shows it). To know it
+without reaching into pluggy's internals, each plugin's implementations are
+called on their own through :meth:`pluggy.PluginManager.subset_hook_caller`,
+plugins in registration order (built-ins first, ``tryfirst`` implementations
+last), so a later registration of the same name overrides an earlier one. That
+is a public pluggy call: hook-call monitoring (tracing) sees every call, pluggy
+passes each implementation the spec arguments it declares, and a plugin that
+only *wraps* a ``register_*`` hook (``wrapper=True``) stays in every subset, so
+it wraps every plugin's registrations.
+
+A plugin annotates its hook with the typed callbacks below so a type checker
+tells it what to pass::
 
     @hookimpl
     def register_actions(register: RegisterAction) -> None:
@@ -9,13 +25,25 @@ A plugin annotates its hook with these so a type checker tells it what to pass::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+import threading
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+import attrs
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    import pluggy
+
     from maverick_core.engine.context import StepType
+    from maverick_core.engine.dsl.model import Step
     from maverick_core.engine.storage import Project, Serializer, Store
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------- callbacks
 
 
 class RegisterStepType(Protocol):
@@ -58,3 +86,116 @@ class RegisterWorkflowSource(Protocol):
     """``register(name, directory, precedence)``: lower precedence numbers win."""
 
     def __call__(self, name: str, directory: Path, precedence: int, /) -> None: ...
+
+
+# ----------------------------------------------------------------------------- collection
+
+
+@attrs.frozen
+class Registration(Generic[T]):
+    """One thing a plugin registered (a step type, a store scheme, ...)."""
+
+    key: str
+    value: T
+    plugin: str
+
+
+def _named(item: Any) -> tuple[str, Any]:
+    """``register(thing)`` where ``thing.name`` is its key."""
+    return str(item.name), item
+
+
+def _pair(key: str, value: Any) -> tuple[str, Any]:
+    """``register(key, value)``."""
+    return key, value
+
+
+KINDS: dict[str, tuple[str, Callable[..., tuple[str, Any]]]] = {
+    "step_types": ("register_step_types", _named),
+    "actions": ("register_actions", _pair),
+    "agents": ("register_agents", _pair),
+    "providers": ("register_providers", _pair),
+    "stores": ("register_stores", _pair),
+    "serializers": ("register_serializers", _named),
+}
+"""Registry kind -> (its hook, how a ``register(...)`` call gives key and value)."""
+
+
+def collect(
+    pm: pluggy.PluginManager, hook_name: str, entry: Callable[..., tuple[str, Any]]
+) -> dict[str, Registration[Any]]:
+    """Call ``hook_name`` plugin by plugin; later registrations of a key win."""
+    caller = getattr(pm.hook, hook_name)
+    owners: list[object] = []
+    for impl in caller.get_hookimpls():
+        if not (impl.wrapper or impl.hookwrapper) and impl.plugin not in owners:
+            owners.append(impl.plugin)
+    found: dict[str, Registration[Any]] = {}
+    for plugin in owners:
+        plugin_name = pm.get_name(plugin) or "?"
+
+        def register(*args: Any, _plugin: str = plugin_name) -> None:
+            key, value = entry(*args)
+            found[key] = Registration(key, value, _plugin)
+
+        others = [other for other in owners if other is not plugin]
+        pm.subset_hook_caller(hook_name, remove_plugins=others)(register=register)
+    return found
+
+
+class Registries:
+    """Everything plugins registered, one kind at a time, each collected on first use.
+
+    ``registries.stores`` calls ``register_stores`` (once) and nothing else.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._pm = pm
+        self._kinds: dict[str, dict[str, Registration[Any]]] = {}
+        self._lock = threading.Lock()  # loop workers may ask at the same time
+
+    def kind(self, name: str) -> dict[str, Registration[Any]]:
+        """The registry of kind ``name`` (a key of :data:`KINDS`), collected once."""
+        with self._lock:
+            if name not in self._kinds:
+                hook_name, entry = KINDS[name]
+                self._kinds[name] = collect(self._pm, hook_name, entry)
+            return self._kinds[name]
+
+    def collected(self) -> list[str]:
+        """The kinds collected so far (for tests of what a command loads)."""
+        return sorted(self._kinds)
+
+    @property
+    def step_types(self) -> dict[str, Registration[StepType]]:
+        """YAML ``type`` -> step type."""
+        return self.kind("step_types")
+
+    @property
+    def actions(self) -> dict[str, Registration[Callable[..., Any]]]:
+        """Action name -> function, for ``python`` steps."""
+        return self.kind("actions")
+
+    @property
+    def agents(self) -> dict[str, Registration[Callable[..., Any]]]:
+        """Backend name -> agent factory."""
+        return self.kind("agents")
+
+    @property
+    def providers(self) -> dict[str, Registration[Callable[..., Any]]]:
+        """Provider name -> provider factory."""
+        return self.kind("providers")
+
+    @property
+    def stores(self) -> dict[str, Registration[Callable[[str, Project], Store]]]:
+        """URL scheme -> store factory."""
+        return self.kind("stores")
+
+    @property
+    def serializers(self) -> dict[str, Registration[Serializer]]:
+        """Name -> serializer."""
+        return self.kind("serializers")
+
+    def step_models(self) -> dict[str, type[Step]]:
+        """YAML ``type`` -> step model class, for the loader."""
+        return {name: reg.value.model for name, reg in self.step_types.items()}

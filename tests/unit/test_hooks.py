@@ -326,6 +326,42 @@ def test_register_agents_fills_the_agent_registry():
     assert "echo" in pm.registries.agents
 
 
+def test_register_actions_of_a_later_plugin_override_a_built_in_and_name_their_plugin():
+    class Plugin:
+        name = "override"
+
+        @hookimpl
+        def register_actions(self, register: Any) -> None:
+            register("git.push", print)
+
+    pm = make_plugin_manager(objects=(Plugin(),), autoload=False)
+    assert pm.registries.actions["git.push"].plugin == "override"
+    assert pm.registries.actions["git.checkout"].plugin == "devflow"
+    assert pm.registries.collected() == ["actions"]
+
+
+def test_register_actions_goes_through_pluggy_so_a_wrapper_wraps_every_plugin():
+    wrapped: list[str] = []
+
+    class Extra:
+        name = "extra"
+
+        @hookimpl
+        def register_actions(self, register: Any) -> None:
+            register("extra.noop", print)
+
+    class Tracer:
+        @hookimpl(wrapper=True)
+        def register_actions(self, register: Any) -> Any:
+            result = yield
+            wrapped.append("call")
+            return result
+
+    pm = make_plugin_manager(objects=(Extra(), Tracer()), autoload=False)
+    assert {"extra.noop", "git.push"} <= set(pm.registries.actions)
+    assert wrapped == ["call", "call"]  # devflow's registrations and extra's
+
+
 def test_register_stores_and_register_serializers_select_by_scheme_and_name(project):
     from maverick_core.engine.pluginmanager import get_serializer, open_store
     from maverick_core.engine.storage import Project

@@ -76,7 +76,13 @@ def load_agent_records(run: Run) -> dict[str, Any] | None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add ``maverick runs``."""
-    from maverick_core.builtin.checkpoint.commands import runs
+    """Add ``maverick runs`` (imported when it runs: ``--help`` stays cheap)."""
+    from maverick_core.engine.cli import LazyCommand
 
-    cli.add_command(runs)
+    cli.add_command(
+        LazyCommand(
+            "runs",
+            "Runs kept in the checkpoint store.",
+            "maverick_core.builtin.checkpoint.commands:runs",
+        )
+    )

@@ -25,7 +25,6 @@ import attrs
 from maverick_core.engine.config import Config, state_dir
 from maverick_core.engine.dsl.model import LoopStep
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
-from maverick_core.engine.inputs import complete_inputs
 from maverick_core.engine.pluginmanager import get_serializer, open_store
 from maverick_core.engine.run import (
     CheckpointInfo,
@@ -260,6 +259,9 @@ def open_run(config: Config, request: RunRequest) -> Run:
 
 
 def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
+    # inputs pulls in the loader and the expression engine: `maverick runs` needs neither
+    from maverick_core.engine.inputs import complete_inputs
+
     workflow = request.workflow
     inputs = complete_inputs(workflow, request.inputs)
     now = time.time()
@@ -442,6 +444,8 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
 def _resolve_inputs(
     workflow: Any, found: RunRecord, request: RunRequest
 ) -> tuple[dict[str, Any], list[str]]:
+    from maverick_core.engine.inputs import complete_inputs
+
     stored = dict(found.inputs)
     differing = []
     for key in sorted(request.given_inputs):

@@ -1,0 +1,83 @@
+"""Startup stays cheap: commands that run no workflow import no expression engine, no devflow.
+
+Checked in a real ``python -X importtime`` process running the console entry point on
+a real project with a run in its store.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+HEAVY = ("maverick_core.engine.dsl.expressions",)
+"""Modules a command that runs no workflow must never import."""
+
+GREET = """
+version: "1.0"
+name: greet
+steps:
+  - {name: hello, type: shell, command: echo hi}
+"""
+
+
+# ``-X importtime`` reports ``import`` statements, not ``importlib.import_module`` (how
+# plugins and lazy commands are loaded), so the child also lists ``sys.modules`` at exit
+LIST_MODULES_AT_EXIT = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("".join(f"module: {m}\\n" for m in sorted(sys.modules))))
+from maverick_core.engine.cli import main
+sys.argv[0] = "maverick"
+main()
+"""
+
+
+def imported_modules(project: Path, *args: str) -> set[str]:
+    """The modules ``maverick ARGS`` imports: its ``-X importtime`` report and ``sys.modules``."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", LIST_MODULES_AT_EXIT, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stderr.splitlines()
+    reported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in lines
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "maverick_core.engine.cli" in reported  # the report is real
+    return reported | {
+        line.removeprefix("module: ") for line in lines if line.startswith("module: ")
+    }
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("runs", "list"), ("plugins",)], ids=["help", "runs-list", "plugins"]
+)
+def test_commands_that_run_no_workflow_import_no_expression_engine_and_no_devflow(
+    cli, write_workflow, project: Path, args: tuple[str, ...]
+) -> None:
+    write_workflow(GREET, "greet.yaml")
+    assert cli("run", "greet.yaml").returncode == 0  # a run in the store to list
+    modules = imported_modules(project, *args)
+    assert "maverick_core.devflow" in modules  # its hooks module is loaded, cheaply
+    heavy = [m for m in modules if m in HEAVY or m.startswith("maverick_core.devflow.")]
+    assert heavy == []
+
+
+def test_asking_for_a_store_collects_no_step_types(project: Path) -> None:
+    from maverick_core.engine.pluginmanager import make_plugin_manager, open_store
+    from maverick_core.engine.storage import Project
+
+    pm = make_plugin_manager(autoload=False)
+    open_store(pm, "file:", Project(project, "p")).close()
+    assert pm.registries.collected() == ["stores"]
