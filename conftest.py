@@ -8,13 +8,15 @@ those that ask for a project, is isolated from the user's settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from maverick_core.testing import ISOLATED_VARIABLES, HookRecorder, MaverickCLI, RunResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from maverick_core.api import atomic_write, sync_file
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,6 +24,9 @@ from maverick_core.engine.dsl.loader import load_workflow
 from maverick_core.engine.executor import Executor
 from maverick_core.engine.pluginmanager import make_plugin_manager
 from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, RunRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORKFLOWS = BENCH_DIR / "workflows"

@@ -17,12 +17,14 @@ import itertools
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable
 from importlib import metadata
-from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 
 class Counter(TypedDict):

@@ -18,11 +18,13 @@ import json
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import install_workflow, make_project, run_workflow, scrub_environment
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def _installed(module: str) -> bool:

@@ -10,12 +10,15 @@ those instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 from maverick_core.engine.plaindata import find_non_plain
-from maverick_core.engine.storage import Serializer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maverick_core.engine.storage import Serializer
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 _decoder = json.JSONDecoder()

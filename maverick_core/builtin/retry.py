@@ -23,12 +23,13 @@ Blocking it (``-p no:retry``) makes ``retry:`` a no-op: each step runs once.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from maverick_core.engine.context import StepContext
     from maverick_core.engine.dsl.model import Retry, Step
     from maverick_core.engine.run import Run

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from maverick_core.engine.config import Config
 
 

@@ -15,14 +15,16 @@ before the interruption.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core.api import StepFailed, state_dir
 from maverick_core.devflow import gitops, tasks, writer
 from maverick_core.devflow.agents import check_roles, resolve_role
 from maverick_core.devflow.providers import provider_for, provider_name
 from maverick_core.devflow.review import drop_excluded, excluded, findings_of, recommendation_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # ----------------------------------------------------------------------------- tasks
 

@@ -34,11 +34,9 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import yaml
@@ -58,6 +56,10 @@ from maverick_core.api import (
 from maverick_core.devflow import ledger
 from maverick_core.devflow.gitops import work_root
 from maverick_core.devflow.presets import AgentReply, AgentTimedOut, price_of
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable, Mapping
 
 PROMPTS = Path(__file__).resolve().parent.parent / "library" / "prompts"
 DEFAULT_BACKEND = "command"

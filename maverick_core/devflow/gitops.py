@@ -8,11 +8,13 @@ on stdin (``git commit -F -``), never on a command line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core.api import CommandResult, CommandRunner, ProcessGroup, StepFailed
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 STDERR_TAIL_LINES = 15
 MAX_DIFF_CHARS = 200_000

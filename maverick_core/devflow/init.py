@@ -21,10 +21,13 @@ import json
 import re
 import shutil
 import tomllib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from maverick_core.api import Config, MaverickError
 from maverick_core.devflow.providers import github_available
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SETTINGS = "maverick.yaml"
 # headless command lines of the agent CLIs, for the generic ``command`` backend

@@ -21,13 +21,15 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import attrs
 
 from maverick_core.api import CommandResult, ProcessGroup, StepFailed, mask_active, run_process
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # roles that change the project; every other role is read-only
 EDITING_ROLES = frozenset({"implementer", "fixer", "issue_fixer"})

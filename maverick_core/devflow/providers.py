@@ -26,8 +26,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import yaml
@@ -41,6 +40,9 @@ from maverick_core.api import (
     origin_url,
     state_dir,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STDERR_TAIL_LINES = 15
 DEFAULT_ISSUES_DIR = ".maverick/issues"

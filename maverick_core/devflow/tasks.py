@@ -22,12 +22,14 @@ after the file's ``# Tasks: Title``), so a plain checklist works too. Parsing is
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from maverick_core.api import StepFailed
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PHASE_RE = re.compile(r"^##\s+Phase\s+(\d+)\s*[:.\-\u2013\u2014]\s*(.*?)\s*#*\s*$", re.IGNORECASE)
 SECTION_RE = re.compile(r"^##(?!#)\s*(.*?)\s*$")

@@ -8,9 +8,7 @@ through the context, so the executor itself knows no step type.
 
 from __future__ import annotations
 
-import subprocess
 from collections import ChainMap
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -18,6 +16,9 @@ import attrs
 from maverick_core.engine.dsl import expressions
 
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Mapping
+
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Step, Workflow
     from maverick_core.engine.executor import Executor

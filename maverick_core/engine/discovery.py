@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import yaml
 
-from maverick_core.engine.config import Config
 from maverick_core.engine.dsl.loader import load_workflow, looks_like_path
-from maverick_core.engine.dsl.model import Workflow
 from maverick_core.engine.errors import MaverickError
+
+if TYPE_CHECKING:
+    from maverick_core.engine.config import Config
+    from maverick_core.engine.dsl.model import Workflow
 
 SUFFIXES = (".yaml", ".yml")
 

@@ -13,8 +13,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core.engine.context import Scope, StepContext
 from maverick_core.engine.dsl import expressions
@@ -32,6 +31,9 @@ from maverick_core.engine.errors import (
 from maverick_core.engine.normalize import normalize
 from maverick_core.engine.processes import ProcessGroup
 from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, Status, StepRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Signals that interrupt a run: it is marked interrupted and can be resumed (exit 130).

@@ -13,16 +13,19 @@ import difflib
 import os
 import re
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import yaml
 
 from maverick_core.engine.dsl.loader import input_value_matches
-from maverick_core.engine.dsl.model import Workflow
 from maverick_core.engine.errors import InputError
 from maverick_core.engine.secrets import shorten_value
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from maverick_core.engine.dsl.model import Workflow
 
 ENV_PREFIX = "MAVERICK_INPUT_"
 MAX_FILE_BYTES = 1 << 20

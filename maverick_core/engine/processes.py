@@ -16,13 +16,15 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
 from maverick_core.engine.errors import StepFailed
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
 
 # How long to wait for the output of a killed tree: a grandchild that left the
 # process group (a daemon) may hold the pipes open forever.

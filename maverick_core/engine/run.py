@@ -13,7 +13,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,8 @@ import attrs
 from maverick_core.engine.secrets import SecretMasker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Workflow
 

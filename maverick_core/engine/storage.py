@@ -22,13 +22,15 @@ import hashlib
 import os
 import socket
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
 from maverick_core.engine.liveness import process_alive, process_start_time
 from maverick_core.engine.run import Status
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 RUN_STATUSES = (Status.RUNNING, Status.FAILED, Status.INTERRUPTED, Status.COMPLETED)
 

@@ -20,9 +20,7 @@ docs/plugins.md ("Testing your plugin") shows them at work.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,6 +34,10 @@ from maverick_core.testing.runner import (
     read_until,
     run_workflow,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 ISOLATED_VARIABLES = ("MAVERICK_STORE", "MAVERICK_SERIALIZER", "MAVERICK_DURABILITY")
 """Environment variables that say how a user's runs are stored; a test must not inherit them."""

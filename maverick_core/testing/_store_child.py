@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core.engine.pluginmanager import make_plugin_manager, open_store
 from maverick_core.engine.storage import LockHolder, Project, Store, make_record
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def open_store_by_url(url: str, project: Project, plugins: Sequence[str] = ()) -> Store:

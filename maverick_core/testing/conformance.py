@@ -38,9 +38,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -61,6 +59,10 @@ from maverick_core.engine.storage import (
 )
 from maverick_core.testing._store_child import open_store_by_url, payload_for_seq
 from maverick_core.testing.runner import MaverickCLI
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
 
 __all__ = ["SerializerConformance", "StoreConformance"]
 

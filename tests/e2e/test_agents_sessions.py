@@ -7,14 +7,16 @@ import json
 import os
 import signal
 import subprocess
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from maverick_core.testing import maverick_executable
 from tests.e2e.fixtures.support import Maverick, end_state
 from tests.e2e.test_agents_presets import calls, repo
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def kill_when_session_recorded(mav: Maverick, *args: str, hang: str) -> dict[str, Any]:

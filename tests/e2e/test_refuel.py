@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from tests.e2e.fixtures.support import (
     Maverick,
@@ -18,6 +17,9 @@ from tests.e2e.fixtures.support import (
     outputs,
     settings,
 )
+
+if TYPE_CHECKING:
+    import pytest
 
 BRANCHES = [f"fix/issue-{n}" for n in (1, 2, 3, 4)]
 

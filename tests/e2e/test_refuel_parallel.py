@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.e2e.fixtures.support import Maverick, git, history, make_repo, settings
 from tests.e2e.test_refuel import issue
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SIX = {f".maverick/issues/{n}.md": issue(n, f"Tidy module {n}") for n in (1, 2, 3, 5, 6)}
 SIX[".maverick/issues/4.md"] = issue(4, "Cannot be fixed", "BROKEN UNFIXABLE")

@@ -7,7 +7,7 @@ removed it, so a run of two rounds is: request_changes, fix, approve.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.e2e.fixtures.support import (
     Maverick,
@@ -18,6 +18,9 @@ from tests.e2e.fixtures.support import (
     outputs,
     settings,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TASKS = """\
 # Tasks: Widget

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from maverick_core.testing import maverick_executable
 from tests.e2e.fixtures.support import Maverick, git, install_gh, make_repo, settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def project(tmp_path: Path, files: dict[str, str]) -> Path:

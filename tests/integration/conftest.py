@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from maverick_core.testing import MaverickCLI, json_events
+
+if TYPE_CHECKING:
+    import subprocess
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,12 +7,15 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.engine.config import LEGACY_GITIGNORE
 from maverick_core.testing import maverick_executable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

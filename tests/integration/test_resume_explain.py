@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import signal
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.testing import json_events
-from tests.integration.conftest import Harness
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Harness
 
 TOP_LEVEL = ["prepare", "seq", "par", "choose", "nested", "finish"]
 LOOPS = {"seq": 3, "par": 4}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.testing import json_events, maverick_executable, read_until
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ALWAYS_FAILS = """
 version: "1.0"

@@ -8,11 +8,14 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.engine.run import new_run_id
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.testing import maverick_executable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 

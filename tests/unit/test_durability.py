@@ -8,9 +8,8 @@ import os
 import stat
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,6 +18,9 @@ from maverick_core.builtin.filestore.store import FileStore
 from maverick_core.engine import durability
 from maverick_core.testing.conformance import delta, make_run
 from maverick_core.testing.platforms import FcntlRecorder, simulate_macos
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture(autouse=True)

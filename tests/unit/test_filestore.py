@@ -14,8 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -39,6 +38,9 @@ def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 
 pytestmark = pytest.mark.usefixtures("platform")
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture

@@ -9,12 +9,15 @@ from __future__ import annotations
 import collections
 import enum
 import math
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.builtin import json as jsonserializer
 from maverick_core.builtin.json import JsonSerializer
-from maverick_core.engine.storage import Serializer
+
+if TYPE_CHECKING:
+    from maverick_core.engine.storage import Serializer
 
 
 @pytest.fixture

@@ -6,12 +6,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.api import LockHolder, process_alive, process_start_time
 from maverick_core.testing.platforms import hide_proc
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @pytest.fixture

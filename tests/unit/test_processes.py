@@ -6,12 +6,15 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.api import ProcessGroup, StepFailed, run_process
 from maverick_core.engine import processes
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def gone(pid: int, within: float = 10.0) -> bool:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from maverick_core.builtin.json import JsonSerializer
-from maverick_core.engine.storage import Serializer
 from maverick_core.testing.conformance import SerializerConformance, StoreConformance
 from maverick_core.testing.platforms import AsOnMacOS
+
+if TYPE_CHECKING:
+    from maverick_core.engine.storage import Serializer
 
 
 class TestFileStoreConformance(StoreConformance):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.devflow.tasks import TasksError, mark_done, parse_tasks, resolve_task_file
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SPEC_KIT = """\
 # Tasks: Photo albums

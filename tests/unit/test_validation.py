@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core.devflow.validation import Stage, select_stages
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Run = Callable[..., Any]
 

@@ -34,9 +34,8 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, unquote
 
 import attrs
@@ -51,6 +50,9 @@ from maverick_core.engine.storage import (
     Project,
     RunRecord,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 RUN_FILE = "run.json"
 SNAPSHOT_FILE = "snapshot"

@@ -12,13 +12,15 @@ resumable, and a checkpoint that was not saved still fails the run loudly.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from maverick_core.engine.context import StepContext
 from maverick_core.engine.dsl.model import Step
 from maverick_core.engine.errors import CheckpointNotSaved, WorkflowFailed
+
+if TYPE_CHECKING:
+    from maverick_core.engine.context import StepContext
 
 
 @attrs.frozen(kw_only=True)

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maverick_core.engine.context import StepContext
 from maverick_core.engine.discovery import find_workflow, load_named_workflow
 from maverick_core.engine.dsl.loader import looks_like_path
 from maverick_core.engine.dsl.model import BranchStep, LoopStep, SubworkflowStep, Workflow
@@ -20,6 +18,11 @@ from maverick_core.engine.errors import InputError, MaverickError, StepFailed
 from maverick_core.engine.inputs import complete_inputs
 from maverick_core.engine.normalize import normalize
 from maverick_core.engine.run import Status, StepRecord, finished_iteration
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maverick_core.engine.context import StepContext
 
 
 class LoopStepType:

@@ -7,13 +7,16 @@ import inspect
 import os
 import shutil
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maverick_core.engine.context import StepContext
 from maverick_core.engine.dsl.model import CheckpointStep, PythonStep, ShellStep
 from maverick_core.engine.errors import StepFailed
 from maverick_core.engine.processes import run_process
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maverick_core.engine.context import StepContext
 
 STDERR_TAIL_LINES = 20
 

@@ -19,9 +19,8 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
@@ -53,6 +52,9 @@ from maverick_core.engine.dsl.model import (
     checkpoint_id_problem,
 )
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors, ExpressionError, Location
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 SUPPORTED_VERSIONS = ("1.0",)
 STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")

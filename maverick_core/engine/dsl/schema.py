@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -32,6 +31,9 @@ from maverick_core.engine.dsl.model import (
     Text,
     Workflow,
 )
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Mapping
 
 EXPRESSION = {"type": "string", "pattern": r"\$\{\{.*\}\}"}
 RETRY_CONDITION = {

@@ -8,13 +8,15 @@ store; a larger one is a :class:`ValueError` naming the limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
 from maverick_core import hookimpl
 from maverick_core.api import Serializer, find_non_plain
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["MsgpackSerializer", "register_serializers"]
 

@@ -7,10 +7,12 @@ import os
 import shutil
 import signal
 import subprocess
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 WORKFLOW = """\
 version: "1.0"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 import pytest
 from maverick_msgpack import MsgpackSerializer
 
-from maverick_core.engine.storage import Serializer
 from maverick_core.testing.conformance import SerializerConformance
+
+if TYPE_CHECKING:
+    from maverick_core.engine.storage import Serializer
 
 
 class TestMsgpackSerializerConformance(SerializerConformance):

@@ -10,12 +10,13 @@ See ``docs/postgres.md`` for namespacing, leases, migrations and errors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from maverick_core.api import Project, Store
     from maverick_postgres.schema import SCHEMA_VERSION
     from maverick_postgres.store import PostgresStore

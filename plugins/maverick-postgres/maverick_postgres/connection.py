@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import psycopg
 from psycopg.rows import TupleRow
 
 from maverick_core.api import StoreError
-from maverick_postgres.settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from maverick_postgres.settings import ConnectionSettings
 
 Connection = psycopg.Connection[TupleRow]
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import psycopg
 
 from maverick_core.api import LockHolder, StoreError
 from maverick_postgres.connection import Connection, connect, first_line
-from maverick_postgres.settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from maverick_postgres.settings import ConnectionSettings
 
 log = logging.getLogger("maverick_postgres")
 

@@ -7,9 +7,7 @@ import json
 import math
 import threading
 import uuid
-from collections.abc import Iterator
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import psycopg.errors
@@ -30,6 +28,10 @@ from maverick_postgres.connection import Connection, connect, first_line
 from maverick_postgres.leases import Heartbeat, Lease, holder_from_row, lost_message
 from maverick_postgres.schema import ensure_schema
 from maverick_postgres.settings import ConnectionSettings, parse_url
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
 
 READ_BATCH = 256
 """Checkpoints fetched per round trip while streaming a journal."""

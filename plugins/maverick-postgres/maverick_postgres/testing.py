@@ -34,13 +34,14 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pytest_postgresql.executors import PostgreSQLExecutor
 
 SUPERUSER = "maverick"

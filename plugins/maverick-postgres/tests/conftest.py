@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from maverick_postgres import PostgresStore
 from maverick_postgres.testing import PostgresServer, PostgresUnavailable, start_postgres_server
 
 from maverick_core.engine.storage import Project
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 
 def in_ci() -> bool:

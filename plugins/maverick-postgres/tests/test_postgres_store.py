@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import maverick_postgres
@@ -21,7 +21,6 @@ import psycopg
 import pytest
 from maverick_postgres import SCHEMA_VERSION, PostgresStore
 from maverick_postgres.store import READ_BATCH
-from maverick_postgres.testing import PostgresServer
 
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import (
@@ -33,6 +32,11 @@ from maverick_core.engine.storage import (
     make_record,
 )
 from maverick_core.testing.conformance import StoreConformance
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from maverick_postgres.testing import PostgresServer
 
 pytestmark = pytest.mark.postgres
 

@@ -15,11 +15,14 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.testing import git, json_events, make_git_repo, maverick_executable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.postgres
 

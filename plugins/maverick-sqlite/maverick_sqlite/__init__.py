@@ -6,13 +6,14 @@ Installing the distribution registers the ``sqlite`` URL scheme through the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
-from maverick_core.api import Project, Store, StoreFactory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maverick_core.api import Project, Store, StoreFactory
     from maverick_sqlite.store import SQLiteStore
 
 __all__ = ["SQLiteStore", "register_stores"]

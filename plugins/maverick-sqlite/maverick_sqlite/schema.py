@@ -8,9 +8,12 @@ and is refused rather than misread.
 
 from __future__ import annotations
 
-import sqlite3
+from typing import TYPE_CHECKING
 
 from maverick_core.api import StoreError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 MIGRATIONS: list[list[str]] = [
     # 1: runs, an append-only checkpoint journal, snapshots and locks, per project.

@@ -18,9 +18,8 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import attrs
@@ -41,6 +40,9 @@ from maverick_core.api import (
     record_values,
 )
 from maverick_sqlite.schema import migrate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a write waits for another process's transaction before failing."""

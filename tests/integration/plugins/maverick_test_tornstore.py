@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 from maverick_core.builtin.filestore import store as filestore
-from maverick_core.engine.storage import CheckpointRecord, Project
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maverick_core.engine.storage import CheckpointRecord, Project
 
 
 class TornFileStore(filestore.FileStore):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 from maverick_core.api import Run, RunOutcome, Step, StepContext, state_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
 
 _lock = threading.Lock()
 _timings: dict[str, dict[str, float]] = {}  # run id -> step path -> seconds
