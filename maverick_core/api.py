@@ -77,6 +77,7 @@ if TYPE_CHECKING:
         RegisterWorkflowSource,
     )
     from maverick_core.engine.run import (
+        RESUMABLE,
         CheckpointInfo,
         Run,
         RunOutcome,
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
         StepRecord,
     )
     from maverick_core.engine.secrets import SecretMasker, mask_active
+    from maverick_core.engine.stash import Stash, StashKey
     from maverick_core.engine.storage import (
         RECORD_COLUMNS,
         CheckpointRecord,
@@ -177,6 +179,7 @@ _EXPORTS: dict[str, str] = {
     "RegisterStore": "maverick_core.engine.registries",
     "RegisterWorkflowSource": "maverick_core.engine.registries",
     # runs
+    "RESUMABLE": "maverick_core.engine.run",
     "CheckpointInfo": "maverick_core.engine.run",
     "Run": "maverick_core.engine.run",
     "RunOutcome": "maverick_core.engine.run",
@@ -184,6 +187,9 @@ _EXPORTS: dict[str, str] = {
     "RunState": "maverick_core.engine.run",
     "Status": "maverick_core.engine.run",
     "StepRecord": "maverick_core.engine.run",
+    # plugin state
+    "Stash": "maverick_core.engine.stash",
+    "StashKey": "maverick_core.engine.stash",
     # storage
     "CheckpointRecord": "maverick_core.engine.storage",
     "DamagedRecord": "maverick_core.engine.storage",
@@ -205,6 +211,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "RECORD_COLUMNS",
+    "RESUMABLE",
     "CheckpointInfo",
     "CheckpointNotSaved",
     "CheckpointRecord",
@@ -246,6 +253,8 @@ __all__ = [
     "Seconds",
     "SecretMasker",
     "Serializer",
+    "Stash",
+    "StashKey",
     "Status",
     "Step",
     "StepContext",

@@ -15,6 +15,7 @@ import yaml
 from maverick_core.engine.durability import ENV_VAR, set_durability
 from maverick_core.engine.errors import DefinitionError, Location, MaverickError, StepFailed
 from maverick_core.engine.processes import run_process
+from maverick_core.engine.stash import Stash
 from maverick_core.engine.storage import Project
 
 if TYPE_CHECKING:
@@ -120,12 +121,15 @@ class Config:
 
     :ivar options: CLI options (``store``, ``serializer``, ``quiet``, ``json``,
         ``resume_command``, ...).
+    :ivar stash: plugins' own state for this invocation, under their
+        :class:`~maverick_core.engine.stash.StashKey` objects (``run.stash`` is per run).
     """
 
     project: Project
     settings: dict[str, Any]
     pm: MaverickPluginManager
     options: dict[str, Any] = attrs.field(factory=dict)
+    stash: Stash = attrs.field(factory=Stash)
 
     @property
     def root(self) -> Path:
@@ -150,7 +154,9 @@ def make_config(
     project, settings = open_project(project_dir)
     config = Config(project, settings, pm, dict(options or {}))
     set_durability(config.setting("durability", env=ENV_VAR))
-    pm.hook.configure(config=config)
+    # historic: a plugin registered later (the reporter, a plugin's own helper
+    # plugin) still gets configure, with this configuration
+    pm.hook.configure.call_historic(kwargs={"config": config})
     return config
 
 

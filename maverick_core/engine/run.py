@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from maverick_core.engine.secrets import SecretMasker
+from maverick_core.engine.stash import Stash, StashKey
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -47,6 +48,11 @@ class Status(StrEnum):
     def done(self) -> bool:
         """True for step statuses a resume restores instead of running again."""
         return self in (Status.COMPLETED, Status.SKIPPED)
+
+
+RESUMABLE: StashKey[bool] = StashKey("resumable")
+"""``run.stash[RESUMABLE]`` is true once a plugin persists the run so that ``--resume``
+can continue it (the checkpoint plugin sets it; reporters then print the resume command)."""
 
 
 @attrs.frozen
@@ -203,7 +209,7 @@ class Run:
     """A run being executed: its identity, workflow, inputs and state.
 
     ``resumed_from`` names the checkpoint it resumed from (None for a fresh run).
-    ``store_data`` is a slot for the checkpoint plugin's own bookkeeping;
+    ``stash`` holds plugins' own state under their :class:`StashKey` objects;
     ``plan`` holds the text ``--resume --explain`` prints. ``secrets`` masks the
     values of its secret inputs (and of its subworkflows') in whatever is shown or stored.
     ``progress`` holds the in-flight progress of unfinished steps (step path -> plugin
@@ -219,7 +225,7 @@ class Run:
     state: RunState = attrs.field(factory=RunState)
     resumed_from: str | None = None
     checkpoint_data: dict[str, Any] = attrs.field(factory=dict)
-    store_data: Any = None
+    stash: Stash = attrs.field(factory=Stash)
     plan: str | None = None
     progress: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     started_at: float = attrs.field(factory=time.time)

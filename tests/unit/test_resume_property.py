@@ -98,7 +98,9 @@ def execute(project: Path, text: str, log: Path, plugin: Any, resume: bool = Fal
     try:
         return Executor(run).execute()
     except Crash:
-        run.store_data.store.close()  # the kernel would release the dead process's lock
+        from maverick_core.builtin.checkpoint.journal import SESSION
+
+        run.stash[SESSION].store.close()  # the kernel would release the dead process's lock
         return None
 
 

@@ -27,6 +27,7 @@ from maverick_core.engine.dsl.model import LoopStep
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
 from maverick_core.engine.pluginmanager import get_serializer, open_store
 from maverick_core.engine.run import (
+    RESUMABLE,
     CheckpointInfo,
     Run,
     RunOutcome,
@@ -39,6 +40,7 @@ from maverick_core.engine.run import (
     paths_under,
 )
 from maverick_core.engine.secrets import SecretMasker
+from maverick_core.engine.stash import StashKey
 from maverick_core.engine.storage import (
     CheckpointRecord,
     DamagedRecord,
@@ -56,6 +58,10 @@ AGENT_SESSIONS = "agent_sessions"
 MAX_COST = "max_cost_usd"
 DEFAULT_SERIALIZER = "json"
 MIN_SNAPSHOT_BYTES = 64 * 1024
+
+
+SESSION: StashKey[Session] = StashKey("checkpoint.session")
+"""Where the plugin keeps a run's :class:`Session` (``run.stash[SESSION]``)."""
 
 
 # ----------------------------------------------------------------------------- loading state
@@ -197,7 +203,7 @@ def _note(loaded: LoadedState, record: CheckpointRecord) -> None:
 
 @attrs.define(eq=False)
 class Session:
-    """The checkpoint plugin's bookkeeping for one executing run (``run.store_data``)."""
+    """The checkpoint plugin's bookkeeping for one executing run (``run.stash[SESSION]``)."""
 
     store: Store
     serializer: Serializer
@@ -291,10 +297,10 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
     store.create_run(record)
     store.acquire_lock(run_id, holder)
     run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config, secrets=masker)
-    run.store_data = Session(
+    run.stash[SESSION] = Session(
         store, serializer, record, holder, masker=masker, agents=_budget(config)
     )
-    config.options["resumable"] = True
+    run.stash[RESUMABLE] = True
     return run
 
 
@@ -413,7 +419,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
             MAX_COST: _budget(config).get(MAX_COST, found.meta.get(MAX_COST)),
         },
     )
-    run.store_data = session
+    run.stash[SESSION] = session
     meta = dict(found.meta)
     resumes = list(meta.get("resumes", []))
     resumes.append(
@@ -435,7 +441,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         fingerprints=dict(workflow.fingerprints),
         inputs={k: v for k, v in inputs.items() if k not in found.secret_inputs},
     )
-    config.options["resumable"] = True
+    run.stash[RESUMABLE] = True
     for notice in notices:
         config.pm.hook.on_notice(run=run, message=notice)
     return run
@@ -546,7 +552,7 @@ def _explain_step(run: Run, step: Any) -> str:
 
 def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> CheckpointInfo | None:
     """Append a delta (or, after a rewind, a full) record; snapshot when due."""
-    session: Session | None = run.store_data
+    session = run.stash.get(SESSION, None)
     if session is None:
         return None
     started = time.perf_counter()
@@ -612,7 +618,7 @@ def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | Non
 
 def workflow_finish(run: Run, outcome: RunOutcome) -> None:
     """Record how the run ended, release its lock, close the store."""
-    session: Session | None = run.store_data
+    session = run.stash.get(SESSION, None)
     if session is None:
         return
     try:
@@ -636,7 +642,7 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
 
 def record_agent_usage(run: Run, usage: dict[str, Any]) -> None:
     """Append an agent call's usage to the run record, durably (before any checkpoint)."""
-    session: Session | None = run.store_data
+    session = run.stash.get(SESSION, None)
     if session is None:
         return
     entry = session.masker.mask(dict(usage))
@@ -645,7 +651,7 @@ def record_agent_usage(run: Run, usage: dict[str, Any]) -> None:
 
 def record_agent_session(run: Run, path: str, record: dict[str, Any] | None) -> None:
     """Keep (or, with None, drop) the in-flight agent session at ``path``, durably."""
-    session: Session | None = run.store_data
+    session = run.stash.get(SESSION, None)
     if session is None:
         return
 
@@ -664,7 +670,7 @@ def record_agent_session(run: Run, path: str, record: dict[str, Any] | None) -> 
 
 def agent_records(run: Run) -> dict[str, Any] | None:
     """What earlier attempts recorded about agent calls, and the run's budget (or None)."""
-    session: Session | None = run.store_data
+    session = run.stash.get(SESSION, None)
     if session is None or not session.agents:
         return None
     return session.agents
