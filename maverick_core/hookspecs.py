@@ -134,9 +134,12 @@ def register_commands(cli: click.Group) -> None:
 # -------------------------------------------------------------------------
 
 
-@hookspec
+@hookspec(historic=True)
 def configure(config: Config) -> None:
     """Called once after all plugins are loaded and the project is known.
+
+    Historic: a plugin registered later (``config.pm.add_plugin(...)``, as the
+    terminal reporter is) gets it at registration, with the same configuration.
 
     :param config: the configuration (project root, ``maverick.yaml`` settings,
         CLI options, the plugin manager).
@@ -211,7 +214,7 @@ def on_workflow_error(run: Run, error: BaseException) -> None:
 
 
 @hookspec
-def before_step(run: Run, step: Any, path: str) -> None:
+def before_step(run: Run, step: Step, path: str) -> None:
     """Called before a step runs (not for skipped or restored steps).
 
     :param run: the run.
@@ -261,7 +264,7 @@ def run_step(run: Run, step: Step, path: str, ctx: StepContext) -> Any:
 
 
 @hookspec
-def after_step(run: Run, step: Any, path: str, record: StepRecord) -> None:
+def after_step(run: Run, step: Step, path: str, record: StepRecord) -> None:
     """Called after a step ran, whether it completed or failed.
 
     :param run: the run.
@@ -273,7 +276,7 @@ def after_step(run: Run, step: Any, path: str, record: StepRecord) -> None:
 
 
 @hookspec
-def on_step_error(run: Run, step: Any, path: str, error: BaseException) -> None:
+def on_step_error(run: Run, step: Step, path: str, error: BaseException) -> None:
     """Called when a step fails, before its ``after_step`` and the workflow error.
 
     :param run: the run.
@@ -284,7 +287,7 @@ def on_step_error(run: Run, step: Any, path: str, error: BaseException) -> None:
 
 
 @hookspec
-def on_step_skipped(run: Run, step: Any, path: str, reason: str) -> None:
+def on_step_skipped(run: Run, step: Step, path: str, reason: str) -> None:
     """Called for a step whose ``when`` was false (it gets no ``before_step``).
 
     :param run: the run.
@@ -295,7 +298,7 @@ def on_step_skipped(run: Run, step: Any, path: str, reason: str) -> None:
 
 
 @hookspec
-def on_loop_start(run: Run, step: Any, path: str, total: int, done: int) -> None:
+def on_loop_start(run: Run, step: Step, path: str, total: int, done: int) -> None:
     """Called when a loop begins iterating.
 
     :param run: the run.
@@ -307,7 +310,7 @@ def on_loop_start(run: Run, step: Any, path: str, total: int, done: int) -> None
 
 
 @hookspec
-def on_iteration_finish(run: Run, step: Any, path: str, index: int, status: str) -> None:
+def on_iteration_finish(run: Run, step: Step, path: str, index: int, status: str) -> None:
     """Called when one loop iteration ends.
 
     :param run: the run.

@@ -16,12 +16,13 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from maverick_core import hookimpl
-from maverick_core.engine.run import Status
+from maverick_core.engine.run import RESUMABLE, Status
 from maverick_core.engine.secrets import mask_active, shorten
 from maverick_core.engine.units import elapsed, money, tokens
 
 if TYPE_CHECKING:
     from maverick_core.engine.config import Config
+    from maverick_core.engine.dsl.model import Step
     from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, RunState, StepRecord
 
 MARKS = {Status.COMPLETED: "ok", Status.FAILED: "FAILED", Status.SKIPPED: "skipped"}
@@ -87,7 +88,7 @@ class TerminalReporter:
             )
 
     @hookimpl
-    def after_step(self, run: Run, step: Any, path: str, record: StepRecord) -> None:
+    def after_step(self, run: Run, step: Step, path: str, record: StepRecord) -> None:
         if self.bars is not None:
             with self.lock:
                 self.bars.finish(path)
@@ -109,7 +110,7 @@ class TerminalReporter:
         self.write(line)
 
     @hookimpl
-    def before_step(self, run: Run, step: Any, path: str) -> None:
+    def before_step(self, run: Run, step: Step, path: str) -> None:
         if step.type == "agent" and not self.quiet:
             self.running.start(path)
 
@@ -123,13 +124,13 @@ class TerminalReporter:
         self.agents.add(path, usage)
 
     @hookimpl
-    def on_step_skipped(self, run: Run, step: Any, path: str, reason: str) -> None:
+    def on_step_skipped(self, run: Run, step: Step, path: str, reason: str) -> None:
         self.counts[Status.SKIPPED] = self.counts.get(Status.SKIPPED, 0) + 1
         if not self.quiet:
             self.write(f"{self.indent(path)}skipped {path} (when: {reason})")
 
     @hookimpl
-    def on_loop_start(self, run: Run, step: Any, path: str, total: int, done: int) -> None:
+    def on_loop_start(self, run: Run, step: Step, path: str, total: int, done: int) -> None:
         if not self.quiet:
             restored = f", {done} restored" if done else ""
             self.write(f"{self.indent(path)}loop {path}: {total} iterations{restored}")
@@ -138,7 +139,7 @@ class TerminalReporter:
                 self.bars.start(path, total, done)
 
     @hookimpl
-    def on_iteration_finish(self, run: Run, step: Any, path: str, index: int, status: str) -> None:
+    def on_iteration_finish(self, run: Run, step: Step, path: str, index: int, status: str) -> None:
         if self.bars is not None:
             with self.lock:
                 self.bars.advance(path)
@@ -173,7 +174,7 @@ class TerminalReporter:
         if outcome.status != Status.COMPLETED:
             if outcome.error:
                 self.write(f"error: {masked(run, outcome.error).splitlines()[0]}")
-            if run.config.options.get("resumable") and not outcome.usage_error:
+            if run.stash.get(RESUMABLE, False) and not outcome.usage_error:
                 self.write(f"resume with: {resume_command(run)}")
 
 
@@ -420,11 +421,11 @@ class JsonReporter:
         )
 
     @hookimpl
-    def before_step(self, run: Run, step: Any, path: str) -> None:
+    def before_step(self, run: Run, step: Step, path: str) -> None:
         self.emit("step_start", run, run_id=run.run_id, path=path, type=step.type)
 
     @hookimpl
-    def after_step(self, run: Run, step: Any, path: str, record: StepRecord) -> None:
+    def after_step(self, run: Run, step: Step, path: str, record: StepRecord) -> None:
         extra = {"attempts": record.attempts} if record.attempts else {}
         self.emit(
             "step_finish",
@@ -439,11 +440,11 @@ class JsonReporter:
         )
 
     @hookimpl
-    def on_step_skipped(self, run: Run, step: Any, path: str, reason: str) -> None:
+    def on_step_skipped(self, run: Run, step: Step, path: str, reason: str) -> None:
         self.emit("step_skipped", run, run_id=run.run_id, path=path, reason=reason)
 
     @hookimpl
-    def on_loop_start(self, run: Run, step: Any, path: str, total: int, done: int) -> None:
+    def on_loop_start(self, run: Run, step: Step, path: str, total: int, done: int) -> None:
         self.emit("loop_start", run, run_id=run.run_id, path=path, total=total, restored=done)
 
     @hookimpl
@@ -485,17 +486,23 @@ class JsonReporter:
         }
         if outcome.status == Status.COMPLETED:
             fields["outputs"] = outcome.outputs
-        elif run.config.options.get("resumable") and not outcome.usage_error:
+        elif run.stash.get(RESUMABLE, False) and not outcome.usage_error:
             fields["resume_command"] = resume_command(run)
         self.emit("workflow_finish", run, **fields)
 
 
 @hookimpl
 def configure(config: Config) -> None:
-    """Register the reporter that fits the options (--json, --quiet)."""
+    """Register the reporter that fits the options (--json, --quiet).
+
+    It is registered like any plugin (``add_plugin``), so ``configure`` being
+    historic reaches it too, and it is listed among the run's plugins.
+    """
+    from maverick_core.engine.pluginmanager import PluginInfo
+
     reporter: object
     if config.options.get("json"):
         reporter = JsonReporter(sys.stdout)
     else:
         reporter = TerminalReporter(config, sys.stdout, bool(config.options.get("quiet")))
-    config.pm.register(reporter, name="terminalreporter")
+    config.pm.add_plugin(reporter, PluginInfo("terminalreporter", "built-in", __name__))

@@ -251,6 +251,43 @@ def test_configure_is_called_once_with_the_project(project):
     assert seen == [project.resolve()]
 
 
+def test_configure_is_historic_so_a_plugin_registered_later_still_gets_it(project):
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.pluginmanager import PluginInfo
+
+    seen = []
+
+    class Late:
+        @hookimpl
+        def configure(self, config: Any) -> None:
+            seen.append(config.root)
+
+    pm = make_plugin_manager(autoload=False)
+    config = make_config(pm, project)
+    pm.add_plugin(Late(), PluginInfo("late", "object", __name__))
+    assert seen == [config.root]
+    assert "terminalreporter" in pm.infos  # the reporter registers through add_plugin too
+
+
+def test_run_stash_keeps_typed_plugin_state_between_hooks(write_workflow, run_in_process):
+    from maverick_core.api import RESUMABLE, StashKey
+
+    started: StashKey[float] = StashKey("timer.started")
+    finished = []
+
+    class Timer:
+        @hookimpl
+        def workflow_start(self, run: Any) -> None:
+            run.stash[started] = 1.5
+
+        @hookimpl
+        def workflow_finish(self, run: Any, outcome: Any) -> None:
+            finished.append((run.stash[started], run.stash.get(RESUMABLE, False)))
+
+    run_in_process(write_workflow(SIMPLE), objects=(Timer(),))
+    assert finished == [(1.5, True)]  # and the checkpoint plugin marked it resumable
+
+
 def test_on_notice_reaches_plugins(write_workflow, run_in_process, recorder):
     path = write_workflow("""
         version: "1.0"
