@@ -68,8 +68,10 @@ if TYPE_CHECKING:
         run_process,
     )
     from maverick_core.engine.registries import (
+        AddOption,
         RegisterAction,
         RegisterAgent,
+        RegisterExpressionFunction,
         RegisterProvider,
         RegisterSerializer,
         RegisterStepType,
@@ -171,8 +173,10 @@ _EXPORTS: dict[str, str] = {
     "kill_tree": "maverick_core.engine.processes",
     "run_process": "maverick_core.engine.processes",
     # registries
+    "AddOption": "maverick_core.engine.registries",
     "RegisterAction": "maverick_core.engine.registries",
     "RegisterAgent": "maverick_core.engine.registries",
+    "RegisterExpressionFunction": "maverick_core.engine.registries",
     "RegisterProvider": "maverick_core.engine.registries",
     "RegisterSerializer": "maverick_core.engine.registries",
     "RegisterStepType": "maverick_core.engine.registries",
@@ -212,6 +216,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "RECORD_COLUMNS",
     "RESUMABLE",
+    "AddOption",
     "CheckpointInfo",
     "CheckpointNotSaved",
     "CheckpointRecord",
@@ -238,6 +243,7 @@ __all__ = [
     "Project",
     "RegisterAction",
     "RegisterAgent",
+    "RegisterExpressionFunction",
     "RegisterProvider",
     "RegisterSerializer",
     "RegisterStepType",

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from maverick_core.engine.context import StepContext
     from maverick_core.engine.dsl.model import Step
     from maverick_core.engine.registries import (
+        AddOption,
         RegisterAction,
         RegisterAgent,
+        RegisterExpressionFunction,
         RegisterProvider,
         RegisterSerializer,
         RegisterStepType,
@@ -112,6 +114,21 @@ def register_serializers(register: RegisterSerializer) -> None:
 
 
 @hookspec
+def register_expression_functions(register: RegisterExpressionFunction) -> None:
+    """Register functions that ``${{ }}`` expressions may call.
+
+    The sandbox holds for them: called by name with positional arguments only,
+    each a deep plain-data copy; the result must be plain data. A name must be a
+    public identifier and may not replace a built-in function (``length``,
+    ``format``, ...): either is an error naming the plugin. Calls are never
+    computed at load time, even with constant arguments.
+
+    :param register: ``register(name, function)``; ``function(*args)`` returns the
+        value, or raises to fail the expression (the message names the function).
+    """
+
+
+@hookspec
 def register_workflow_sources(register: RegisterWorkflowSource, config: Config) -> None:
     """Register places where workflows are found by name.
 
@@ -132,6 +149,21 @@ def register_commands(cli: click.Group) -> None:
 # -------------------------------------------------------------------------
 # Configuration
 # -------------------------------------------------------------------------
+
+
+@hookspec
+def add_run_options(add: AddOption) -> None:
+    """Add command-line options to ``maverick run`` and the workflow commands.
+
+    Called once per invocation, when one of those commands parses its command line
+    (``maverick fly --help`` lists them). Values reach plugins as
+    ``config.getoption(name)`` (also ``config.options[name]``), already set when
+    ``configure`` is called. An option whose name or flag is taken (by a run option
+    or another plugin) is an error naming the plugin.
+
+    :param add: ``add(*flags, **attributes)`` with :class:`click.Option`'s arguments,
+        e.g. ``add("--budget", type=float, help="...")``.
+    """
 
 
 @hookspec(historic=True)

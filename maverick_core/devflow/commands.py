@@ -27,6 +27,8 @@ from maverick_core.api import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from maverick_core.api import InputSpec, Workflow
 
 PREFLIGHT = ("fly", "refuel")
@@ -44,7 +46,7 @@ def _run_params() -> list[click.Parameter]:
     return list(reversed(decorated.__click_params__))
 
 
-def _reserved_names(params: list[click.Parameter]) -> set[str]:
+def _reserved_names(params: Sequence[click.Parameter]) -> set[str]:
     names = {"help"}
     for param in params:
         for opt in getattr(param, "opts", []) + getattr(param, "secondary_opts", []):
@@ -113,9 +115,11 @@ class WorkflowCommand(click.Command):
             raise MaverickError(f"maverick {self.workflow_name} must run under the maverick CLI")
         return state
 
-    def derive_params(self, workflow: Workflow) -> list[click.Parameter]:
+    def derive_params(
+        self, workflow: Workflow, plugin_options: Sequence[click.Parameter] = ()
+    ) -> list[click.Parameter]:
         """One option per declared input (inputs whose name a run option uses: ``-i`` only)."""
-        reserved = _reserved_names(self.base_params + self.own_params)
+        reserved = _reserved_names([*self.base_params, *self.own_params, *plugin_options])
         params: list[click.Parameter] = []
         self.derived = {}
         for index, (name, spec) in enumerate(workflow.inputs.items()):
@@ -152,7 +156,9 @@ class WorkflowCommand(click.Command):
                 return super().parse_args(ctx, args)
             raise
         self.workflow = workflow
-        self.params = self.derive_params(workflow) + self.base_params + self.own_params
+        plugin_options: list[click.Parameter] = list(self.state(ctx).plugin_options())
+        self.params = self.derive_params(workflow, plugin_options) + self.base_params
+        self.params += self.own_params + plugin_options
         if workflow.description:
             self.help = f"{workflow.description.strip()}\n\nWorkflow file: {workflow.source}"
         return super().parse_args(ctx, args)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from maverick_core import __version__
-from maverick_core.engine.errors import MaverickError
+from maverick_core.engine.errors import MaverickError, PluginError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -42,6 +42,7 @@ class CliState:
         self.project_dir = project_dir
         self.global_args = list(global_args)
         self._config: Config | None = None
+        self._plugin_options: list[click.Option] | None = None
 
     def command(self, *words: str) -> str:
         """The ``maverick`` command line that repeats this invocation's global options."""
@@ -56,6 +57,71 @@ class CliState:
         else:
             self._config.options.update({k: v for k, v in options.items() if v is not None})
         return self._config
+
+    def plugin_options(self) -> list[click.Option]:
+        """The options plugins add to ``run`` and the workflow commands (``add_run_options``).
+
+        :raises PluginError: naming the plugin when an option is malformed or takes a
+            name or flag that a run option (or another plugin's) already has.
+        """
+        if self._plugin_options is None:
+            self._plugin_options = collect_run_options(self.pm)
+        return self._plugin_options
+
+    def plugin_values(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The plugin options' values among a command's parsed ``options``."""
+        return {o.name: options[o.name] for o in self.plugin_options() if o.name in options}
+
+
+def _run_option_names() -> tuple[set[str], set[str]]:
+    """The parameter names and flags ``run`` has without plugins."""
+
+    def target() -> None:
+        """Only a carrier for the options."""
+
+    params: list[click.Parameter] = run_options(target).__click_params__
+    names = {p.name for p in params if p.name} | {"help", "workflow"}
+    flags = {f for p in params for f in [*p.opts, *p.secondary_opts]} | {"-h", "--help"}
+    return names, flags
+
+
+def collect_run_options(pm: MaverickPluginManager) -> list[click.Option]:
+    """Call ``add_run_options`` plugin by plugin; refuse options that clash."""
+    from maverick_core.engine.registries import call_each_plugin
+
+    names, flags = _run_option_names()
+    options: list[click.Option] = []
+
+    def callback_for(plugin: str) -> Callable[..., None]:
+        def add(*decls: str, **attributes: Any) -> None:
+            try:
+                option = click.Option(list(decls), **attributes)
+            except (TypeError, ValueError) as exc:
+                raise PluginError(f"plugin '{plugin}': bad run option {decls}: {exc}") from None
+            taken = [f for f in [*option.opts, *option.secondary_opts] if f in flags]
+            if option.name in names or taken:
+                what = f"flag {taken[0]}" if taken else f"name '{option.name}'"
+                raise PluginError(f"plugin '{plugin}': run option {what} is already taken")
+            names.add(str(option.name))
+            flags.update([*option.opts, *option.secondary_opts])
+            options.append(option)
+
+        return add
+
+    call_each_plugin(pm, "add_run_options", callback_for)
+    return options
+
+
+class RunCommand(click.Command):
+    """``maverick run``: its options are the run options plus those plugins add."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        """The declared parameters, then the plugins' options, then ``--help``."""
+        state = ctx.find_object(CliState)
+        params = super().get_params(ctx)
+        if state is None:
+            return params
+        return [*params[:-1], *state.plugin_options(), *params[-1:]]
 
 
 def cli_state() -> CliState:
@@ -195,8 +261,13 @@ def execute_workflow(
     workflow: Workflow | None = None,
     max_cost: float | None = None,
     restart_step: bool = False,
+    **plugin_options: Any,
 ) -> int:
-    """Open (or resume) a run and execute it; returns the exit code."""
+    """Open (or resume) a run and execute it; returns the exit code.
+
+    ``plugin_options`` are the values of the options plugins added
+    (``add_run_options``); they land in ``config.options`` like the others.
+    """
     from maverick_core.engine.discovery import load_named_workflow
     from maverick_core.engine.executor import Executor
     from maverick_core.engine.inputs import environment_inputs
@@ -216,6 +287,7 @@ def execute_workflow(
         max_cost=max_cost,
         restart_step=restart_step,
         force=force,
+        **plugin_options,
     )
     if workflow is None:
         workflow = load_named_workflow(config, name_or_path)
@@ -313,19 +385,22 @@ def cli(plugins: tuple[str, ...], project_dir: str | None) -> None:
     """maverick: resumable developer workflows (fly, refuel, review) written in YAML."""
 
 
-@cli.command()
+@cli.command(cls=RunCommand)
 @click.argument("workflow", shell_complete=_complete_workflows)
 @run_options
 def run(workflow: str, assignments: tuple[str, ...], **options: Any) -> None:
     """Run WORKFLOW (a YAML file or a workflow name)."""
     from maverick_core.engine.discovery import load_named_workflow
 
-    # the reporter is chosen when the configuration is built: pass the output options now
-    config = cli_state().config(
+    # the reporter is chosen when the configuration is built (configure): pass the
+    # output options, and those plugins added, now
+    state = cli_state()
+    config = state.config(
         store=options["store"],
         serializer=options["serializer"],
         quiet=options["quiet"],
         json=options["json_events"],
+        **state.plugin_values(options),
     )
     loaded = load_named_workflow(config, workflow)
     given = {
@@ -344,14 +419,17 @@ def run(workflow: str, assignments: tuple[str, ...], **options: Any) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate(files: tuple[str, ...]) -> None:
     """Check workflow FILES; print each error as file:line:col and exit 2 on any."""
+    from maverick_core.engine.discovery import expression_functions
     from maverick_core.engine.dsl.loader import load_workflow
     from maverick_core.engine.errors import DefinitionError, DefinitionErrors
 
-    models = cli_state().pm.registries.step_models()
+    pm = cli_state().pm
+    models = pm.registries.step_models()
+    functions = expression_functions(pm)
     failed = False
     for file in files:
         try:
-            load_workflow(file, models)
+            load_workflow(file, models, functions)
         except DefinitionErrors as exc:
             failed = True
             for error in exc.errors:

@@ -136,6 +136,13 @@ class Config:
         """The project root."""
         return self.project.root
 
+    def getoption(self, name: str, default: Any = None) -> Any:
+        """The value of command-line option ``name`` (its click parameter name), or
+        ``default`` when it was not given (a plugin's own option from
+        ``add_run_options``, or a built-in such as ``store``)."""
+        value = self.options.get(name)
+        return default if value is None else value
+
     def setting(self, key: str, env: str | None = None, default: Any = None) -> Any:
         """A value from CLI options, then the environment, then maverick.yaml."""
         if self.options.get(key) is not None:

@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import yaml
 
+from maverick_core.engine.dsl.expressions import plugin_function
 from maverick_core.engine.dsl.loader import load_workflow, looks_like_path
-from maverick_core.engine.errors import MaverickError
+from maverick_core.engine.errors import MaverickError, PluginError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Workflow
+    from maverick_core.engine.pluginmanager import MaverickPluginManager
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -115,4 +119,20 @@ def _description(path: Path) -> str:
 def load_named_workflow(config: Config, name_or_path: str) -> Workflow:
     """Find and load a workflow with the step types the plugins registered."""
     path = find_workflow(config, name_or_path)
-    return load_workflow(path, config.pm.registries.step_models())
+    return load_workflow(path, config.pm.registries.step_models(), expression_functions(config.pm))
+
+
+def expression_functions(pm: MaverickPluginManager) -> dict[str, Callable[..., Any]]:
+    """The expression functions plugins registered, checked against the sandbox's rules.
+
+    :raises PluginError: naming the plugin whose function is misnamed or would
+        replace a built-in function.
+    """
+    functions: dict[str, Callable[..., Any]] = {}
+    for name, registration in pm.registries.expression_functions.items():
+        try:
+            plugin_function(name, registration.value)
+        except ValueError as exc:
+            raise PluginError(f"plugin '{registration.plugin}': {exc}") from None
+        functions[name] = registration.value
+    return functions

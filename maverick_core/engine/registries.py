@@ -1,7 +1,7 @@
 """The registries: what plugins contribute through the ``register_*`` hooks.
 
-Each kind (step types, actions, agents, providers, stores, serializers) is
-collected the first time something asks for it, by
+Each kind (step types, actions, agents, providers, stores, serializers,
+expression functions) is collected the first time something asks for it, by
 calling its hook through pluggy, so asking for a store imports no step type and
 a plugin's implementation modules load only when their kind is needed.
 
@@ -82,6 +82,22 @@ class RegisterSerializer(Protocol):
     def __call__(self, serializer: Serializer, /) -> None: ...
 
 
+class RegisterExpressionFunction(Protocol):
+    """``register(name, function)``: ``name(...)`` becomes callable in ``${{ }}``."""
+
+    def __call__(self, name: str, function: Callable[..., Any], /) -> None: ...
+
+
+class AddOption(Protocol):
+    """``add(*flags, **attributes)``: a ``click.Option`` for ``run`` and the workflow commands.
+
+    ``add("--budget", type=float, help="Stop when agent calls cost more (USD).")``;
+    the value reaches plugins as ``config.getoption("budget")``.
+    """
+
+    def __call__(self, *flags: str, **attributes: Any) -> None: ...
+
+
 class RegisterWorkflowSource(Protocol):
     """``register(name, directory, precedence)``: lower precedence numbers win."""
 
@@ -117,29 +133,45 @@ KINDS: dict[str, tuple[str, Callable[..., tuple[str, Any]]]] = {
     "providers": ("register_providers", _pair),
     "stores": ("register_stores", _pair),
     "serializers": ("register_serializers", _named),
+    "expression_functions": ("register_expression_functions", _pair),
 }
 """Registry kind -> (its hook, how a ``register(...)`` call gives key and value)."""
+
+
+def call_each_plugin(
+    pm: pluggy.PluginManager, hook_name: str, callback_for: Callable[[str], Callable[..., Any]]
+) -> None:
+    """Call ``hook_name`` once per implementing plugin, in registration order.
+
+    Each call gets ``register=callback_for(plugin_name)`` (or ``add=``, whichever the
+    spec names), so what a plugin contributes is known to come from it.
+    """
+    caller = getattr(pm.hook, hook_name)
+    argument = "add" if "add" in (caller.spec.argnames if caller.spec else ()) else "register"
+    owners: list[object] = []
+    for impl in caller.get_hookimpls():
+        if not (impl.wrapper or impl.hookwrapper) and impl.plugin not in owners:
+            owners.append(impl.plugin)
+    for plugin in owners:
+        others = [other for other in owners if other is not plugin]
+        callback = callback_for(pm.get_name(plugin) or "?")
+        pm.subset_hook_caller(hook_name, remove_plugins=others)(**{argument: callback})
 
 
 def collect(
     pm: pluggy.PluginManager, hook_name: str, entry: Callable[..., tuple[str, Any]]
 ) -> dict[str, Registration[Any]]:
     """Call ``hook_name`` plugin by plugin; later registrations of a key win."""
-    caller = getattr(pm.hook, hook_name)
-    owners: list[object] = []
-    for impl in caller.get_hookimpls():
-        if not (impl.wrapper or impl.hookwrapper) and impl.plugin not in owners:
-            owners.append(impl.plugin)
     found: dict[str, Registration[Any]] = {}
-    for plugin in owners:
-        plugin_name = pm.get_name(plugin) or "?"
 
-        def register(*args: Any, _plugin: str = plugin_name) -> None:
+    def callback_for(plugin_name: str) -> Callable[..., None]:
+        def register(*args: Any) -> None:
             key, value = entry(*args)
-            found[key] = Registration(key, value, _plugin)
+            found[key] = Registration(key, value, plugin_name)
 
-        others = [other for other in owners if other is not plugin]
-        pm.subset_hook_caller(hook_name, remove_plugins=others)(register=register)
+        return register
+
+    call_each_plugin(pm, hook_name, callback_for)
     return found
 
 
@@ -195,6 +227,11 @@ class Registries:
     def serializers(self) -> dict[str, Registration[Serializer]]:
         """Name -> serializer."""
         return self.kind("serializers")
+
+    @property
+    def expression_functions(self) -> dict[str, Registration[Callable[..., Any]]]:
+        """Name -> plain Python function callable in ``${{ }}`` expressions."""
+        return self.kind("expression_functions")
 
     def step_models(self) -> dict[str, type[Step]]:
         """YAML ``type`` -> step model class, for the loader."""

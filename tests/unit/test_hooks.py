@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -397,6 +398,133 @@ def test_register_actions_goes_through_pluggy_so_a_wrapper_wraps_every_plugin():
     pm = make_plugin_manager(objects=(Extra(), Tracer()), autoload=False)
     assert {"extra.noop", "git.push"} <= set(pm.registries.actions)
     assert wrapped == ["call", "call"]  # devflow's registrations and extra's
+
+
+class Slugs:
+    """A plugin adding ``slug(text)`` to expressions."""
+
+    name = "slugs"
+
+    @hookimpl
+    def register_expression_functions(self, register: Any) -> None:
+        def slug(text: str, separator: str = "-") -> str:
+            """Lower-case words joined by ``separator``."""
+            return separator.join(text.lower().split())
+
+        register("slug", slug)
+
+
+def test_register_expression_functions_adds_a_function_workflows_call(
+    write_workflow, run_in_process
+):
+    path = write_workflow("""
+        version: "1.0"
+        name: slugged
+        inputs: {title: {type: string, default: Fix The Parser}}
+        steps:
+          - {name: s, type: shell, command: "echo ${{ slug(inputs.title) }}"}
+        outputs:
+          branch: ${{ steps.s.output.stdout }}
+          joined: ${{ slug('A B', '_') }}
+    """)
+    result = run_in_process(path, objects=(Slugs(),))
+    assert result.outputs == {"branch": "fix-the-parser", "joined": "a_b"}
+
+
+def test_register_expression_functions_keeps_the_sandbox_rules(write_workflow, project):
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.discovery import load_named_workflow
+    from maverick_core.engine.errors import DefinitionErrors, PluginError
+
+    pm = make_plugin_manager(objects=(Slugs(),), blocked=("terminal",), autoload=False)
+    config = make_config(pm, project)
+    wrong = write_workflow("""
+        version: "1.0"
+        name: wrong
+        steps:
+          - {name: s, type: shell, command: "echo ${{ slug() }} ${{ slugg('x') }}"}
+    """)
+    with pytest.raises(DefinitionErrors) as caught:
+        load_named_workflow(config, str(wrong))
+    messages = [e.message for e in caught.value.errors]
+    assert "slug() takes 1 to 2 arguments (0 given)" in messages[0]
+    assert len(messages) == 1  # the first bad expression of a value is reported
+
+    class Clash:
+        name = "clash"
+
+        @hookimpl
+        def register_expression_functions(self, register: Any) -> None:
+            register("length", len)
+
+    clash = make_config(make_plugin_manager(objects=(Clash(),), autoload=False), project)
+    with pytest.raises(PluginError, match=r"plugin 'clash': .*would replace the built-in length"):
+        load_named_workflow(clash, str(wrong))
+
+
+def test_an_expression_function_gets_copies_and_must_return_plain_data():
+    from maverick_core.engine.dsl.expressions import compile_expression, function_table
+    from maverick_core.engine.errors import EvaluationError
+
+    def grab(value: Any) -> Any:
+        value.append("changed")  # a copy: the run's data stays as it was
+        return {"set": {1, 2}}  # not plain data
+
+    table = function_table({"grab": grab})
+    items = ["a"]
+    with pytest.raises(EvaluationError, match=r"grab\(\) result is not plain data: set"):
+        compile_expression("grab(inputs.items)", functions=table).evaluate(
+            {"inputs": {"items": items}}
+        )
+    assert items == ["a"]
+
+
+BUDGET_PLUGIN = """
+from maverick_core import hookimpl
+
+@hookimpl
+def add_run_options(add):
+    add("--budget", type=float, help="Stop when agent calls cost more (USD).")
+
+@hookimpl
+def configure(config):
+    config.stash[SEEN] = config.getoption("budget", "unset")
+
+@hookimpl
+def workflow_finish(run, outcome):
+    print(f"budget={run.config.getoption('budget')} at configure={run.config.stash[SEEN]}")
+
+from maverick_core.api import StashKey
+SEEN = StashKey("budget.seen")
+"""
+
+
+def test_add_run_options_adds_an_option_a_plugin_reads(cli, project, write_workflow):
+    (project / "budget_plugin.py").write_text(BUDGET_PLUGIN)
+    write_workflow('version: "1.0"\nname: w\nsteps:\n  - {name: a, type: shell, command: "true"}\n')
+    env = {"PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")])}
+    given = cli("-p", "budget_plugin", "run", "wf.yaml", "-q", "--budget", "2.5", env=env)
+    assert given.returncode == 0, given.stderr
+    assert "budget=2.5 at configure=2.5" in given.stdout
+    absent = cli("-p", "budget_plugin", "run", "wf.yaml", "-q", env=env)
+    assert "budget=None at configure=unset" in absent.stdout
+    assert "--budget FLOAT" in cli("-p", "budget_plugin", "fly", "--help", env=env).stdout
+    assert cli("run", "wf.yaml", "--budget", "1").returncode == 2  # without the plugin
+
+
+def test_add_run_options_refuses_an_option_that_is_taken():
+    from maverick_core.engine.cli import collect_run_options
+    from maverick_core.engine.errors import PluginError
+
+    class Clash:
+        name = "clash"
+
+        @hookimpl
+        def add_run_options(self, add: Any) -> None:
+            add("--store", help="mine")
+
+    with pytest.raises(PluginError, match="plugin 'clash': run option flag --store is already"):
+        collect_run_options(make_plugin_manager(objects=(Clash(),), autoload=False))
 
 
 def test_register_stores_and_register_serializers_select_by_scheme_and_name(project):

@@ -41,7 +41,9 @@ __all__ = [
     "Function",
     "Template",
     "compile_expression",
+    "function_table",
     "parse_template",
+    "plugin_function",
     "render_value",
 ]
 
@@ -492,6 +494,8 @@ class Function:
     call: Callable[..., Any] = field(repr=False)
     lazy: bool = False
     """Arguments arrive as zero-argument callables, evaluated only when needed."""
+    impure: bool = False
+    """Never computed at load time, even with constant arguments (plugin functions)."""
 
     def arity_text(self) -> str:
         """How many arguments the function takes, in words."""
@@ -921,6 +925,94 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType(_TABLE)
 """The functions expressions may call, by name. Nothing else is callable."""
 
 
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_copy(value: Any, function: str, what: str, depth: int = 0) -> Any:
+    """A deep copy of ``value`` as plain data (dict with str keys, list, scalars)."""
+    if depth > MAX_NESTING:
+        raise _Fault(f"{function}() {what} is nested too deeply")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, _PLAIN_SCALARS):
+        return value
+    if isinstance(value, Mapping):
+        copied: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Fault(f"{function}() {what} has a {_type_name(key)} key (plain data only)")
+            copied[key] = _plain_copy(item, function, what, depth + 1)
+        return copied
+    if isinstance(value, list | tuple):
+        return [_plain_copy(item, function, what, depth + 1) for item in value]
+    raise _Fault(f"{function}() {what} is not plain data: {_type_name(value)}")
+
+
+def plugin_function(name: str, call: Callable[..., Any], summary: str = "") -> Function:
+    """Wrap a plugin's Python function as an expression function.
+
+    The sandbox rules hold for it as for the built-ins: it is called by name with
+    positional arguments only, each a deep plain-data copy (it cannot change the
+    run's data), and it must return plain data, which is charged to the
+    expression's allocation budget. Its exceptions fail the expression with a
+    message naming it. Calls are never computed at load time (a plugin function
+    may read the clock or the environment).
+
+    :raises ValueError: for a name that is not a public identifier or is a built-in.
+    """
+    if not name.isidentifier() or name.startswith("_") or name in _CONSTANT_NAMES:
+        raise ValueError(f"expression function name {name!r} is not a public identifier")
+    if name in FUNCTIONS:
+        raise ValueError(f"expression function {name!r} would replace the built-in {name}()")
+    try:
+        parameters = list(inspect.signature(call).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature: any arity
+        parameters = [inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL)]
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    fixed = [p for p in parameters if p.kind in positional]
+    variadic = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
+
+    def run(scope: _Scope, *arguments: Any) -> Any:
+        copies = [_plain_copy(a, name, f"argument {i + 1}") for i, a in enumerate(arguments)]
+        try:
+            result = call(*copies)
+        except EvaluationError:
+            raise
+        except Exception as exc:
+            raise _Fault(f"{name}() failed: {type(exc).__name__}: {exc}") from None
+        plain = _plain_copy(result, name, "result")
+        if not isinstance(plain, _PLAIN_SCALARS):
+            scope.charge(_element_count(plain, MAX_ALLOCATION))
+        elif isinstance(plain, str):
+            scope.charge(len(plain))
+        return plain
+
+    doc = inspect.getdoc(call) or ""
+    return Function(
+        name=name,
+        signature=f"{name}({', '.join(p.name for p in fixed)}{', ...' if variadic else ''})",
+        summary=summary or (doc.splitlines()[0] if doc else ""),
+        examples=(),
+        min_args=sum(1 for p in fixed if p.default is inspect.Parameter.empty),
+        max_args=None if variadic else len(fixed),
+        call=run,
+        impure=True,
+    )
+
+
+def function_table(extra: Mapping[str, Callable[..., Any]] | None = None) -> Mapping[str, Function]:
+    """The built-in functions plus ``extra`` (name -> plain Python function) from plugins.
+
+    :raises ValueError: when an extra name is invalid or collides with a built-in.
+    """
+    if not extra:
+        return FUNCTIONS
+    table = dict(FUNCTIONS)
+    for name, call in extra.items():
+        table[name] = plugin_function(name, call)
+    return MappingProxyType(table)
+
+
 # --------------------------------------------------------------------------- compiled forms
 
 
@@ -1214,8 +1306,14 @@ def _is_foldable(value: Any) -> bool:
 class _Compiler:
     """Turns a checked AST into closures, recording names and step references."""
 
-    def __init__(self, positions: _Positions, allowed: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        positions: _Positions,
+        allowed: tuple[str, ...],
+        functions: Mapping[str, Function] = FUNCTIONS,
+    ) -> None:
         self._positions = positions
+        self._functions = functions
         self._allowed = allowed
         self._allowed_set = frozenset(allowed)
         self.step_references: set[str] = set()
@@ -1304,7 +1402,7 @@ class _Compiler:
         return _Code(run, constant=False)
 
     def _unknown_name(self, name: str) -> str:
-        if name in FUNCTIONS:
+        if name in self._functions:
             return f"{name!r} is a function; call it, e.g. {name}(...)"
         close = difflib.get_close_matches(name, [*self._allowed, *_CONSTANT_NAMES], n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -1539,15 +1637,15 @@ class _Compiler:
         if isinstance(callee, ast.Attribute):
             self._check_public(callee.attr, self._attribute_offset(callee))
             hint = ""
-            if callee.attr in FUNCTIONS:
-                more = "" if FUNCTIONS[callee.attr].max_args == 1 else ", ..."
+            if callee.attr in self._functions:
+                more = "" if self._functions[callee.attr].max_args == 1 else ", ..."
                 hint = f"; write {callee.attr}({_describe(callee.value)}{more})"
             self._refuse(f"method calls are not allowed{hint}", self._attribute_offset(callee))
         if not isinstance(callee, ast.Name):
             self.compile(callee, depth)
             self._refuse("only the built-in functions can be called, by name", callee)
         self._check_public(callee.id, callee)
-        function = FUNCTIONS.get(callee.id)
+        function = self._functions.get(callee.id)
         if function is None:
             self._refuse(self._unknown_function(callee.id), callee)
         if node.keywords:
@@ -1584,6 +1682,8 @@ class _Compiler:
 
             return _Code(run_lazy, all(code.constant for code in codes))
 
+        constant = not function.impure and all(code.constant for code in codes)
+
         def run(scope: _Scope) -> Any:
             values = [argument(scope) for argument in runs]
             try:
@@ -1593,12 +1693,12 @@ class _Compiler:
             except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
                 fail(f"{function.name}() failed: {exc}")
 
-        return _Code(run, all(code.constant for code in codes))
+        return _Code(run, constant)
 
     def _unknown_function(self, name: str) -> str:
         if name in self._allowed_set or name in _CONSTANT_NAMES:
             return f"{name!r} is not a function"
-        close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
+        close = difflib.get_close_matches(name, list(self._functions), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return f"unknown function {name!r} ({hint}see the function table in the docs)"
 
@@ -1646,7 +1746,11 @@ def _slice_step(bounds: tuple[_Code | None, ...]) -> _LinkStep:
 # --------------------------------------------------------------------------- public API
 
 
-def compile_expression(text: str, allowed_names: Collection[str] = DEFAULT_NAMES) -> Expression:
+def compile_expression(
+    text: str,
+    allowed_names: Collection[str] = DEFAULT_NAMES,
+    functions: Mapping[str, Function] = FUNCTIONS,
+) -> Expression:
     """Compile the text of one expression (without ``${{ }}``).
 
     Parts made only of literals are computed now, so an expression that always fails
@@ -1655,6 +1759,7 @@ def compile_expression(text: str, allowed_names: Collection[str] = DEFAULT_NAMES
 
     :param text: the expression; may span several lines.
     :param allowed_names: the top-level names it may use, besides true/false/null.
+    :param functions: the functions it may call (:func:`function_table` adds plugins').
     :raises ExpressionError: with the 0-based character offset of the problem in ``text``.
     """
     allowed = _allowed_tuple(allowed_names)
@@ -1670,7 +1775,7 @@ def compile_expression(text: str, allowed_names: Collection[str] = DEFAULT_NAMES
     _check_brackets(text)
     positions = _Positions(f"({text}\n)", limit=len(text))
     tree = _parse(text, positions)
-    compiler = _Compiler(positions, allowed)
+    compiler = _Compiler(positions, allowed, functions)
     try:
         code = compiler.compile(tree.body, 0)
     except (RecursionError, MemoryError):
@@ -1710,11 +1815,16 @@ def _expression_end(text: str, opening: int) -> int:
     raise ExpressionError("unterminated '${{' (no closing '}}')", opening)
 
 
-def parse_template(text: str, allowed_names: Collection[str] = DEFAULT_NAMES) -> Template | None:
+def parse_template(
+    text: str,
+    allowed_names: Collection[str] = DEFAULT_NAMES,
+    functions: Mapping[str, Function] = FUNCTIONS,
+) -> Template | None:
     """Parse a string value that may hold ``${{ expr }}`` parts.
 
     :param text: the string as written in the workflow file.
     :param allowed_names: the top-level names its expressions may use.
+    :param functions: the functions they may call.
     :returns: ``None`` when ``text`` holds no ``${{``, else the compiled template.
     :raises ExpressionError: with the 0-based character offset of the problem in ``text``.
     """
@@ -1729,7 +1839,7 @@ def parse_template(text: str, allowed_names: Collection[str] = DEFAULT_NAMES) ->
         inner = text[opening + 3 : closing]
         start = opening + 3 + len(inner) - len(inner.lstrip())
         try:
-            expression = compile_expression(inner.strip(), allowed)
+            expression = compile_expression(inner.strip(), allowed, functions)
         except ExpressionError as exc:
             raise ExpressionError(exc.message, start + (exc.offset or 0)) from None
         if opening > position:

@@ -51,10 +51,16 @@ from maverick_core.engine.dsl.model import (
     Workflow,
     checkpoint_id_problem,
 )
-from maverick_core.engine.errors import DefinitionError, DefinitionErrors, ExpressionError, Location
+from maverick_core.engine.errors import (
+    DefinitionError,
+    DefinitionErrors,
+    ExpressionError,
+    Location,
+    PluginError,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
 SUPPORTED_VERSIONS = ("1.0",)
 STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -104,9 +110,15 @@ class _Marks:
 class _Composer:
     """Builds plain data from YAML nodes, recording marks and rejecting duplicate keys."""
 
-    def __init__(self, marks: _Marks, errors: list[DefinitionError]) -> None:
+    def __init__(
+        self,
+        marks: _Marks,
+        errors: list[DefinitionError],
+        functions: Mapping[str, expressions.Function] = expressions.FUNCTIONS,
+    ) -> None:
         self.marks = marks
         self.errors = errors
+        self.functions = functions
         self.constructor = yaml.SafeLoader("")
 
     def location(self, mark: yaml.Mark) -> Location:
@@ -156,7 +168,7 @@ class _Composer:
 
     def compile_template(self, text: str, node: yaml.ScalarNode, path: PathKey) -> Any:
         try:
-            template = expressions.parse_template(text)
+            template = expressions.parse_template(text, functions=self.functions)
         except ExpressionError as exc:
             self.errors.append(
                 DefinitionError(
@@ -621,8 +633,16 @@ def fingerprint(value: Any) -> str:
 # --------------------------------------------------------------------------- entry points
 
 
-def load_workflow(path: str | Path, step_models: Mapping[str, type[Step]]) -> Workflow:
-    """Load and check a workflow file; raise DefinitionErrors naming file:line:col."""
+def load_workflow(
+    path: str | Path,
+    step_models: Mapping[str, type[Step]],
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+) -> Workflow:
+    """Load and check a workflow file; raise DefinitionErrors naming file:line:col.
+
+    :param step_models: YAML ``type`` -> step model (``registries.step_models()``).
+    :param functions: expression functions plugins registered, by name.
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -630,7 +650,9 @@ def load_workflow(path: str | Path, step_models: Mapping[str, type[Step]]) -> Wo
         raise DefinitionError("no such file", None, "") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{file}: cannot read: {exc}") from None
-    return load_workflow_text(text, str(path), step_models, source_dir=file.resolve().parent)
+    return load_workflow_text(
+        text, str(path), step_models, source_dir=file.resolve().parent, functions=functions
+    )
 
 
 def load_workflow_text(
@@ -638,8 +660,13 @@ def load_workflow_text(
     filename: str,
     step_models: Mapping[str, type[Step]],
     source_dir: Path | None = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Workflow:
     """Load a workflow from YAML text (``filename`` is used in messages)."""
+    try:
+        table = expressions.function_table(functions)
+    except ValueError as exc:
+        raise PluginError(str(exc)) from None
     marks = _Marks(filename)
     errors: list[DefinitionError] = []
     try:
@@ -656,7 +683,7 @@ def load_workflow_text(
     if node is None:
         raise DefinitionErrors([DefinitionError("the file is empty", Location(filename, 1, 1))])
     try:
-        data = _Composer(marks, errors).build(node, ())
+        data = _Composer(marks, errors, table).build(node, ())
     except RecursionError:
         raise DefinitionErrors(
             [DefinitionError("the document is nested too deeply", Location(filename, 1, 1))]
