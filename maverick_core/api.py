@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         StepRecord,
     )
     from maverick_core.engine.secrets import SecretMasker, mask_active
+    from maverick_core.engine.settings import AddSettings
     from maverick_core.engine.stash import Stash, StashKey
     from maverick_core.engine.storage import (
         RECORD_COLUMNS,
@@ -191,6 +192,8 @@ _EXPORTS: dict[str, str] = {
     "RunState": "maverick_core.engine.run",
     "Status": "maverick_core.engine.run",
     "StepRecord": "maverick_core.engine.run",
+    # maverick.yaml sections
+    "AddSettings": "maverick_core.engine.settings",
     # plugin state
     "Stash": "maverick_core.engine.stash",
     "StashKey": "maverick_core.engine.stash",
@@ -217,6 +220,7 @@ __all__ = [
     "RECORD_COLUMNS",
     "RESUMABLE",
     "AddOption",
+    "AddSettings",
     "CheckpointInfo",
     "CheckpointNotSaved",
     "CheckpointRecord",

@@ -8,6 +8,19 @@ The executor calls these hooks as it walks a workflow; it does no printing, no
 persistence and knows no step type. Those are all plugins: see
 ``maverick_core/builtin/`` for the built-in ones and ``docs/hooks.md`` for the
 reference with examples.
+
+Naming scheme (hooks added from now on follow it; the design card's
+``before_step``, ``after_step`` and ``on_resume`` keep their names):
+
+- ``register_<things>(register)``: contribute named things to a registry (step
+  types, actions, agents, providers, stores, serializers, expression functions,
+  workflow sources); collected once per kind, when first needed.
+- ``add_<things>(add)``: declare what the user can write (command-line options,
+  ``maverick.yaml`` sections); called before the values are read.
+- ``configure`` / ``open_run`` / ``commit_checkpoint`` / ``verify_resume``: a verb
+  for a hook that does the work itself (``firstresult`` where one answer wins).
+- ``workflow_<event>``, ``on_<event>``, ``before_<x>``/``after_<x>``: notifications
+  of something that happened; they return nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ if TYPE_CHECKING:
         RunState,
         StepRecord,
     )
+    from maverick_core.engine.settings import AddSettings
 
 hookspec = pluggy.HookspecMarker("maverick")
 
@@ -163,6 +177,24 @@ def add_run_options(add: AddOption) -> None:
 
     :param add: ``add(*flags, **attributes)`` with :class:`click.Option`'s arguments,
         e.g. ``add("--budget", type=float, help="...")``.
+    """
+
+
+@hookspec
+def add_settings(add: AddSettings) -> None:
+    """Declare a plugin's own top-level ``maverick.yaml`` sections, with a schema.
+
+    ``maverick.yaml`` is checked against every declared section whenever a command
+    reads it: an unknown section or key, or a value of the wrong type, is an error
+    naming ``maverick.yaml:line:col`` (with a did-you-mean), exit 2. Two plugins
+    declaring one section is an error naming both. Read the values from
+    ``config.settings[name]`` (absent or None when the user wrote none).
+
+    :param add: ``add(name, schema, help="")``; ``schema`` is a JSON-Schema subset
+        (``type``, ``properties``, ``additionalProperties``, ``required``, ``items``,
+        ``anyOf``, ``enum``, ``minimum``, ``exclusiveMinimum``) in which an object
+        with ``properties`` refuses other keys unless ``additionalProperties`` allows
+        them (see :mod:`maverick_core.engine.settings`).
     """
 
 

@@ -1,7 +1,8 @@
 """Built-in plugin ``core`` (essential): the fallbacks every run needs.
 
-It opens a fresh in-memory run when no plugin opens one, and runs a step by
-calling its step type: the innermost ``run_step``, which plugins wrap. It lives
+It opens a fresh in-memory run when no plugin opens one, runs a step by
+calling its step type (the innermost ``run_step``, which plugins wrap), and
+declares the core's ``maverick.yaml`` sections. It lives
 here rather than with the step types because step types come from several plugins
 (``steps``, ``flow``, ``devflow``, third parties), and a step must run whichever of
 them are blocked.
@@ -15,6 +16,7 @@ from maverick_core import hookimpl
 from maverick_core.engine.errors import ResumeRefused
 
 if TYPE_CHECKING:
+    from maverick_core.api import AddSettings
     from maverick_core.engine.config import Config
     from maverick_core.engine.context import StepContext
     from maverick_core.engine.dsl.model import Step
@@ -52,3 +54,20 @@ def run_step(run: Run, step: Step, path: str, ctx: StepContext) -> Any:
     if registration is None:
         raise StepFailed(f"no plugin provides step type '{step.type}'")
     return registration.value.run(ctx, step)
+
+
+@hookimpl
+def add_settings(add: AddSettings) -> None:
+    """``project``, ``store``, ``serializer``, ``durability``: what every run is configured by."""
+    add(
+        "project",
+        {"type": "string"},
+        help="The project's name, the same in every clone (default: from the origin URL).",
+    )
+    add("store", {"type": "string"}, help="Checkpoint store URL (file: default).")
+    add("serializer", {"type": "string"}, help="Checkpoint serializer name (json default).")
+    add(
+        "durability",
+        {"enum": ["full", "fsync"]},
+        help="How commits are synced on macOS: full (F_FULLFSYNC, default) or fsync.",
+    )

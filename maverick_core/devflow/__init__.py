@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import click
 
     from maverick_core.api import (
+        AddSettings,
         Config,
         RegisterAction,
         RegisterAgent,
@@ -182,3 +183,102 @@ def _workflow_command(name: str, summary: str) -> click.Command:
     from maverick_core.devflow.commands import WorkflowCommand
 
     return WorkflowCommand(name, summary)
+
+
+_SECONDS = {"type": "number", "exclusiveMinimum": 0}
+_COMMAND_LINE = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+_AGENT = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": ["string", "number"]}},
+        {
+            "type": "object",
+            "properties": {
+                "backend": {"type": "string"},
+                "command": {
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": ["string", "number"]}},
+                    ]
+                },
+                "timeout": _SECONDS,
+                "env": {
+                    "type": "object",
+                    "additionalProperties": {"type": ["string", "number", "boolean"]},
+                },
+            },
+            # a backend a plugin registers reads settings of its own: it checks them
+            "additionalProperties": True,
+        },
+    ]
+}
+_STAGE = {
+    "anyOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "properties": {"command": {"type": "string"}, "timeout": _SECONDS},
+            "required": ["command"],
+        },
+    ]
+}
+
+
+@hookimpl
+def add_settings(add: AddSettings) -> None:
+    """The sections fly, refuel and review read: agents, validation, provider, github, issues."""
+    add(
+        "agents",
+        {"type": "object", "additionalProperties": _AGENT},
+        help="Role -> the agent serving it (command, timeout, env, backend).",
+    )
+    add(
+        "validation",
+        {
+            "type": "object",
+            "properties": {
+                "timeout": _SECONDS,
+                "stages": {"type": "object", "additionalProperties": _STAGE},
+            },
+        },
+        help="Validation stages (name -> shell command) and their default timeout.",
+    )
+    add(
+        "review",
+        {
+            "type": "object",
+            "properties": {
+                "reviewers": {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "role": {"type": "string"},
+                                    "template": {"type": "string"},
+                                },
+                                "required": ["role"],
+                            },
+                        ]
+                    },
+                },
+                "max_review_rounds": {"type": "integer", "minimum": 1},
+                "exclude": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        help="Who reviews (roles), how many review rounds, which paths they never see.",
+    )
+    add("provider", {"type": "string"}, help="Issue and pull-request provider (github, local).")
+    add(
+        "github",
+        {"type": "object", "properties": {"repo": {"type": "string"}}},
+        help="The repository gh talks to (owner/name).",
+    )
+    add(
+        "issues",
+        {"type": "object", "properties": {"directory": {"type": "string"}}},
+        help="Where the local provider keeps issues.",
+    )

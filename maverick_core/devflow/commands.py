@@ -105,7 +105,7 @@ class WorkflowCommand(click.Command):
         from maverick_core.api import Config, load_named_workflow, open_project
 
         state = self.state(ctx)
-        project, settings = open_project(state.project_dir)
+        project, settings = open_project(state.project_dir, state.pm)
         return load_named_workflow(Config(project, settings, state.pm), self.workflow_name)
 
     def state(self, ctx: click.Context) -> CliState:

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
-import yaml
 
 from maverick_core.engine.durability import ENV_VAR, set_durability
-from maverick_core.engine.errors import DefinitionError, Location, MaverickError, StepFailed
+from maverick_core.engine.errors import MaverickError, StepFailed
 from maverick_core.engine.processes import run_process
 from maverick_core.engine.stash import Stash
 from maverick_core.engine.storage import Project
@@ -51,24 +50,19 @@ def find_project_root(start: Path) -> Path:
     return start
 
 
-def read_settings(root: Path) -> dict[str, Any]:
-    """``maverick.yaml`` as a mapping ({} when absent); bad YAML is a located error."""
-    path = root / SETTINGS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        location = Location(str(path), mark.line + 1, mark.column + 1) if mark else None
-        raise DefinitionError(f"invalid YAML: {exc.problem}", location) from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise MaverickError(f"{path}: cannot read: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DefinitionError("maverick.yaml must be a mapping", Location(str(path), 1, 1))
-    return data
+def read_settings(root: Path, pm: MaverickPluginManager | None = None) -> dict[str, Any]:
+    """``maverick.yaml`` as a mapping ({} when absent).
+
+    With ``pm``, every section is checked against the schema the core or a plugin
+    declared (``add_settings``): unknown sections and keys, and wrong types, are
+    located errors. Bad YAML and non-UTF-8 text are located errors too.
+    """
+    from maverick_core.engine.settings import check_settings, collect_sections, read_settings_file
+
+    settings = read_settings_file(root / SETTINGS_FILE)
+    if pm is not None and settings.data:
+        check_settings(settings, collect_sections(pm), lenient_sections=bool(pm.blocked_names))
+    return settings.data
 
 
 def origin_url(root: Path) -> str | None:
@@ -158,7 +152,7 @@ def make_config(
     options: dict[str, Any] | None = None,
 ) -> Config:
     """Find the project, read its settings and call the ``configure`` hook."""
-    project, settings = open_project(project_dir)
+    project, settings = open_project(project_dir, pm)
     config = Config(project, settings, pm, dict(options or {}))
     set_durability(config.setting("durability", env=ENV_VAR))
     # historic: a plugin registered later (the reporter, a plugin's own helper
@@ -167,13 +161,19 @@ def make_config(
     return config
 
 
-def open_project(project_dir: str | Path | None = None) -> tuple[Project, dict[str, Any]]:
+def open_project(
+    project_dir: str | Path | None = None, pm: MaverickPluginManager | None = None
+) -> tuple[Project, dict[str, Any]]:
     """The project (``--project-dir``, else found from the current directory) and its
-    ``maverick.yaml`` settings, without configuring any plugin."""
+    ``maverick.yaml`` settings, without configuring any plugin.
+
+    :param pm: when given, the settings are checked against the sections its
+        plugins declare (see :func:`read_settings`).
+    """
     root = Path(project_dir).resolve() if project_dir else find_project_root(Path.cwd())
     if project_dir and not root.is_dir():
         raise MaverickError(f"--project-dir {project_dir}: not a directory")
-    settings = read_settings(root)
+    settings = read_settings(root, pm)
     return Project(root, project_name(root, settings)), settings
 
 

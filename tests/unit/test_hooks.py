@@ -527,6 +527,41 @@ def test_add_run_options_refuses_an_option_that_is_taken():
         collect_run_options(make_plugin_manager(objects=(Clash(),), autoload=False))
 
 
+class Budgets:
+    """A plugin declaring the ``budget`` section of maverick.yaml."""
+
+    name = "budgets"
+
+    @hookimpl
+    def add_settings(self, add: Any) -> None:
+        add("budget", {"type": "object", "properties": {"usd": {"type": "number"}}})
+
+
+def test_add_settings_declares_a_section_that_is_then_checked(project):
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.errors import DefinitionErrors
+
+    (project / "maverick.yaml").write_text("budget: {usd: 2.5}\n")
+    pm = make_plugin_manager(objects=(Budgets(),), blocked=("terminal",), autoload=False)
+    assert make_config(pm, project).settings["budget"] == {"usd": 2.5}
+    (project / "maverick.yaml").write_text("budget: {usd: lots}\n")
+    with pytest.raises(DefinitionErrors, match=r"maverick.yaml:1:15: budget.usd: expected a num"):
+        make_config(make_plugin_manager(objects=(Budgets(),), autoload=False), project)
+
+
+def test_add_settings_refuses_a_section_two_plugins_declare(project):
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.errors import PluginError
+
+    class Again(Budgets):
+        name = "again"
+
+    (project / "maverick.yaml").write_text("project: p\n")
+    pm = make_plugin_manager(objects=(Budgets(), Again()), autoload=False)
+    with pytest.raises(PluginError, match="section 'budget' is already declared by plugin 'budg"):
+        make_config(pm, project)
+
+
 def test_register_stores_and_register_serializers_select_by_scheme_and_name(project):
     from maverick_core.engine.pluginmanager import get_serializer, open_store
     from maverick_core.engine.storage import Project
