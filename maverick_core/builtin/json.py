@@ -16,9 +16,7 @@ from maverick_core import hookimpl
 from maverick_core.engine.plaindata import find_non_plain
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from maverick_core.engine.storage import Serializer
+    from maverick_core.engine.registries import RegisterSerializer
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 _decoder = json.JSONDecoder()
@@ -58,6 +56,6 @@ class JsonSerializer:
 
 
 @hookimpl
-def register_serializers(register: Callable[[Serializer], None]) -> None:
+def register_serializers(register: RegisterSerializer) -> None:
     """Register the ``json`` serializer."""
     register(JsonSerializer())

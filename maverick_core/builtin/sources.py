@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from maverick_core.engine.config import Config
+    from maverick_core.engine.registries import RegisterWorkflowSource
 
 
 @hookimpl
-def register_workflow_sources(register: Callable[..., None], config: Config) -> None:
+def register_workflow_sources(register: RegisterWorkflowSource, config: Config) -> None:
     """Project ``.maverick/workflows`` (10) and the user config directory (20)."""
     from maverick_core.engine.discovery import user_config_dir
 

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from maverick_core.engine.registries import RegisterStore
     from maverick_core.engine.storage import Project, Store
 
 
@@ -20,6 +19,6 @@ def open_file_store(url: str, project: Project) -> Store:
 
 
 @hookimpl
-def register_stores(register: Callable[..., None]) -> None:
+def register_stores(register: RegisterStore) -> None:
     """Register the ``file`` scheme."""
     register("file", open_file_store)

@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Any
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from maverick_core.api import Project, Store
+    from maverick_core.api import Project, RegisterStore, Store
     from maverick_postgres.schema import SCHEMA_VERSION
     from maverick_postgres.store import PostgresStore
 
@@ -32,7 +30,7 @@ def open_store(url: str, project: Project) -> Store:
 
 
 @hookimpl
-def register_stores(register: Callable[..., None]) -> None:
+def register_stores(register: RegisterStore) -> None:
     """Register :func:`open_store` for ``postgresql://`` and ``postgres://``."""
     register("postgresql", open_store)
     register("postgres", open_store)

@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, Any
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from maverick_core.api import Project, Store, StoreFactory
+    from maverick_core.api import Project, RegisterStore, Store
     from maverick_sqlite.store import SQLiteStore
 
 __all__ = ["SQLiteStore", "register_stores"]
@@ -27,7 +25,7 @@ def open_store(url: str, project: Project) -> Store:
 
 
 @hookimpl
-def register_stores(register: Callable[[str, StoreFactory], None]) -> None:
+def register_stores(register: RegisterStore) -> None:
     """Register the ``sqlite`` scheme."""
     register("sqlite", open_store)
 
