@@ -57,11 +57,12 @@ def read_settings(root: Path, pm: MaverickPluginManager | None = None) -> dict[s
     declared (``add_settings``): unknown sections and keys, and wrong types, are
     located errors. Bad YAML and non-UTF-8 text are located errors too.
     """
-    from maverick_core.engine.settings import check_settings, collect_sections, read_settings_file
+    from maverick_core.engine import settings as checks
 
-    settings = read_settings_file(root / SETTINGS_FILE)
+    settings = checks.read_settings_file(root / SETTINGS_FILE)
     if pm is not None and settings.data:
-        check_settings(settings, collect_sections(pm), lenient_sections=bool(pm.blocked_names))
+        blocked, unknowable = checks.sections_of_blocked_plugins(pm)
+        checks.check_settings(settings, checks.collect_sections(pm), blocked, unknowable)
     return settings.data
 
 

@@ -33,7 +33,7 @@ import yaml
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors, Location, PluginError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
     from pathlib import Path
 
     import pluggy
@@ -233,20 +233,50 @@ def read_settings_file(path: Path) -> SettingsFile:
 # ----------------------------------------------------------------------------- checking
 
 
+def sections_of_blocked_plugins(pm: Any) -> tuple[set[str], bool]:
+    """Sections that belong to blocked plugins, and whether some are unknowable.
+
+    A blocked built-in plugin's hooks module is cheap to import, so its
+    ``add_settings`` is asked what it declares (its sections are then accepted
+    unchecked: ``-p no:devflow`` must not make a project's ``agents:`` an error). A
+    blocked third-party plugin is never imported, so its sections cannot be known.
+    """
+    import importlib
+
+    from maverick_core.engine.pluginmanager import DEFAULT_PLUGINS
+
+    names: set[str] = set()
+    unknowable = False
+    for blocked in pm.blocked_names:
+        module = DEFAULT_PLUGINS.get(blocked)
+        if module is None:
+            unknowable = True
+            continue
+        declare = getattr(importlib.import_module(module), "add_settings", None)
+        if declare is not None:
+            declare(add=lambda name, schema, help="": names.add(name))
+    return names, unknowable
+
+
 def check_settings(
-    settings: SettingsFile, sections: Mapping[str, Section], lenient_sections: bool = False
+    settings: SettingsFile,
+    sections: Mapping[str, Section],
+    blocked_sections: Collection[str] = (),
+    lenient_sections: bool = False,
 ) -> None:
     """Check every section against its schema; raise all problems at once.
 
+    :param blocked_sections: sections of blocked plugins: accepted, not checked.
     :param lenient_sections: accept an unknown section unless it is a close
-        misspelling of a declared one (used when plugins are blocked: the section
-        may be a blocked plugin's).
+        misspelling of a declared one (when a blocked third-party plugin may own it).
     :raises DefinitionErrors: one located error per problem, in file order.
     """
     errors: list[DefinitionError] = []
     for name, value in settings.data.items():
         path = (name,)
         section = sections.get(name)
+        if section is None and name in blocked_sections:
+            continue
         if section is None:
             close = difflib.get_close_matches(str(name), list(sections), n=1)
             if lenient_sections and not close:

@@ -69,3 +69,13 @@ def test_a_plugin_section_is_known_once_the_plugin_declares_it(cli, project: Pat
     assert result.stderr.endswith("budget.usb: unknown key (did you mean 'usd'?)\n")
     (project / "maverick.yaml").write_text("budget: {usd: 3}\n")
     assert cli("-p", "budgets", "run", "greet.yaml", env=env).returncode == 0
+
+
+def test_blocking_a_built_in_plugin_keeps_its_sections_valid(cli, project: Path) -> None:
+    settings = project / "maverick.yaml"
+    settings.write_text("agents: {default: [claude, -p]}\nbogus: 1\n")
+    result = cli("-p", "no:devflow", "runs", "list")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"{settings}:2:1: bogus: unknown section (sections: project, serializer, store)\n"
+    )
