@@ -156,6 +156,10 @@ def register_workflow_sources(register: RegisterWorkflowSource, config: Config) 
 def register_commands(cli: click.Group) -> None:
     """Add click commands or groups to the ``maverick`` CLI.
 
+    Called by every command, ``--help`` included: add a
+    :class:`~maverick_core.engine.cli.LazyCommand` (name, summary, ``"module:attr"``)
+    for a command whose module is costly to import; it loads when it runs.
+
     :param cli: the top-level click group; call ``cli.add_command(...)``.
     """
 

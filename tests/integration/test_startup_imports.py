@@ -81,3 +81,11 @@ def test_asking_for_a_store_collects_no_step_types(project: Path) -> None:
     pm = make_plugin_manager(autoload=False)
     open_store(pm, "file:", Project(project, "p")).close()
     assert pm.registries.collected() == ["stores"]
+
+
+def test_plugins_lists_hooks_and_only_with_verbose_what_each_provides(cli) -> None:
+    plain = cli("plugins").stdout
+    assert "    hooks: register_step_types" in plain and "step types:" not in plain
+    verbose = cli("plugins", "-v").stdout
+    assert "    step types: checkpoint, python, shell" in verbose
+    assert "    step types: agent, validate" in verbose
