@@ -50,6 +50,7 @@ def run_workflow(
     :param options: run options, as the CLI would set them (``store``, ``serializer``).
     """
     from maverick_core.engine.config import make_config
+    from maverick_core.engine.discovery import expression_functions
     from maverick_core.engine.dsl.loader import load_workflow
     from maverick_core.engine.executor import Executor
     from maverick_core.engine.pluginmanager import make_plugin_manager
@@ -57,7 +58,9 @@ def run_workflow(
 
     pm = make_plugin_manager(blocked=tuple(blocked), objects=tuple(plugins), autoload=False)
     config = make_config(pm, project, options or {})
-    loaded = load_workflow(Path(project, workflow), pm.registries.step_models())
+    loaded = load_workflow(
+        Path(project, workflow), pm.registries.step_models(), expression_functions(pm)
+    )
     given = dict(inputs or {})
     request = RunRequest(
         workflow=loaded,
