@@ -512,11 +512,13 @@ def plugins(as_json: bool, verbose: bool) -> None:
     """List installed plugins: name, version, origin, hooks (-v: what each provides)."""
     from maverick_core.engine.pluginmanager import hooks_of
     from maverick_core.engine.registries import KINDS
+    from maverick_core.engine.settings import collect_sections
 
     pm = cli_state().pm
     # what a plugin provides is known only by calling its register_* hooks, which
     # imports its implementation: the plain listing stays as cheap as --help
     kinds = list(KINDS) if as_json or verbose else []
+    sections = collect_sections(pm) if kinds else {}
     rows: list[dict[str, Any]] = []
     for name, info in pm.infos.items():
         plugin = pm.get_plugin(name)
@@ -525,6 +527,9 @@ def plugins(as_json: bool, verbose: bool) -> None:
             keys = [k for k, r in pm.registries.kind(kind).items() if r.plugin == name]
             if keys:
                 provides[kind] = sorted(keys)
+        declared = sorted(s.name for s in sections.values() if s.plugin == name)
+        if declared:
+            provides["settings"] = declared  # its maverick.yaml sections
         rows.append(
             {
                 "name": name,

@@ -77,5 +77,6 @@ def test_blocking_a_built_in_plugin_keeps_its_sections_valid(cli, project: Path)
     result = cli("-p", "no:devflow", "runs", "list")
     assert result.returncode == 2
     assert result.stderr == (
-        f"{settings}:2:1: bogus: unknown section (sections: durability, project, serializer, store)\n"
+        f"{settings}:2:1: bogus: unknown section "
+        "(sections: durability, project, serializer, store)\n"
     )
