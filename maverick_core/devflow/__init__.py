@@ -194,7 +194,10 @@ _AGENT = {
         {
             "type": "object",
             "properties": {
+                "preset": {"type": "string"},
                 "backend": {"type": "string"},
+                "model": {"type": "string"},
+                "args": {"type": "array", "items": {"type": ["string", "number"]}},
                 "command": {
                     "anyOf": [
                         {"type": "string"},
@@ -212,6 +215,14 @@ _AGENT = {
         },
     ]
 }
+_PRICE = {
+    "type": "object",
+    "properties": {
+        "input": {"type": "number", "minimum": 0},
+        "output": {"type": "number", "minimum": 0},
+        "cached": {"type": "number", "minimum": 0},
+    },
+}
 _STAGE = {
     "anyOf": [
         {"type": "string"},
@@ -226,11 +237,22 @@ _STAGE = {
 
 @hookimpl
 def add_settings(add: AddSettings) -> None:
-    """The sections fly, refuel and review read: agents, validation, provider, github, issues."""
+    """The sections fly, refuel and review read: agents, budget, validation, provider,
+    github, issues."""
     add(
         "agents",
-        {"type": "object", "additionalProperties": _AGENT},
-        help="Role -> the agent serving it (command, timeout, env, backend).",
+        {
+            "type": "object",
+            "properties": {"prices": {"type": "object", "additionalProperties": _PRICE}},
+            "additionalProperties": _AGENT,
+        },
+        help="Role -> the agent serving it (preset or command, model, timeout, env, ...); "
+        "prices: model -> USD per million tokens.",
+    )
+    add(
+        "budget",
+        {"type": "object", "properties": {"max_cost_usd": {"type": "number", "minimum": 0}}},
+        help="The default --max-cost of a run's agent calls, in USD.",
     )
     add(
         "validation",

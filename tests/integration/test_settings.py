@@ -28,8 +28,8 @@ def test_unknown_sections_and_keys_are_located_errors_with_did_you_mean(
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"{settings}:2:1: agnets: unknown section (did you mean 'agents'?)",
-        f"{settings}:4:1: bogus: unknown section (sections: agents, durability, github, issues, "
-        "project, provider, serializer, store, validation)",
+        f"{settings}:4:1: bogus: unknown section (sections: agents, budget, durability, github, "
+        "issues, project, provider, serializer, store, validation)",
         f"{settings}:5:14: validation.stage: unknown key (did you mean 'stages'?)",
     ]
     assert "Traceback" not in result.stderr
@@ -59,15 +59,15 @@ def test_a_plugin_section_is_known_once_the_plugin_declares_it(cli, project: Pat
         "from maverick_core import hookimpl\n"
         "@hookimpl\n"
         "def add_settings(add):\n"
-        "    add('budget', {'type': 'object', 'properties': {'usd': {'type': 'number'}}})\n"
+        "    add('spend', {'type': 'object', 'properties': {'usd': {'type': 'number'}}})\n"
     )
-    (project / "maverick.yaml").write_text("budget: {usd: 3, usb: 2}\n")
+    (project / "maverick.yaml").write_text("spend: {usd: 3, usb: 2}\n")
     env = {"PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")])}
-    assert "budget: unknown section" in cli("runs", "list").stderr
+    assert "spend: unknown section" in cli("runs", "list").stderr
     result = cli("-p", "budgets", "runs", "list", env=env)
     assert result.returncode == 2
-    assert result.stderr.endswith("budget.usb: unknown key (did you mean 'usd'?)\n")
-    (project / "maverick.yaml").write_text("budget: {usd: 3}\n")
+    assert result.stderr.endswith("spend.usb: unknown key (did you mean 'usd'?)\n")
+    (project / "maverick.yaml").write_text("spend: {usd: 3}\n")
     assert cli("-p", "budgets", "run", "greet.yaml", env=env).returncode == 0
 
 

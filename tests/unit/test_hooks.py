@@ -534,18 +534,18 @@ class Budgets:
 
     @hookimpl
     def add_settings(self, add: Any) -> None:
-        add("budget", {"type": "object", "properties": {"usd": {"type": "number"}}})
+        add("spend", {"type": "object", "properties": {"usd": {"type": "number"}}})
 
 
 def test_add_settings_declares_a_section_that_is_then_checked(project):
     from maverick_core.engine.config import make_config
     from maverick_core.engine.errors import DefinitionErrors
 
-    (project / "maverick.yaml").write_text("budget: {usd: 2.5}\n")
+    (project / "maverick.yaml").write_text("spend: {usd: 2.5}\n")
     pm = make_plugin_manager(objects=(Budgets(),), blocked=("terminal",), autoload=False)
-    assert make_config(pm, project).settings["budget"] == {"usd": 2.5}
-    (project / "maverick.yaml").write_text("budget: {usd: lots}\n")
-    with pytest.raises(DefinitionErrors, match=r"maverick.yaml:1:15: budget.usd: expected a num"):
+    assert make_config(pm, project).settings["spend"] == {"usd": 2.5}
+    (project / "maverick.yaml").write_text("spend: {usd: lots}\n")
+    with pytest.raises(DefinitionErrors, match=r"maverick.yaml:1:14: spend.usd: expected a num"):
         make_config(make_plugin_manager(objects=(Budgets(),), autoload=False), project)
 
 
@@ -558,7 +558,7 @@ def test_add_settings_refuses_a_section_two_plugins_declare(project):
 
     (project / "maverick.yaml").write_text("project: p\n")
     pm = make_plugin_manager(objects=(Budgets(), Again()), autoload=False)
-    with pytest.raises(PluginError, match="section 'budget' is already declared by plugin 'budg"):
+    with pytest.raises(PluginError, match="section 'spend' is already declared by plugin 'budg"):
         make_config(pm, project)
 
 
