@@ -609,7 +609,7 @@ def _write_snapshot(
 
 def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | None:
     """Write the in-flight progress into the run record (``meta["progress"]``)."""
-    session: Session | None = run.store_data
+    session = run.stash.get(SESSION, None)
     if session is None:
         return None
     session.update_meta("progress", lambda _previous: dict(progress) or None)
