@@ -189,6 +189,7 @@ _SECONDS = {"type": "number", "exclusiveMinimum": 0}
 _COMMAND_LINE = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 _AGENT = {
     "anyOf": [
+        {"type": "boolean"},  # false: the role is switched off
         {"type": "string"},
         {"type": "array", "items": {"type": ["string", "number"]}},
         {

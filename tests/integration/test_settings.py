@@ -29,7 +29,7 @@ def test_unknown_sections_and_keys_are_located_errors_with_did_you_mean(
     assert result.stderr.splitlines() == [
         f"{settings}:2:1: agnets: unknown section (did you mean 'agents'?)",
         f"{settings}:4:1: bogus: unknown section (sections: agents, budget, durability, github, "
-        "issues, project, provider, serializer, store, validation)",
+        "issues, project, provider, review, serializer, store, validation)",
         f"{settings}:5:14: validation.stage: unknown key (did you mean 'stages'?)",
     ]
     assert "Traceback" not in result.stderr

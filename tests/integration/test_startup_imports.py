@@ -89,4 +89,4 @@ def test_plugins_lists_hooks_and_only_with_verbose_what_each_provides(cli) -> No
     verbose = cli("plugins", "-v").stdout
     assert "    step types: checkpoint, python, shell" in verbose
     assert "    step types: agent, validate" in verbose
-    assert "    settings: agents, budget, github, issues, provider, validation" in verbose
+    assert "    settings: agents, budget, github, issues, provider, review, validation" in verbose
