@@ -1,0 +1,35 @@
+"""Never strand a user's runs: a run checkpointed by the previous release resumes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from maverick_core.testing import json_events
+
+STORE = Path(__file__).resolve().parents[1] / "fixtures" / "stores" / "file-0.1.0"
+RUN_ID = "compat-20261201-155829-0de6"
+
+
+def test_a_run_checkpointed_by_the_previous_release_resumes_with_this_one(cli, project):
+    shutil.copy(STORE / "wf.yaml", project / "wf.yaml")
+    shutil.copytree(STORE / "state", project / ".maverick", dirs_exist_ok=True)
+    for path in (project / ".maverick").rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)  # git keeps no modes; the store wants these
+
+    shown = cli("runs", "show", RUN_ID, "--json")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["status"] == "failed"
+    assert record["steps"]["each[1].work"]["status"] == "completed"
+    assert record["steps"]["maybe"]["status"] == "skipped"
+
+    (project / "ready").touch()
+    resumed = cli("run", "wf.yaml", "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    events = json_events(resumed.stdout)
+    ran = [e["path"] for e in events if e["event"] == "step_start"]
+    # both iterations are restored; the loop itself finishes (it ended after item_1)
+    assert ran == ["each", "gate", "finish"]
+    assert events[-1]["outputs"] == {"said": "hello world / 1-b"}
