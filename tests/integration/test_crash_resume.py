@@ -213,7 +213,9 @@ def test_a_changed_step_after_the_resume_point_is_allowed(harness, project):
 
 
 def test_two_processes_cannot_execute_one_run(harness):
-    assert harness.run(kill="after_step:2", inputs={"pause": 0.5}).returncode == -signal.SIGKILL
+    # each remaining iteration of the first process sleeps 3 s: the second process must
+    # start (slow on a loaded machine) while the first still holds the run
+    assert harness.run(kill="after_step:2", inputs={"pause": 3}).returncode == -signal.SIGKILL
     first = harness.start("--resume")
     read_until(first, '"event": "resume"')
     second = harness.run("--resume")
