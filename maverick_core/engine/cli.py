@@ -463,6 +463,9 @@ def workflows_list(as_json: bool) -> None:
     from maverick_core.engine.discovery import list_workflows
 
     entries = list_workflows(cli_state().config())
+    for entry in entries:
+        if entry.problem:
+            click.echo(f"note: {entry.name}: {entry.problem}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -473,6 +476,7 @@ def workflows_list(as_json: bool) -> None:
                         "path": str(e.path),
                         "description": e.description,
                         "shadowed_by": e.shadowed_by,
+                        "problem": e.problem,
                     }
                     for e in entries
                 ],
@@ -494,10 +498,12 @@ def workflows_list(as_json: bool) -> None:
 def workflows_show(name: str) -> None:
     """Print a workflow's file."""
     from maverick_core.engine.discovery import find_workflow
+    from maverick_core.engine.safeyaml import read_text
 
     path = find_workflow(cli_state().config(), name)
+    text = read_text(path)
     click.echo(f"# {path}")
-    click.echo(path.read_text(encoding="utf-8"), nl=False)
+    click.echo(text, nl=False)
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from maverick_core.engine import safeyaml
 from maverick_core.engine.durability import ENV_VAR, set_durability
 from maverick_core.engine.errors import MaverickError, StepFailed
 from maverick_core.engine.processes import run_process
@@ -67,17 +68,37 @@ def read_settings(root: Path, pm: MaverickPluginManager | None = None) -> dict[s
 
 
 def origin_url(root: Path) -> str | None:
-    """The ``origin`` remote's URL from .git/config, without running git."""
+    """The ``origin`` remote's URL from .git/config, without running git.
+
+    git itself accepts any bytes in its config (a Latin-1 ``user.name``), so the
+    file is decoded leniently: the URL is ASCII in practice, and an unreadable or
+    odd config only means there is no URL to name the project by.
+    """
     config_path = root / ".git" / "config"
-    if not config_path.is_file():
-        return None
+    try:
+        text = safeyaml.read_text(config_path, safeyaml.Limits(max_bytes=1 << 20))
+    except DefinitionError as exc:
+        if "not UTF-8" not in exc.reason:
+            return None
+        try:
+            text = config_path.read_bytes()[: 1 << 20].decode("utf-8", "surrogateescape")
+        except OSError:
+            return None
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     try:
-        parser.read(config_path, encoding="utf-8")
+        parser.read_string(text, source=str(config_path))
     except configparser.Error:
         return None
     section = 'remote "origin"'
-    return parser.get(section, "url", fallback=None) if parser.has_section(section) else None
+    url = parser.get(section, "url", fallback=None) if parser.has_section(section) else None
+    if url is None:
+        return None
+    # a name made of undecodable bytes could not be printed or stored: use the directory
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return url
 
 
 def project_name(root: Path, settings: dict[str, Any]) -> str:

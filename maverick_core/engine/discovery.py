@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import yaml
 
+from maverick_core.engine import safeyaml
 from maverick_core.engine.dsl.expressions import plugin_function
 from maverick_core.engine.dsl.loader import load_workflow, looks_like_path
-from maverick_core.engine.errors import MaverickError, PluginError
+from maverick_core.engine.errors import DefinitionError, MaverickError, PluginError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,6 +42,8 @@ class WorkflowEntry:
     path: Path
     description: str
     shadowed_by: str | None = None
+    problem: str | None = None
+    """Why the file cannot be read as a workflow (``file:line:col: what``), or None."""
 
 
 def user_config_dir() -> Path:
@@ -61,10 +64,12 @@ def sources(config: Config) -> list[WorkflowSource]:
 
 
 def _candidates(directory: Path) -> dict[str, Path]:
-    if not directory.is_dir():
+    try:
+        paths = sorted(directory.iterdir())
+    except OSError:  # missing, not a directory, unreadable: it offers no workflows
         return {}
     result: dict[str, Path] = {}
-    for path in sorted(directory.iterdir()):
+    for path in paths:
         if path.suffix in SUFFIXES and path.is_file():
             result.setdefault(path.stem, path)
     return result
@@ -95,25 +100,34 @@ def list_workflows(config: Config) -> list[WorkflowEntry]:
     winners: dict[str, str] = {}
     for source in sources(config):
         for name, path in _candidates(source.directory).items():
+            description, problem = _description(path)
             entries.append(
-                WorkflowEntry(name, source.name, path, _description(path), winners.get(name))
+                WorkflowEntry(
+                    name, source.name, path, description, winners.get(name), problem=problem
+                )
             )
             winners.setdefault(name, source.name)
     return entries
 
 
-def _description(path: Path) -> str:
+def _description(path: Path) -> tuple[str, str | None]:
+    """The first line of a workflow's description, and why the file is bad (or None).
+
+    Read within the same limits as a workflow, so one hostile file cannot stall or
+    break listing the others.
+    """
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return "(invalid YAML)"
-    if isinstance(data, dict):
-        return (
-            str(data.get("description", "")).strip().splitlines()[0]
-            if data.get("description")
-            else ""
-        )
-    return ""
+        data: Any = safeyaml.load(safeyaml.read_text(path))
+    except DefinitionError as exc:
+        return "(cannot be read)", exc.message
+    except yaml.YAMLError as exc:
+        return "(invalid YAML)", safeyaml.located(exc, str(path)).message
+    if not isinstance(data, dict):
+        return "(not a workflow)", f"{path}:1:1: a workflow is a mapping"
+    description = data.get("description")
+    if not isinstance(description, str) or not description.strip():
+        return "", None
+    return description.strip().splitlines()[0], None
 
 
 def load_named_workflow(config: Config, name_or_path: str) -> Workflow:

@@ -10,6 +10,7 @@ is never echoed in an error.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import yaml
 
+from maverick_core.engine import safeyaml
 from maverick_core.engine.dsl.loader import input_value_matches
 from maverick_core.engine.errors import InputError
 from maverick_core.engine.secrets import shorten_value
@@ -62,14 +64,29 @@ def parse_text(workflow: Workflow, key: str, text: str, origin: str = "") -> Any
     # a secret's value is never echoed, not even in the error that refuses it
     shown = "a value that is not shown (secret)" if spec.secret else repr(text)
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        # bounded: an alias bomb or deep nesting is refused, not expanded into the run record
+        value = safeyaml.load(text, safeyaml.INPUT_LIMITS) if text.strip() else None
+    except safeyaml.YAMLLimitError as exc:
+        raise InputError(f"{where}: {exc.problem}") from None
     except yaml.YAMLError:
         raise InputError(f"{where}: {shown} is not a valid {spec.type}") from None
     if spec.type == "number" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not input_value_matches(spec.type, value):
         raise InputError(f"{where}: expected {spec.type}, got {shown}")
+    if not _finite(value):
+        raise InputError(f"{where}: numbers must be finite (not .nan or .inf)")
     return value
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    return True
 
 
 def _spec(workflow: Workflow, key: str) -> Any:

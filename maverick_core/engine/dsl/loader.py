@@ -18,6 +18,7 @@ import contextlib
 import difflib
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
+from maverick_core.engine import safeyaml
 from maverick_core.engine.dsl import expressions
 from maverick_core.engine.dsl.model import (
     ENV_NAME,
@@ -119,7 +121,7 @@ class _Composer:
         self.marks = marks
         self.errors = errors
         self.functions = functions
-        self.constructor = yaml.SafeLoader("")
+        self.constructor = safeyaml.BoundedLoader("")
 
     def location(self, mark: yaml.Mark) -> Location:
         return Location(self.marks.filename, mark.line + 1, mark.column + 1)
@@ -256,7 +258,12 @@ def _count_hook(value: Any, _: Any) -> Any:
 
 
 def _seconds_hook(value: Any, _: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise _FieldError(f"expected a positive number of seconds, got {_describe(value)}")
     return float(value)
 
@@ -645,11 +652,10 @@ def load_workflow(
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DefinitionError("no such file", None, "") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError(f"{file}: cannot read: {exc}") from None
+        # a regular UTF-8 file within safeyaml.WORKFLOW_LIMITS only
+        text = safeyaml.read_text(file)
+    except DefinitionError as exc:
+        raise DefinitionErrors([exc]) from None
     return load_workflow_text(
         text, str(path), step_models, source_dir=file.resolve().parent, functions=functions
     )
@@ -670,16 +676,9 @@ def load_workflow_text(
     marks = _Marks(filename)
     errors: list[DefinitionError] = []
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        location = Location(filename, mark.line + 1, mark.column + 1) if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise DefinitionErrors([DefinitionError(f"invalid YAML: {problem}", location)]) from None
+        node = safeyaml.compose(text)
     except yaml.YAMLError as exc:
-        raise DefinitionErrors(
-            [DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1))]
-        ) from None
+        raise DefinitionErrors([safeyaml.located(exc, filename)]) from None
     if node is None:
         raise DefinitionErrors([DefinitionError("the file is empty", Location(filename, 1, 1))])
     try:
@@ -689,9 +688,7 @@ def load_workflow_text(
             [DefinitionError("the document is nested too deeply", Location(filename, 1, 1))]
         ) from None
     except yaml.YAMLError as exc:
-        raise DefinitionErrors(
-            [DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1))]
-        ) from None
+        raise DefinitionErrors([safeyaml.located(exc, filename)]) from None
     if not isinstance(data, dict):
         errors.append(
             DefinitionError(f"a workflow is a mapping, got {_describe(data)}", marks.nearest(()))

@@ -1,0 +1,266 @@
+"""Reading YAML that a user (or an attacker) wrote, within fixed bounds.
+
+Every YAML maverick reads — workflow files, ``maverick.yaml``, ``-i`` values,
+the files listed from ``.maverick/workflows/`` — goes through :func:`read_text`
+and :class:`BoundedLoader`, so a small hostile input cannot exhaust the machine:
+
+- only a regular file is read (a FIFO or ``/dev/zero`` is refused without
+  blocking or reading forever), at most :attr:`Limits.max_bytes` of it, as UTF-8;
+- composition counts nodes *as they are composed*, an alias counting as the full
+  size of what it names, so "billion laughs" is refused after a few thousand
+  nodes instead of after gigabytes; a recursive alias is refused;
+- nesting deeper than :attr:`Limits.max_depth` is refused before Python's stack is;
+- values are plain data: timestamps stay the text they were written as (a
+  ``date`` cannot be stored or compared with what the user typed), integers are
+  bounded, ``!!binary``/``!!set``/``!!omap``/``!!pairs`` are refused.
+
+Each refusal is a :class:`YAMLLimitError` (a ``yaml.MarkedYAMLError``), so
+callers that already turn YAML errors into ``file:line:col`` messages need no
+new branch.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import Node
+
+from maverick_core.engine.errors import DefinitionError, Location
+
+INT_LIMIT = 1 << 63
+"""Integers must lie strictly within ±2**63: what every store and serializer keeps exactly."""
+
+
+@attrs.frozen
+class Limits:
+    """Bounds on one YAML document.
+
+    :ivar max_bytes: the largest file read (bytes).
+    :ivar max_nodes: scalars, sequences and mappings after expanding aliases.
+    :ivar max_depth: how deeply collections may nest.
+    """
+
+    max_bytes: int = 1 << 20
+    max_nodes: int = 100_000
+    max_depth: int = 100
+
+
+WORKFLOW_LIMITS = Limits()
+"""Workflow files and ``maverick.yaml``: a thousand times the largest built-in workflow."""
+
+INPUT_LIMITS = Limits(max_bytes=1 << 20, max_nodes=10_000, max_depth=50)
+"""One ``-i`` value: it is stored in the run record, so it is kept smaller."""
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A document exceeds a :class:`Limits` bound or holds a value maverick cannot keep."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+class _PlainResolver(yaml.resolver.Resolver):
+    """The safe resolver without implicit timestamps: ``2024-01-01`` stays text."""
+
+
+_PlainResolver.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+}
+
+
+class _PlainConstructor(yaml.constructor.SafeConstructor):
+    """Builds only plain data (str, int, float, bool, None, list, dict)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        text = str(node.value).replace("_", "")
+        digits = text.lstrip("+-")
+        # int() of a long decimal string is quadratic and Python refuses 4300+ digits:
+        # refuse on length before converting
+        if len(digits) > 40 and not digits.startswith(("0b", "0x", "0o")):
+            raise YAMLLimitError("integer too large (at most 2**63 - 1)", node.start_mark)
+        try:
+            value: int = super().construct_yaml_int(node)
+        except ValueError:
+            raise YAMLLimitError("integer too large (at most 2**63 - 1)", node.start_mark) from None
+        if not -INT_LIMIT < value < INT_LIMIT:
+            raise YAMLLimitError("integer too large (at most 2**63 - 1)", node.start_mark)
+        return value
+
+    def construct_as_text(self, node: yaml.ScalarNode) -> str:
+        """A timestamp is kept as the text the user wrote."""
+        return str(self.construct_scalar(node))
+
+    def refuse(self, node: Node) -> Any:
+        """Tags that build values no store can keep."""
+        raise YAMLLimitError(f"the tag {node.tag} is not supported here", node.start_mark)
+
+
+class BoundedLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _PlainConstructor,
+    _PlainResolver,
+):
+    """A safe loader that enforces :class:`Limits` while it composes.
+
+    Every composed node is charged its *expanded* size (itself plus its children,
+    an alias counting as the size of the node it names), so the total is the node
+    count of the fully expanded document and the limit trips long before an
+    expansion is materialised.
+    """
+
+    limits = WORKFLOW_LIMITS
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _PlainConstructor.__init__(self)
+        _PlainResolver.__init__(self)
+        self._charged = 0
+        self._depth = 0
+        self._weights: dict[int, int] = {}
+
+    def _charge(self, count: int, mark: yaml.Mark | None) -> None:
+        self._charged += count
+        if self._charged > self.limits.max_nodes:
+            raise YAMLLimitError(
+                f"the document expands to more than {self.limits.max_nodes} values "
+                "(aliases count as what they repeat)",
+                mark,
+            )
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                weight = self._weights.get(id(target))
+                if weight is None:
+                    raise YAMLLimitError(
+                        f"the alias *{event.anchor} refers to a value that contains it",
+                        event.start_mark,
+                    )
+                self._charge(weight, event.start_mark)
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        self._depth += 1
+        if self._depth > self.limits.max_depth:
+            raise YAMLLimitError(f"nested more than {self.limits.max_depth} levels deep", mark)
+        before = self._charged
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._charge(1, mark)
+        self._weights[id(node)] = self._charged - before
+        return node
+
+
+# (the stubs type a constructor's first argument as the loader class that declares it)
+_INT, _TEXT, _REFUSE = (
+    BoundedLoader.construct_yaml_int,
+    BoundedLoader.construct_as_text,
+    BoundedLoader.refuse,
+)
+BoundedLoader.add_constructor("tag:yaml.org,2002:int", _INT)  # type: ignore[type-var]
+BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _TEXT)  # type: ignore[type-var]
+for _tag in ("binary", "set", "omap", "pairs"):
+    BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _REFUSE)  # type: ignore[type-var]
+
+
+def bounded_loader(limits: Limits) -> type[BoundedLoader]:
+    """A :class:`BoundedLoader` class enforcing ``limits``."""
+    if limits == BoundedLoader.limits:
+        return BoundedLoader
+    return type("BoundedLoader", (BoundedLoader,), {"limits": limits})
+
+
+def compose(text: str, limits: Limits = WORKFLOW_LIMITS) -> Node | None:
+    """The document's node tree, within ``limits`` (yaml errors propagate)."""
+    loader = bounded_loader(limits)(text)
+    try:
+        node: Node | None = loader.get_single_node()
+        return node
+    finally:
+        loader.dispose()
+
+
+def load(text: str, limits: Limits = WORKFLOW_LIMITS) -> Any:
+    """The document as plain data, within ``limits`` (yaml errors propagate)."""
+    loader = bounded_loader(limits)(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def located(exc: yaml.YAMLError, filename: str) -> DefinitionError:
+    """A YAML error as a one-line ``file:line:col: invalid YAML: …`` error."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        location = Location(filename, mark.line + 1, mark.column + 1) if mark else None
+        prefix = "" if isinstance(exc, YAMLLimitError) else "invalid YAML: "
+        return DefinitionError(f"{prefix}{problem}", location)
+    return DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1))
+
+
+def read_text(path: str | Path, limits: Limits = WORKFLOW_LIMITS) -> str:
+    """A regular file's text (UTF-8, at most ``limits.max_bytes``).
+
+    :raises DefinitionError: located at the file, for anything else: a missing
+        file, a directory, a FIFO or device (refused without blocking on it), a
+        file too large, bytes that are not UTF-8 (located at the first bad one).
+    """
+    name = str(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise DefinitionError("no such file", Location(name, 1, 1)) from None
+    except OSError as exc:
+        raise DefinitionError(f"cannot read: {exc.strerror}", Location(name, 1, 1)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DefinitionError("not a regular file", Location(name, 1, 1))
+        if info.st_size > limits.max_bytes:
+            raise DefinitionError(
+                f"the file is larger than {limits.max_bytes} bytes", Location(name, 1, 1)
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limits.max_bytes:  # it grew while being read
+                raise DefinitionError(
+                    f"the file is larger than {limits.max_bytes} bytes", Location(name, 1, 1)
+                )
+    except OSError as exc:
+        raise DefinitionError(f"cannot read: {exc.strerror}", Location(name, 1, 1)) from None
+    finally:
+        os.close(fd)
+    return decode(b"".join(chunks), name)
+
+
+def decode(data: bytes, filename: str) -> str:
+    """``data`` as UTF-8; a bad byte is a DefinitionError at its line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise DefinitionError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", Location(filename, line, column)
+        ) from None
