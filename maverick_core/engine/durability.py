@@ -103,22 +103,22 @@ def sync_directory(path: Path | str) -> None:
         os.close(fd)
 
 
-def atomic_write(
-    path: Path | str, data: bytes, mode: int = 0o600, temp_name: str | None = None
-) -> None:
+def atomic_write(path: Path | str, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new content.
 
     Writes a temporary file beside it (created with ``mode``), syncs it, renames it
-    over ``path`` and syncs the directory.
+    over ``path`` and syncs the directory. The temporary file has an unpredictable
+    name and is created exclusively without following links, so nothing planted in
+    the directory can redirect the write.
 
-    :param temp_name: the temporary file's name, for a single writer that wants a
-        crash to leave at most one stale temporary (default: a random name).
     :raises OSError: the temporary file is removed first.
     """
     target = Path(path)
-    temp = target.with_name(temp_name or f".{target.name}.{secrets.token_hex(4)}.tmp")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        fd = os.open(
+            temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode
+        )
         try:
             view = memoryview(data)
             while view:

@@ -92,16 +92,41 @@ class StepRecord:
         return plain
 
     @classmethod
-    def from_plain(cls, plain: dict[str, Any]) -> StepRecord:
-        """Inverse of :meth:`to_plain`."""
+    def from_plain(cls, plain: Any) -> StepRecord:
+        """Inverse of :meth:`to_plain`.
+
+        :raises ValueError: naming the field, when ``plain`` is not what
+            :meth:`to_plain` makes (a record with a valid checksum can still have
+            been written by a buggy plugin or a hand edit).
+        """
+        if not isinstance(plain, dict):
+            raise ValueError(f"a step record is a mapping, got {type(plain).__name__}")
+        status = plain.get("status")
+        if not isinstance(status, str):
+            raise ValueError(f"step record field 'status' is {status!r}, not a string")
+        error = plain.get("error")
+        if error is not None and not isinstance(error, str):
+            raise ValueError(f"step record field 'error' is {type(error).__name__}, not a string")
+        numbers = {key: plain.get(key, 0.0) for key in ("started_at", "duration")}
+        for key, number in numbers.items():
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ValueError(f"step record field {key!r} is {number!r}, not a number")
+        items = plain.get("items")
+        if items is not None and not isinstance(items, list):
+            raise ValueError(f"step record field 'items' is {type(items).__name__}, not a list")
+        attempts = plain.get("attempts")
+        if attempts is not None and not (
+            isinstance(attempts, list) and all(isinstance(a, dict) for a in attempts)
+        ):
+            raise ValueError("step record field 'attempts' is not a list of mappings")
         return cls(
-            status=plain["status"],
+            status=status,
             output=plain.get("output"),
-            error=plain.get("error"),
-            started_at=plain.get("started_at", 0.0),
-            duration=plain.get("duration", 0.0),
-            items=plain.get("items"),
-            attempts=plain.get("attempts"),
+            error=error,
+            started_at=float(numbers["started_at"]),
+            duration=float(numbers["duration"]),
+            items=items,
+            attempts=attempts,
         )
 
     @property

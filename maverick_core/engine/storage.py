@@ -110,6 +110,57 @@ class RunRecord:
     fingerprints: dict[str, str] = attrs.field(factory=dict)
     meta: dict[str, Any] = attrs.field(factory=dict)
 
+    @classmethod
+    def from_plain(cls, data: Any) -> RunRecord:
+        """A record from the plain data :func:`attrs.asdict` made of one.
+
+        :raises ValueError: naming the first field that is missing or of the wrong
+            type, so a stored record with a valid frame but odd content is refused
+            with a message instead of failing later.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a run record is a mapping, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in attrs.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]!r}")
+        for field in attrs.fields(cls):
+            if field.name not in data:
+                if field.default is attrs.NOTHING:
+                    raise ValueError(f"field {field.name!r} is missing")
+                continue
+            value = data[field.name]
+            kind, described = _RUN_FIELD_TYPES[field.name]
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise ValueError(f"field {field.name!r} is {type(value).__name__}, not {described}")
+        if data["status"] not in RUN_STATUSES:
+            raise ValueError(f"field 'status' is {data['status']!r}")
+        if not all(isinstance(name, str) for name in data.get("secret_inputs", [])):
+            raise ValueError("field 'secret_inputs' holds a name that is not a string")
+        if not all(isinstance(value, str) for value in data.get("fingerprints", {}).values()):
+            raise ValueError("field 'fingerprints' holds a value that is not a string")
+        return cls(
+            **{
+                **data,
+                "created_at": float(data["created_at"]),
+                "updated_at": float(data["updated_at"]),
+            }
+        )
+
+
+_RUN_FIELD_TYPES: dict[str, tuple[Any, str]] = {
+    "run_id": (str, "a string"),
+    "workflow": (str, "a string"),
+    "source": (str, "a string"),
+    "project": (str, "a string"),
+    "status": (str, "a string"),
+    "created_at": ((int, float), "a number"),
+    "updated_at": ((int, float), "a number"),
+    "inputs": (dict, "a mapping"),
+    "secret_inputs": (list, "a list"),
+    "fingerprints": (dict, "a mapping"),
+    "meta": (dict, "a mapping"),
+}
+
 
 @attrs.frozen
 class CheckpointRecord:

@@ -15,6 +15,7 @@ changed, and a resume reads at most about twice the state, never the whole histo
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -97,9 +98,21 @@ def serializer_for(config: Config) -> Serializer:
 
 
 def _decode(config: Config, record: CheckpointRecord) -> dict[str, Any]:
-    payload = get_serializer(config.pm, record.serializer).loads(record.payload)
+    """The record's payload, checked to be a checkpoint (ValueError otherwise): a
+    valid checksum proves the bytes are as written, not that their writer was right."""
+    try:
+        payload = get_serializer(config.pm, record.serializer).loads(record.payload)
+    except RecursionError:
+        raise ValueError("payload is nested too deeply") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("records"), dict):
         raise ValueError("payload is not a checkpoint")
+    if "data" in payload and not isinstance(payload["data"], dict):
+        raise ValueError("payload field 'data' is not a mapping")
+    for path, plain in payload["records"].items():
+        try:
+            StepRecord.from_plain(plain)
+        except ValueError as exc:
+            raise ValueError(f"record of step {path!r}: {exc}") from None
     return payload
 
 
@@ -295,7 +308,13 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
     )
     state_dir(config.root)
     store.create_run(record)
-    store.acquire_lock(run_id, holder)
+    try:
+        store.acquire_lock(run_id, holder)
+    except BaseException:
+        # nothing ran yet: a run left "running" with no holder would only mislead
+        with contextlib.suppress(MaverickError):
+            store.delete_run(run_id)
+        raise
     run = Run(run_id=run_id, workflow=workflow, inputs=inputs, config=config, secrets=masker)
     run.stash[SESSION] = Session(
         store, serializer, record, holder, masker=masker, agents=_budget(config)

@@ -8,6 +8,13 @@ Layout of a run (directories 0700, files 0600)::
         snapshot                 the latest snapshot, one record line, replaced atomically
         lock                     flock'ed by the holder, who is written inside as JSON
 
+The holder also flocks the run directory itself: an inode that is never replaced,
+so deleting ``lock`` (a user reading "run is being executed by pid N" may well do
+that) does not let a second process execute the run. Every state file is opened
+without following symbolic links, and the run directory must be a real directory
+owned by the user: a link placed there is refused with an error instead of being
+written through. Temporary files have unpredictable names.
+
 A journal line is ``<seq> <checkpoint_id> <created_at> <kind> <serializer>
 <checksum> <enc> <payload>\\n``. Text fields are percent-quoted so they hold no
 space or newline; ``created_at`` is the float's ``repr`` so the core's checksum
@@ -33,6 +40,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -71,6 +79,10 @@ _RAW = b"r"
 _ESCAPED = b"x"
 # How long a refused acquirer waits for the holder to finish writing its name.
 _HOLDER_READ_WAIT = 0.2
+MAX_RUN_ID = 200
+"""The longest run id: a directory name must fit the file system's 255 bytes."""
+MAX_RUN_FILE_BYTES = 64 << 20
+"""A ``run.json`` larger than this is not one maverick wrote."""
 
 
 @attrs.define
@@ -97,6 +109,7 @@ class IncompleteRun:
 class _HeldLock:
     fd: int
     holder: LockHolder
+    dir_fd: int = -1
 
 
 class FileStore:
@@ -164,8 +177,15 @@ class FileStore:
                 raise StoreError(f"run {run.run_id} already exists in {self.base}") from None
         except OSError as error:
             raise StoreError(f"cannot create run directory {run_dir}: {error}") from None
-        self._write_run_file(run_dir, run)
-        sync_directory(self.base)
+        _check_run_dir(run_dir)
+        try:
+            self._write_run_file(run_dir, run)
+            sync_directory(self.base)
+        except (StoreError, OSError) as error:
+            # a directory without run.json would be an empty husk in `runs list`
+            with contextlib.suppress(OSError):
+                os.rmdir(run_dir)
+            raise StoreError(str(error)) from None
 
     def update_run(self, run: RunRecord) -> None:
         """Replace ``run.json`` atomically; StoreError if the run does not exist."""
@@ -173,7 +193,11 @@ class FileStore:
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run record, or None."""
-        return self._read_run_file(self._run_dir(run_id))
+        run_dir = self._run_dir(run_id)
+        if not os.path.lexists(run_dir):
+            return None
+        _check_run_dir(run_dir)
+        return self._read_run_file(run_dir)
 
     def list_runs(self, workflow: str | None = None) -> list[RunRecord]:
         """Every run (of ``workflow``), newest first; reads only the ``run.json`` files.
@@ -217,22 +241,27 @@ class FileStore:
         at once even if removing its files is interrupted.
         """
         run_dir = self._run_dir(run_id)
-        if not run_dir.is_dir():
+        try:
+            info = os.lstat(run_dir)
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise StoreError(f"cannot delete run {run_id}: {error.strerror}") from None
+        if not stat.S_ISDIR(info.st_mode):
             return False
         self._close_segment(run_id)
         own = self._locks.pop(run_id, None)
         if own is not None:
-            os.close(own.fd)
+            _close_lock(own)
         try:
-            fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            dir_fd = _open_state(run_dir, os.O_RDONLY | os.O_DIRECTORY)
         except FileNotFoundError:
             return False
+        lock_fd = -1
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise LockHeld(_held_message(run_id, _read_holder_waiting(fd))) from None
-            tombstone = self.base / f".deleted-{run_id}-{secrets.token_hex(4)}"
+            _flock_or_held(dir_fd, run_id, run_dir)
+            lock_fd = _flock_lock_file(run_dir, run_id)
+            tombstone = self.base / f".deleted-{run_id[:40]}-{secrets.token_hex(4)}"
             try:
                 os.rename(run_dir, tombstone)
             except FileNotFoundError:
@@ -240,9 +269,9 @@ class FileStore:
             sync_directory(self.base)
             shutil.rmtree(tombstone, ignore_errors=True)
         except OSError as error:
-            raise StoreError(f"cannot delete run {run_id}: {error}") from None
+            raise StoreError(f"cannot delete run {run_id}: {error.strerror}") from None
         finally:
-            os.close(fd)
+            _close_fds(lock_fd, dir_fd)
         return True
 
     # ----------------------------------------------------------- checkpoints
@@ -290,9 +319,7 @@ class FileStore:
         more than that much history.
         """
         run_dir = self._existing_run_dir(record.run_id)
-        # Only the lock holder writes snapshots, so one fixed temporary name is
-        # safe, and a crash leaves no more than one stale temporary file.
-        _atomic_write(run_dir / SNAPSHOT_FILE, _frame(record), temp_name=".snapshot.tmp")
+        _atomic_write(run_dir / SNAPSHOT_FILE, _frame(record))
         segment = self._segments.get(record.run_id)
         if segment is not None and segment.size >= ROTATE_BYTES:
             self._close_segment(record.run_id)
@@ -301,10 +328,10 @@ class FileStore:
         """The run's snapshot, a DamagedRecord if it does not frame, or None."""
         path = self._run_dir(run_id) / SNAPSHOT_FILE
         try:
-            data = path.read_bytes()
+            data = _read_state_file(path)
         except FileNotFoundError:
             return None
-        except OSError as error:
+        except (OSError, StoreError) as error:
             return DamagedRecord(run_id=run_id, position=str(path), reason=str(error))
         if not data.endswith(b"\n"):
             return DamagedRecord(run_id=run_id, position=str(path), reason="torn: no final newline")
@@ -328,24 +355,33 @@ class FileStore:
             raise LockHeld(_held_message(run_id, held.holder))
         path = run_dir / LOCK_FILE
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            dir_fd = _open_state(run_dir, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as error:
-            raise StoreError(f"cannot open lock file {path}: {error}") from None
+            raise StoreError(f"cannot lock run {run_id}: {error.strerror}") from None
+        fd = -1
         try:
+            _flock_or_held(dir_fd, run_id, run_dir)
+            fd = _open_state(path, os.O_RDWR | os.O_CREAT)
+            # the lock file is flock'ed too, so a release before this one (which
+            # locked only the file) still excludes this one and the other way round
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise LockHeld(_held_message(run_id, _read_holder_waiting(fd))) from None
             # A concurrent delete_run may have moved the directory away between
             # open and flock; then this lock guards nothing.
-            if os.fstat(fd).st_ino != _inode(path):
+            if os.fstat(dir_fd).st_ino != _inode(run_dir):
                 raise StoreError(f"run {run_id} was deleted while its lock was being taken")
             previous = _parse_holder(_read_fd(fd))
             _write_fd(fd, _holder_json(holder))
+            _remove_stale_temporaries(run_dir)
+        except OSError as error:
+            _close_fds(fd, dir_fd)
+            raise StoreError(f"cannot lock run {run_id} ({path}): {error.strerror}") from None
         except BaseException:
-            os.close(fd)
+            _close_fds(fd, dir_fd)
             raise
-        self._locks[run_id] = _HeldLock(fd=fd, holder=holder)
+        self._locks[run_id] = _HeldLock(fd=fd, holder=holder, dir_fd=dir_fd)
         # Another holder may have appended (and rotated segments) since this
         # instance last did: find the journal's end afresh.
         self._close_segment(run_id)
@@ -365,7 +401,7 @@ class FileStore:
         except OSError as error:
             raise StoreError(f"cannot release the lock of run {run_id}: {error}") from None
         finally:
-            os.close(held.fd)
+            _close_lock(held)
 
     def close(self) -> None:
         """Close journal segments and release every lock still held."""
@@ -391,12 +427,15 @@ class FileStore:
             or "\0" in run_id
         ):
             raise StoreError(f"invalid run id {run_id!r}")
+        if len(run_id) > MAX_RUN_ID:
+            raise StoreError(f"invalid run id {run_id[:20]!r}...: longer than {MAX_RUN_ID}")
         return self.base / run_id
 
     def _existing_run_dir(self, run_id: str) -> Path:
         run_dir = self._run_dir(run_id)
-        if not (run_dir / RUN_FILE).exists():
+        if not os.path.lexists(run_dir / RUN_FILE):
             raise StoreError(f"no run {run_id} in {self.base}")
+        _check_run_dir(run_dir)
         return run_dir
 
     def _ensure_base(self) -> None:
@@ -424,10 +463,11 @@ class FileStore:
     def _read_run_file(self, run_dir: Path) -> RunRecord | None:
         path = run_dir / RUN_FILE
         try:
-            data = json.loads(path.read_bytes())
-            return RunRecord(**data)
+            return RunRecord.from_plain(json.loads(_read_state_file(path, MAX_RUN_FILE_BYTES)))
         except FileNotFoundError:
             return None
+        except RecursionError:
+            raise StoreError(f"cannot read {path}: nested too deeply") from None
         except (OSError, ValueError, TypeError) as error:
             raise StoreError(f"cannot read {path}: {error}") from None
 
@@ -453,7 +493,7 @@ class FileStore:
             run_dir / f"{SEGMENT_PREFIX}{record.seq}{SEGMENT_SUFFIX}" if rotate else segments[-1][1]
         )
         try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            fd = _open_state(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         except OSError as error:
             raise StoreError(f"cannot open journal {path}: {error}") from None
         try:
@@ -485,10 +525,10 @@ class FileStore:
         pending: list[DamagedRecord] = []
         for _, path in segments:
             try:
-                handle = open(path, "rb")  # noqa: SIM115 - a with block would hide the open errors
+                handle = os.fdopen(_open_state(path, os.O_RDONLY), "rb")
             except FileNotFoundError:
                 continue  # deleted since listing
-            except OSError as error:
+            except (OSError, StoreError) as error:
                 pending.append(DamagedRecord(run_id, str(path), str(error)))
                 continue
             with handle:
@@ -597,11 +637,15 @@ def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
 def _snapshot_seq(path: Path) -> int | None:
     """The snapshot's seq, from the first bytes of its line only."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(32)
-        return int(head.split(b" ", 1)[0])
+        fd = _open_state(path, os.O_RDONLY)
+    except (OSError, StoreError):
+        return None
+    try:
+        return int(os.read(fd, 32).split(b" ", 1)[0])
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
 
 
 def _file_size(path: Path) -> int:
@@ -613,7 +657,7 @@ def _file_size(path: Path) -> int:
 
 def _repair(path: Path) -> None:
     """Cut a torn tail off a segment that will not be appended to any more."""
-    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    fd = _open_state(path, os.O_RDWR)
     try:
         _cut_torn_tail(fd)
     finally:
@@ -660,16 +704,90 @@ def _mkdirs(path: Path) -> None:
         raise StoreError(f"cannot create directory {path}: {error}") from None
 
 
-def _atomic_write(
-    path: Path, data: bytes, mode: int = _FILE_MODE, temp_name: str | None = None
-) -> None:
-    """Write ``path`` so that a crash leaves either the old or the new content."""
+def _atomic_write(path: Path, data: bytes, mode: int = _FILE_MODE) -> None:
+    """Write ``path`` so that a crash leaves either the old or the new content.
+
+    The temporary file has an unpredictable name and is created exclusively, so a
+    link planted in its place cannot redirect the write.
+    """
     try:
-        atomic_write(path, data, mode, temp_name)
+        atomic_write(path, data, mode)
     except OSError as error:
         if error.errno == errno.ENOENT:
             raise StoreError(f"cannot write {path}: its directory does not exist") from None
         raise StoreError(f"cannot write {path}: {error}") from None
+
+
+def _open_state(path: Path, flags: int) -> int:
+    """Open a state file (or the run directory) without following a link to it.
+
+    Opens never block (a FIFO planted as a state file is refused, not waited on)
+    and what is opened must be what maverick makes: a regular file, or a
+    directory when ``O_DIRECTORY`` is asked for.
+
+    :raises StoreError: for a link or anything else maverick did not write.
+    :raises OSError: for the other failures (FileNotFoundError included).
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, _FILE_MODE)
+    except OSError as error:
+        if error.errno == errno.ELOOP or (
+            error.errno == errno.ENOTDIR and flags & os.O_DIRECTORY and os.path.islink(path)
+        ):
+            raise StoreError(
+                f"{path} is a symbolic link; maverick never makes one there, so it was "
+                "not followed (remove it)"
+            ) from None
+        raise
+    info = os.fstat(fd)
+    want = stat.S_ISDIR if flags & os.O_DIRECTORY else stat.S_ISREG
+    if not want(info.st_mode):
+        os.close(fd)
+        raise StoreError(f"{path} is not a file maverick wrote (remove it)")
+    if not flags & os.O_DIRECTORY:
+        os.set_blocking(fd, True)
+    return fd
+
+
+def _read_state_file(path: Path, limit: int | None = None) -> bytes:
+    """A whole state file, opened as :func:`_open_state` does (at most ``limit`` bytes)."""
+    fd = _open_state(path, os.O_RDONLY)
+    try:
+        if limit is not None and os.fstat(fd).st_size > limit:
+            raise StoreError(f"{path} is larger than {limit} bytes: not a file maverick wrote")
+        return _read_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    """Refuse a run directory that is a link, not a directory, or someone else's."""
+    try:
+        info = os.lstat(run_dir)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise StoreError(f"cannot inspect {run_dir}: {error.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise StoreError(
+            f"{run_dir} is a symbolic link; a run directory is never one, so it was "
+            "not followed (remove it)"
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise StoreError(f"{run_dir} is not a directory maverick made (remove it)")
+    if info.st_uid != os.geteuid():
+        raise StoreError(
+            f"{run_dir} belongs to user id {info.st_uid}, not to you; a run directory "
+            "someone else can write to is not trusted"
+        )
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Remove temporary files a crashed holder left (only the holder calls this)."""
+    for name in os.listdir(run_dir):
+        if name.startswith(".") and name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(run_dir / name)
 
 
 def _inode(path: Path) -> int:
@@ -718,6 +836,62 @@ def _parse_holder(data: bytes) -> LockHolder | None:
         )
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def _flock_or_held(dir_fd: int, run_id: str, run_dir: Path) -> None:
+    """flock the run directory; LockHeld naming the holder if another process has it."""
+    try:
+        fcntl.flock(dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = None
+        try:
+            fd = _open_state(run_dir / LOCK_FILE, os.O_RDONLY)
+        except (OSError, StoreError):
+            pass  # the lock file was removed: the holder is still known by the flock
+        else:
+            try:
+                holder = _read_holder_waiting(fd)
+            finally:
+                os.close(fd)
+        raise LockHeld(_held_message(run_id, holder or _holder_in_run_file(run_dir))) from None
+
+
+def _holder_in_run_file(run_dir: Path) -> LockHolder | None:
+    """The holder ``run.json`` names (when the lock file was removed under it)."""
+    try:
+        meta = json.loads(_read_state_file(run_dir / RUN_FILE, MAX_RUN_FILE_BYTES))["meta"]
+        holder = meta["holder"]
+        return LockHolder(pid=int(holder["pid"]), host=str(holder["host"]), acquired_at=0.0)
+    except (OSError, StoreError, ValueError, TypeError, KeyError, RecursionError):
+        return None
+
+
+def _flock_lock_file(run_dir: Path, run_id: str) -> int:
+    """flock the lock file too, as releases before this one locked only that file.
+
+    :returns: its descriptor, to keep open while the lock is needed (-1 if absent).
+    """
+    try:
+        fd = _open_state(run_dir / LOCK_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder_waiting(fd)
+        os.close(fd)
+        raise LockHeld(_held_message(run_id, holder)) from None
+    return fd
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _close_lock(held: _HeldLock) -> None:
+    _close_fds(held.fd, held.dir_fd)
 
 
 def _read_holder_waiting(fd: int) -> LockHolder | None:

@@ -300,7 +300,7 @@ class SQLiteStore:
 
     def _run_from_json(self, text: str) -> RunRecord:
         try:
-            return RunRecord(**json.loads(text))
+            return RunRecord.from_plain(json.loads(text))
         except (ValueError, TypeError) as error:
             raise StoreError(
                 f"SQLite store {self.path}: a run record is corrupt: {error}"
