@@ -178,17 +178,47 @@ class SQLiteStore:
     # ----------------------------------------------------------- checkpoints
 
     def append_checkpoint(self, record: CheckpointRecord) -> None:
-        """Insert one journal row, committed (and fsynced) by itself."""
+        """Insert one journal row, committed (and fsynced) by itself.
+
+        While this store holds the run's lock, the row goes in only if the lock row
+        still names this holder (one statement, so no other writer slips between):
+        a lock row deleted by hand and taken by a second process stops this one
+        from writing instead of interleaving two executions in one journal.
+        """
+        held = self._held.get(record.run_id)
         try:
-            self._db.execute(
+            if held is None:
+                self._db.execute(
+                    f"INSERT INTO checkpoints (project, run_id, {_RECORD_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (self.project, record.run_id, *record_values(record)),
+                )
+                return
+            inserted = self._db.execute(
                 f"INSERT INTO checkpoints (project, run_id, {_RECORD_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.project, record.run_id, *record_values(record)),
-            )
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM locks "
+                "WHERE project = ? AND run_id = ? AND pid = ? AND host = ? AND token = ?)",
+                (
+                    self.project,
+                    record.run_id,
+                    *record_values(record),
+                    self.project,
+                    record.run_id,
+                    held.pid,
+                    held.host,
+                    held.token,
+                ),
+            ).rowcount
         except sqlite3.IntegrityError:
             raise StoreError(f"no run {record.run_id} in {self.path}") from None
         except sqlite3.Error as error:
             raise self._error(f"append checkpoint {record.checkpoint_id}", error) from None
+        if not inserted:
+            raise StoreError(
+                f"run {record.run_id}: this process no longer holds the run's lock "
+                "(its lock row was removed or taken over); checkpoint "
+                f"{record.checkpoint_id} was not written"
+            )
 
     def read_checkpoints(
         self, run_id: str, after_seq: int = 0

@@ -199,3 +199,22 @@ def test_the_lock_of_a_holder_that_exited_but_was_not_reaped_is_taken_over(
 
 def _proc_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+
+
+def test_a_holder_whose_lock_row_was_taken_stops_writing(
+    store: SQLiteStore, project: Project
+) -> None:
+    store.create_run(make_run("r1"))
+    first = LockHolder.current(time.time(), token="first")
+    store.acquire_lock("r1", first)
+    store.append_checkpoint(delta("r1", 1))
+    # a user deletes the lock row; a second executor takes the run
+    with sqlite3.connect(store.path) as db:
+        db.execute("DELETE FROM locks")
+    second_store = SQLiteStore.open("sqlite:///runs.db", project)
+    second_store.acquire_lock("r1", LockHolder.current(time.time(), token="second"))
+    second_store.append_checkpoint(delta("r1", 2))
+    with pytest.raises(StoreError, match="no longer holds the run's lock"):
+        store.append_checkpoint(delta("r1", 2))
+    assert [r.seq for r in second_store.read_checkpoints("r1")] == [1, 2]
+    second_store.close()
