@@ -10,6 +10,7 @@ wrap it) and turns SIGINT, SIGTERM and SIGHUP into a clean stop.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import signal
 import threading
 import time
@@ -29,7 +30,7 @@ from maverick_core.engine.errors import (
     describe_error,
 )
 from maverick_core.engine.normalize import normalize
-from maverick_core.engine.processes import ProcessGroup
+from maverick_core.engine.processes import ProcessGroup, ProcessLedger, reap_orphans
 from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, Status, StepRecord
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ class Executor:
         self.run = run
         self.hook = run.config.pm.hook
         self.cancel = threading.Event()
-        self.processes = ProcessGroup()
+        self.ledger = _ledger_for(run)
+        self.processes = ProcessGroup(self.ledger)
         self._critical = 0
         self._pending_signal: str | None = None
         self._commit_lock = threading.Lock()
@@ -64,6 +66,8 @@ class Executor:
         started = time.monotonic()
         outputs: dict[str, Any] = {}
         error: BaseException | None = None
+        if self.ledger is not None:
+            self._reap_orphans(self.ledger)
         self.hook.workflow_start(run=run)
         try:
             with self._signals():
@@ -86,7 +90,20 @@ class Executor:
             duration=time.monotonic() - started,
         )
         self.hook.workflow_finish(run=run, outcome=outcome)
+        if self.ledger is not None:
+            self.ledger.remove()
         return outcome
+
+    def _reap_orphans(self, ledger: ProcessLedger) -> None:
+        """Stop what a SIGKILLed earlier executor of this run left running."""
+        groups = reap_orphans(ledger.path)
+        if groups:
+            shown = ", ".join(str(g) for g in groups)
+            self.hook.on_notice(
+                run=self.run,
+                message=f"terminated processes the previous attempt left running "
+                f"(process group{'s' if len(groups) > 1 else ''} {shown})",
+            )
 
     def run_workflow(self, workflow: Workflow, inputs: dict[str, Any], prefix: str) -> Any:
         """Run a workflow's steps (the top level, or a subworkflow under ``prefix``)."""
@@ -317,3 +334,14 @@ class Executor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _ledger_for(run: Run) -> ProcessLedger | None:
+    """A resumable run records its process groups under ``.maverick/processes/``."""
+    if not run.config.options.get("resumable"):
+        return None
+    from maverick_core.engine.config import state_dir
+
+    # a store may accept run ids that are not file names
+    name = hashlib.sha256(run.run_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return ProcessLedger(state_dir(run.config.root) / "processes" / f"{name}.json")

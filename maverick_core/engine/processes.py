@@ -5,12 +5,20 @@ and ``gh``) goes through :func:`run_process`: the child leads its own session, s
 timeout kills its whole process tree, and it is tracked by the run's
 :class:`ProcessGroup`, so an interrupted run (SIGINT, SIGTERM, SIGHUP) stops every
 tree it started instead of leaving orphans behind.
+
+A SIGKILLed maverick cannot stop anything, so a resumable run also keeps a
+:class:`ProcessLedger`: the process groups it started, written to a file as each
+starts. The next executor of the run (``--resume``, which holds the lock, so the
+previous holder is gone) terminates the groups still alive before running any step
+(:func:`reap_orphans`), so the work never runs twice at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -31,25 +39,41 @@ if TYPE_CHECKING:
 DRAIN_AFTER_KILL = 5.0
 
 
-class ProcessGroup:
-    """Child processes of the run, terminated together when it is interrupted."""
+MARKER_ENV = "MAVERICK_PROCESS_MARK"
+"""Set in every child of a resumable run: how a later resume recognises its orphans."""
 
-    def __init__(self) -> None:
+
+class ProcessGroup:
+    """Child processes of the run, terminated together when it is interrupted.
+
+    :param ledger: where the run records its process groups so a later resume can
+        stop them if this process is SIGKILLed (None: not recorded).
+    """
+
+    def __init__(self, ledger: ProcessLedger | None = None) -> None:
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen[bytes]] = set()
+        self.ledger = ledger
 
     def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start a process in its own session so the whole tree can be signalled."""
         kwargs.setdefault("start_new_session", True)
+        if self.ledger is not None:
+            env = kwargs.get("env")
+            kwargs["env"] = {**(os.environ if env is None else env), MARKER_ENV: self.ledger.mark}
         proc: subprocess.Popen[bytes] = subprocess.Popen(*args, **kwargs)
         with self._lock:
             self._procs.add(proc)
+            if self.ledger is not None:
+                self.ledger.record(self._procs)
         return proc
 
     def forget(self, proc: subprocess.Popen[bytes]) -> None:
         """Stop tracking a finished process."""
         with self._lock:
             self._procs.discard(proc)
+            if self.ledger is not None:
+                self.ledger.record(self._procs)
 
     def terminate_all(self, grace: float = 3.0) -> None:
         """SIGTERM every live process group, then SIGKILL what is left after ``grace``."""
@@ -193,6 +217,113 @@ def run_process(
         (err or b"").decode("utf-8", "replace"),
         timed_out,
     )
+
+
+class ProcessLedger:
+    """The process groups a run has started, kept in a file while they run.
+
+    Each entry is a group id with its leader's start time; every child also carries
+    :data:`MARKER_ENV` set to :attr:`mark`, so a group is recognised as the run's
+    even after its leader exited or its id was reused by an unrelated process.
+
+    :param path: the ledger file (one per run, on this machine).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.mark = secrets.token_hex(8)
+
+    def record(self, procs: set[subprocess.Popen[bytes]]) -> None:
+        """Replace the file with ``procs`` (no fsync: a machine crash kills them too)."""
+        entries = [
+            {"pgid": proc.pid, "start": _start_time(proc.pid), "mark": self.mark} for proc in procs
+        ]
+        with contextlib.suppress(OSError):
+            if not self.path.parent.is_dir():
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                # run state, never to be committed, whatever ignores the parent
+                (self.path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
+            temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(entries, handle)
+            os.replace(temp, self.path)
+
+    def remove(self) -> None:
+        """The run's processes are gone: forget the file."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def _start_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def reap_orphans(path: Path, grace: float = 3.0) -> list[int]:
+    """Terminate the process groups a previous executor of the run left in ``path``.
+
+    Only groups that are still the run's are signalled: a member carries the run's
+    mark in its environment, or the leader is the very process recorded (same pid
+    and start time). SIGTERM first, SIGKILL after ``grace`` seconds, then wait until
+    they are gone. The ledger file is removed.
+
+    :returns: the group ids that were terminated.
+    """
+    import psutil
+
+    try:
+        data = path.read_text(encoding="utf-8")
+        entries = json.loads(data)
+        if not isinstance(entries, list):
+            entries = []
+    except (OSError, ValueError):
+        entries = []
+    groups: list[int] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("pgid"), int):
+            continue
+        pgid, start, mark = entry["pgid"], entry.get("start"), entry.get("mark")
+        if pgid > 1 and _is_ours(psutil, pgid, start, mark):
+            groups.append(pgid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 10.0)
+        while any(_members(psutil, pgid) for pgid in groups) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return groups
+
+
+def _members(psutil: Any, pgid: int) -> list[Any]:
+    """The live (not zombie) processes of group ``pgid``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def _is_ours(psutil: Any, pgid: int, start: Any, mark: Any) -> bool:
+    for proc in _members(psutil, pgid):
+        try:
+            if proc.pid == pgid and start is not None and proc.create_time() == start:
+                return True
+            if isinstance(mark, str) and proc.environ().get(MARKER_ENV) == mark:
+                return True
+        except psutil.Error:
+            continue
+    return False
 
 
 def kill_tree(proc: subprocess.Popen[bytes], sig: int) -> None:
