@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from maverick_core.engine.errors import LockHeld, MaverickError
+from maverick_core.engine.errors import LockHeld, MaverickError, StoreError
 from maverick_core.engine.run import Status
 from maverick_core.engine.storage import RUN_STATUSES
 
@@ -176,7 +176,7 @@ def show_run(run_id: str, as_json: bool, store: str | None) -> None:
         )
     )
     holder = record.meta.get("holder")
-    if record.status == Status.RUNNING and holder:
+    if record.status == Status.RUNNING and _is_holder(holder):
         click.echo(
             f"executed by pid {holder['pid']} on host {holder['host']} since "
             f"{_when(holder['since'])} (if that process is gone, --resume takes the run over)"
@@ -255,6 +255,16 @@ def _show_agent_calls(calls: list[dict[str, Any]]) -> None:
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
 
 
+def _is_holder(holder: Any) -> bool:
+    """True for the holder meta maverick writes (a run record's meta is free-form)."""
+    return (
+        isinstance(holder, dict)
+        and isinstance(holder.get("pid"), int)
+        and isinstance(holder.get("host"), str)
+        and isinstance(holder.get("since"), int | float)
+    )
+
+
 @runs.command("delete")
 @click.argument("run_ids", nargs=-1, required=True, shell_complete=_complete_run_ids)
 @store_option
@@ -309,7 +319,7 @@ def prune_runs(older_than: str, keep: int, dry_run: bool, store: str | None) -> 
     """
     cutoff = time.time() - parse_age(older_than)
     opened = _store(store)
-    deleted = 0
+    deleted = failed = 0
     try:
         seen: dict[str, int] = {}
         doomed: list[str] = []
@@ -328,6 +338,11 @@ def prune_runs(older_than: str, keep: int, dry_run: bool, store: str | None) -> 
             except LockHeld as exc:
                 click.echo(f"kept {run_id}: {exc}", err=True)
                 continue
+            except MaverickError as exc:
+                # one run that cannot be removed (a read-only store) does not stop the rest
+                click.echo(f"kept {record.run_id}: {exc}", err=True)
+                failed += 1
+                continue
             deleted += 1
             click.echo(f"deleted {run_id}")
     finally:
@@ -335,6 +350,8 @@ def prune_runs(older_than: str, keep: int, dry_run: bool, store: str | None) -> 
     if not dry_run:
         click.echo(f"{deleted} run{'s' if deleted != 1 else ''} deleted")
     sys.stdout.flush()
+    if failed:
+        raise StoreError(f"{failed} run{'s' if failed != 1 else ''} could not be deleted")
 
 
 def _attempt_line(attempt: dict[str, Any]) -> str:
