@@ -284,3 +284,29 @@ def test_an_unused_project_is_unharmed(project: Path) -> None:
     assert_handled(code, output)
     code, output = maverick(project, "schema")
     assert_handled(code, output)
+
+
+def test_a_full_disk_while_the_lock_is_taken_leaves_no_run_running(project: Path) -> None:
+    mount = project.parent / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        (mount / "runs").mkdir()
+        info = os.statvfs(mount)
+        # room for run.json (one page), none for the lock holder written after it
+        (mount / "filler").write_bytes(b"x" * (info.f_bavail * info.f_frsize - 4096))
+        store = f"file:{mount / 'runs'}"
+        code, output = maverick(project, "run", "good.yaml", "--store", store)
+        assert_handled(code, output, errors_expected=True)
+        assert "No space left on device" in output
+        assert list((mount / "runs").iterdir()) == []
+        code, output = maverick(project, "runs", "list", "--store", store)
+        assert (code, output.strip()) == (0, "no runs")
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
