@@ -102,8 +102,8 @@ class StepRecord:
         if not isinstance(plain, dict):
             raise ValueError(f"a step record is a mapping, got {type(plain).__name__}")
         status = plain.get("status")
-        if not isinstance(status, str):
-            raise ValueError(f"step record field 'status' is {status!r}, not a string")
+        if not isinstance(status, str) or status not in Status.__members__.values():
+            raise ValueError(f"step record field 'status' is {status!r}, not a step status")
         error = plain.get("error")
         if error is not None and not isinstance(error, str):
             raise ValueError(f"step record field 'error' is {type(error).__name__}, not a string")
