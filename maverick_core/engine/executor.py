@@ -344,4 +344,4 @@ def _ledger_for(run: Run) -> ProcessLedger | None:
 
     # a store may accept run ids that are not file names
     name = hashlib.sha256(run.run_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return ProcessLedger(state_dir(run.config.root) / "processes" / f"{name}.json")
+    return ProcessLedger(state_dir(run.config.root, "processes") / f"{name}.json")

@@ -239,10 +239,6 @@ class ProcessLedger:
             {"pgid": proc.pid, "start": _start_time(proc.pid), "mark": self.mark} for proc in procs
         ]
         with contextlib.suppress(OSError):
-            if not self.path.parent.is_dir():
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                # run state, never to be committed, whatever ignores the parent
-                (self.path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
             temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w") as handle:

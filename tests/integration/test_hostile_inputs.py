@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import maverick_executable
 from maverick_core.builtin.filestore.store import FileStore
 from maverick_core.engine.storage import Project, make_record
+from maverick_core.testing import maverick_executable
 
 GOOD = """\
 version: "1.0"

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import maverick_executable
+from maverick_core.testing import maverick_executable
 
 SLOW = """\
 version: "1.0"
