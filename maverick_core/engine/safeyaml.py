@@ -46,15 +46,17 @@ class Limits:
     :ivar max_depth: how deeply collections may nest.
     """
 
-    max_bytes: int = 1 << 20
-    max_nodes: int = 100_000
+    max_bytes: int = 256 << 10
+    max_nodes: int = 20_000
     max_depth: int = 100
 
 
 WORKFLOW_LIMITS = Limits()
-"""Workflow files and ``maverick.yaml``: a thousand times the largest built-in workflow."""
+"""Workflow files and ``maverick.yaml``: some 40 times the largest built-in workflow
+(fly.yaml: 6 KiB, 383 values). PyYAML parses in pure Python, so the size bound is
+also a time bound: the worst accepted file loads in well under a second."""
 
-INPUT_LIMITS = Limits(max_bytes=1 << 20, max_nodes=10_000, max_depth=50)
+INPUT_LIMITS = Limits(max_bytes=256 << 10, max_nodes=10_000, max_depth=50)
 """One ``-i`` value: it is stored in the run record, so it is kept smaller."""
 
 
@@ -131,6 +133,15 @@ class BoundedLoader(
         self._depth = 0
         self._weights: dict[int, int] = {}
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner looks ahead over every open '[' or '{' before the composer sees
+        # the first, at a cost quadratic in their number: bound it where they are read.
+        if self.flow_level >= self.limits.max_depth:
+            raise YAMLLimitError(
+                f"nested more than {self.limits.max_depth} levels deep", self.get_mark()
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
     def _charge(self, count: int, mark: yaml.Mark | None) -> None:
         self._charged += count
         if self._charged > self.limits.max_nodes:
@@ -184,8 +195,14 @@ def bounded_loader(limits: Limits) -> type[BoundedLoader]:
     return type("BoundedLoader", (BoundedLoader,), {"limits": limits})
 
 
+def _check_size(text: str, limits: Limits) -> None:
+    if len(text) > limits.max_bytes:
+        raise YAMLLimitError(f"the text is longer than {limits.max_bytes} characters", None)
+
+
 def compose(text: str, limits: Limits = WORKFLOW_LIMITS) -> Node | None:
     """The document's node tree, within ``limits`` (yaml errors propagate)."""
+    _check_size(text, limits)
     loader = bounded_loader(limits)(text)
     try:
         node: Node | None = loader.get_single_node()
@@ -196,6 +213,7 @@ def compose(text: str, limits: Limits = WORKFLOW_LIMITS) -> Node | None:
 
 def load(text: str, limits: Limits = WORKFLOW_LIMITS) -> Any:
     """The document as plain data, within ``limits`` (yaml errors propagate)."""
+    _check_size(text, limits)
     loader = bounded_loader(limits)(text)
     try:
         return loader.get_single_data()
@@ -209,6 +227,7 @@ def located(exc: yaml.YAMLError, filename: str) -> DefinitionError:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         location = Location(filename, mark.line + 1, mark.column + 1) if mark else None
+        location = location or Location(filename, 1, 1)
         prefix = "" if isinstance(exc, YAMLLimitError) else "invalid YAML: "
         return DefinitionError(f"{prefix}{problem}", location)
     return DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1))
