@@ -209,12 +209,13 @@ def read_input_file(workflow: Workflow, file: str) -> dict[str, Any]:
     """
     from maverick_core.engine.errors import DefinitionError, DefinitionErrors, Location
 
+    # bounded like a workflow file: a FIFO, an alias bomb or deep nesting is a located error
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"--input-file {file}: cannot read it ({exc.strerror})") from None
+        text = safeyaml.read_text(Path(file))
+    except DefinitionError as exc:
+        raise InputError(f"--input-file {file}: cannot read it ({exc.reason})") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = safeyaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
@@ -228,7 +229,7 @@ def read_input_file(workflow: Workflow, file: str) -> dict[str, Any]:
             f"{file}:{start.line + 1}:{start.column + 1}: expected a mapping of input names "
             "to values"
         )
-    loader = yaml.SafeLoader("")
+    loader = safeyaml.BoundedLoader("")
     values: dict[str, Any] = {}
     errors: list[DefinitionError] = []
     for key_node, value_node in root.value:
