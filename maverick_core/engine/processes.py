@@ -61,6 +61,11 @@ class ProcessGroup:
         if self.ledger is not None:
             env = kwargs.get("env")
             kwargs["env"] = {**(os.environ if env is None else env), MARKER_ENV: self.ledger.mark}
+            if not self.ledger.path.exists():
+                # the mark is on disk before any child carries it: a kill right after
+                # the start still leaves the child findable
+                with self._lock:
+                    self.ledger.record(self._procs)
         proc: subprocess.Popen[bytes] = subprocess.Popen(*args, **kwargs)
         with self._lock:
             self._procs.add(proc)
@@ -222,9 +227,10 @@ def run_process(
 class ProcessLedger:
     """The process groups a run has started, kept in a file while they run.
 
-    Each entry is a group id with its leader's start time; every child also carries
-    :data:`MARKER_ENV` set to :attr:`mark`, so a group is recognised as the run's
-    even after its leader exited or its id was reused by an unrelated process.
+    The file holds the run's :attr:`mark` (written before the first child starts) and
+    each group id with its leader's start time; every child carries
+    :data:`MARKER_ENV` set to the mark, so its group is recognised as the run's even
+    after its leader exited, before it was listed, or when its id was reused.
 
     :param path: the ledger file (one per run, on this machine).
     """
@@ -235,9 +241,10 @@ class ProcessLedger:
 
     def record(self, procs: set[subprocess.Popen[bytes]]) -> None:
         """Replace the file with ``procs`` (no fsync: a machine crash kills them too)."""
-        entries = [
-            {"pgid": proc.pid, "start": _start_time(proc.pid), "mark": self.mark} for proc in procs
-        ]
+        entries = {
+            "mark": self.mark,
+            "groups": [{"pgid": proc.pid, "start": _start_time(proc.pid)} for proc in procs],
+        }
         with contextlib.suppress(OSError):
             temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -273,19 +280,32 @@ def reap_orphans(path: Path, grace: float = 3.0) -> list[int]:
     import psutil
 
     try:
-        data = path.read_text(encoding="utf-8")
-        entries = json.loads(data)
-        if not isinstance(entries, list):
-            entries = []
+        ledger = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        entries = []
-    groups: list[int] = []
-    for entry in entries:
+        ledger = None
+    if not isinstance(ledger, dict):
+        ledger = {}
+    mark = ledger.get("mark")
+    entries = ledger.get("groups")
+    groups: set[int] = set()
+    for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or not isinstance(entry.get("pgid"), int):
             continue
-        pgid, start, mark = entry["pgid"], entry.get("start"), entry.get("mark")
+        pgid, start = entry["pgid"], entry.get("start")
         if pgid > 1 and _is_ours(psutil, pgid, start, mark):
-            groups.append(pgid)
+            groups.add(pgid)
+    if isinstance(mark, str):
+        # a child started just before the kill (not yet in "groups"), or one that
+        # left its group, is found by the mark in its environment
+        own = os.getpgrp()
+        for proc in psutil.process_iter():
+            try:
+                if proc.environ().get(MARKER_ENV) == mark:
+                    pgid = os.getpgid(proc.pid)
+                    if pgid > 1 and pgid != own:
+                        groups.add(pgid)
+            except (OSError, psutil.Error):
+                continue
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pgid in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -295,7 +315,7 @@ def reap_orphans(path: Path, grace: float = 3.0) -> list[int]:
             time.sleep(0.05)
     with contextlib.suppress(OSError):
         os.unlink(path)
-    return groups
+    return sorted(groups)
 
 
 def _members(psutil: Any, pgid: int) -> list[Any]:

@@ -143,7 +143,9 @@ def test_an_unrelated_process_in_a_reused_group_id_is_left_alone(tmp_path: Path)
     stranger = subprocess.Popen(["sleep", "30"], start_new_session=True)
     try:
         ledger = tmp_path / "ledger.json"
-        ledger.write_text(f'[{{"pgid": {stranger.pid}, "start": 1.0, "mark": "not-its-mark"}}]')
+        ledger.write_text(
+            f'{{"mark": "not-its-mark", "groups": [{{"pgid": {stranger.pid}, "start": 1.0}}]}}'
+        )
         assert reap_orphans(ledger, grace=0.1) == []
         assert stranger.poll() is None
         assert not ledger.exists()
