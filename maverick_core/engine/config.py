@@ -13,7 +13,7 @@ import attrs
 
 from maverick_core.engine import safeyaml
 from maverick_core.engine.durability import ENV_VAR, set_durability
-from maverick_core.engine.errors import MaverickError, StepFailed
+from maverick_core.engine.errors import DefinitionError, MaverickError, StepFailed
 from maverick_core.engine.processes import run_process
 from maverick_core.engine.stash import Stash
 from maverick_core.engine.storage import Project

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import yaml
 from yaml.events import AliasEvent
-from yaml.nodes import Node
 
 from maverick_core.engine.errors import DefinitionError, Location
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from yaml.nodes import Node
 
 INT_LIMIT = 1 << 63
 """Integers must lie strictly within ±2**63: what every store and serializer keeps exactly."""

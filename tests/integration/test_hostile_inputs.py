@@ -14,14 +14,17 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from maverick_core.builtin.filestore.store import FileStore
 from maverick_core.engine.storage import Project, make_record
 from maverick_core.testing import maverick_executable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 GOOD = """\
 version: "1.0"

@@ -14,8 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +22,10 @@ from maverick_core.builtin.filestore.store import FileStore
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import delta, make_run
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -23,6 +23,9 @@ from maverick_core.engine.config import origin_url, read_settings
 from maverick_core.engine.dsl.loader import load_workflow, load_workflow_text
 from maverick_core.engine.dsl.model import BUILTIN_STEP_MODELS
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
