@@ -31,7 +31,7 @@ from maverick_core.engine.errors import (
 )
 from maverick_core.engine.normalize import normalize
 from maverick_core.engine.processes import ProcessGroup, ProcessLedger, reap_orphans
-from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, Status, StepRecord
+from maverick_core.engine.run import RESUMABLE, CheckpointInfo, Run, RunOutcome, Status, StepRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -338,7 +338,7 @@ class Executor:
 
 def _ledger_for(run: Run) -> ProcessLedger | None:
     """A resumable run records its process groups under ``.maverick/processes/``."""
-    if not run.config.options.get("resumable"):
+    if not run.stash.get(RESUMABLE, False):
         return None
     from maverick_core.engine.config import state_dir
 

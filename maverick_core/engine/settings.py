@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 import yaml
 
+from maverick_core.engine import safeyaml
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors, Location, PluginError
 
 if TYPE_CHECKING:
@@ -135,7 +136,8 @@ def parse_settings(text: str, filename: str) -> SettingsFile:
     """
     settings = SettingsFile(filename)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # bounded: flow nesting, expanded size and integers are limited while parsing
+        node = safeyaml.compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         location = Location(filename, mark.line + 1, mark.column + 1) if mark else None
@@ -162,7 +164,7 @@ class _Builder:
 
     def __init__(self, settings: SettingsFile) -> None:
         self.settings = settings
-        self.constructor = yaml.SafeLoader("")
+        self.constructor = safeyaml.BoundedLoader("")
         self.count = 0
 
     def location(self, mark: yaml.Mark) -> Location:
