@@ -67,7 +67,9 @@ def test_sigkill_right_after_a_checkpoint_commit_restores_that_checkpoint(harnes
     assert killed.returncode == -signal.SIGKILL
     run = harness.latest_run()
     show = harness.show(run["run_id"])
-    assert len([c for c in show["checkpoints"] if "seq" in c]) == 5
+    # after_checkpoint runs outside the commit lock: the parallel loop's other worker
+    # may commit one more checkpoint before the SIGKILL lands, never two
+    assert len([c for c in show["checkpoints"] if "seq" in c]) in (5, 6)
     committed = harness.committed_leaf_steps(run["run_id"])
     assert sum(1 for p in committed if p.startswith("par[")) >= 2
 
