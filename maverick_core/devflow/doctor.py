@@ -26,6 +26,7 @@ from maverick_core.api import (
     Config,
     MaverickError,
     RunRecord,
+    Status,
     StepFailed,
     open_store,
 )
@@ -230,10 +231,16 @@ def store_writable(config: Config) -> Check:
         store = open_store(config.pm, str(url), config.project)
         try:
             now = time.time()
-            record = RunRecord(probe, "doctor", "doctor", config.project.name, "probe", now, now)
+            # a valid record (stores check what they read back); a completed run is
+            # never resumed, and it is deleted at once
+            record = RunRecord(
+                probe, "doctor", "doctor", config.project.name, Status.COMPLETED, now, now
+            )
             store.create_run(record)
-            found = store.get_run(probe) is not None
-            store.delete_run(probe)
+            try:
+                found = store.get_run(probe) is not None
+            finally:
+                store.delete_run(probe)
         finally:
             store.close()
     except (MaverickError, OSError, StepFailed) as exc:
