@@ -90,3 +90,9 @@ def test_plugins_lists_hooks_and_only_with_verbose_what_each_provides(cli) -> No
     assert "    step types: checkpoint, python, shell" in verbose
     assert "    step types: agent, validate" in verbose
     assert "    settings: agents, budget, github, issues, provider, review, validation" in verbose
+
+
+def test_help_loads_no_reporter(project: Path) -> None:
+    # the terminal plugin's reporters (and the engine modules they need) load only when
+    # a command configures a run; --help is the command users time
+    assert "maverick_core.builtin.terminal.reporter" not in imported_modules(project, "--help")

@@ -1,4 +1,4 @@
-"""The terminal reporter: the only plugin that prints during a run.
+"""The terminal and JSON reporters of the ``terminal`` plugin (see its ``__init__``).
 
 Like pytest's terminal reporter it is an ordinary plugin (block it with
 ``-p no:terminal``). ``--quiet`` prints only problems and the summary;
@@ -10,7 +10,6 @@ JSON-encoded, so no escaped or split form of a secret reaches the output.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -489,20 +488,3 @@ class JsonReporter:
         elif run.stash.get(RESUMABLE, False) and not outcome.usage_error:
             fields["resume_command"] = resume_command(run)
         self.emit("workflow_finish", run, **fields)
-
-
-@hookimpl
-def configure(config: Config) -> None:
-    """Register the reporter that fits the options (--json, --quiet).
-
-    It is registered like any plugin (``add_plugin``), so ``configure`` being
-    historic reaches it too, and it is listed among the run's plugins.
-    """
-    from maverick_core.engine.pluginmanager import PluginInfo
-
-    reporter: object
-    if config.options.get("json"):
-        reporter = JsonReporter(sys.stdout)
-    else:
-        reporter = TerminalReporter(config, sys.stdout, bool(config.options.get("quiet")))
-    config.pm.add_plugin(reporter, PluginInfo("terminalreporter", "built-in", __name__))
