@@ -258,15 +258,7 @@ in the order of :func:`record_values` and :func:`record_from_row`."""
 
 def record_values(record: CheckpointRecord) -> tuple[Any, ...]:
     """A record's values in :data:`RECORD_COLUMNS` order, for an ``INSERT``."""
-    return (
-        record.seq,
-        record.checkpoint_id,
-        record.kind,
-        record.created_at,
-        record.serializer,
-        record.payload,
-        record.checksum,
-    )
+    return tuple(getattr(record, column) for column in RECORD_COLUMNS)
 
 
 def record_from_row(
@@ -288,16 +280,8 @@ def record_from_row(
         and all(type(v) is str for v in (checkpoint_id, kind, serializer, checksum))
     ):
         return DamagedRecord(run_id, position, "a column holds a value of the wrong type")
-    return CheckpointRecord(
-        run_id=run_id,
-        seq=seq,
-        checkpoint_id=checkpoint_id,
-        kind=kind,
-        created_at=created_at,
-        serializer=serializer,
-        payload=payload,
-        checksum=checksum,
-    )
+    values = (seq, checkpoint_id, kind, created_at, serializer, payload, checksum)
+    return CheckpointRecord(run_id=run_id, **dict(zip(RECORD_COLUMNS, values, strict=True)))
 
 
 @runtime_checkable
