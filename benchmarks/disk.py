@@ -58,7 +58,7 @@ def atomic_replace_seconds(directory: Path, record_size: int, count: int) -> flo
     times: list[float] = []
     for index in range(count + 5):
         started = time.perf_counter()
-        atomic_write(target, record, temp_name=target.name + ".tmp")
+        atomic_write(target, record)
         if index >= 5:  # the first few create the files: warm-up, off the record
             times.append(time.perf_counter() - started)
     target.unlink()
