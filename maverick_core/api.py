@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from maverick_core.engine.config import Config, open_project, origin_url, state_dir
     from maverick_core.engine.context import Scope, StepContext, StepType
     from maverick_core.engine.discovery import load_named_workflow
+    from maverick_core.engine.dsl.diagram import mermaid_node_id, workflow_mermaid
     from maverick_core.engine.dsl.model import (
         Condition,
         Count,
@@ -134,6 +135,9 @@ _EXPORTS: dict[str, str] = {
     "Text": "maverick_core.engine.dsl.model",
     "Workflow": "maverick_core.engine.dsl.model",
     "load_named_workflow": "maverick_core.engine.discovery",
+    # diagrams
+    "mermaid_node_id": "maverick_core.engine.dsl.diagram",
+    "workflow_mermaid": "maverick_core.engine.dsl.diagram",
     "environment_inputs": "maverick_core.engine.inputs",
     "parse_value": "maverick_core.engine.inputs",
     # durable writes, for stores
@@ -289,6 +293,7 @@ __all__ = [
     "load_named_workflow",
     "make_record",
     "mask_active",
+    "mermaid_node_id",
     "money",
     "open_project",
     "open_store",
@@ -307,6 +312,7 @@ __all__ = [
     "sync_file",
     "tokens",
     "walk_plain",
+    "workflow_mermaid",
 ]
 
 

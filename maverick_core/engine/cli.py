@@ -495,12 +495,26 @@ def workflows_list(as_json: bool) -> None:
 
 @workflows.command("show")
 @click.argument("name", shell_complete=_complete_workflows)
-def workflows_show(name: str) -> None:
-    """Print a workflow's file."""
+@click.option(
+    "--mermaid",
+    is_flag=True,
+    help="Print a Mermaid flowchart of the workflow instead: steps in order, loops and "
+    "subworkflows as groups, branches as decisions, conditions on the edges, checkpoints "
+    "as flags (paste it into a ```mermaid block).",
+)
+def workflows_show(name: str, mermaid: bool) -> None:
+    """Print a workflow's file (NAME is a workflow name or a path to a YAML file)."""
     from maverick_core.engine.discovery import find_workflow
     from maverick_core.engine.safeyaml import read_text
 
-    path = find_workflow(cli_state().config(), name)
+    config = cli_state().config()
+    if mermaid:
+        from maverick_core.engine.discovery import load_named_workflow
+        from maverick_core.engine.dsl.diagram import workflow_mermaid
+
+        click.echo(workflow_mermaid(load_named_workflow(config, name), config=config), nl=False)
+        return
+    path = find_workflow(config, name)
     text = read_text(path)
     click.echo(f"# {path}")
     click.echo(text, nl=False)

@@ -136,6 +136,17 @@ def load_named_workflow(config: Config, name_or_path: str) -> Workflow:
     return load_workflow(path, config.pm.registries.step_models(), expression_functions(config.pm))
 
 
+def load_called_workflow(config: Config, caller_source: str, ref: str) -> Workflow:
+    """The workflow a ``subworkflow`` step calls: a path relative to the calling file
+    (``caller_source``), or a workflow name.
+
+    :raises MaverickError: when it cannot be found or loaded.
+    """
+    if looks_like_path(ref) and caller_source:
+        return load_named_workflow(config, str(Path(caller_source).parent / ref))
+    return load_named_workflow(config, str(find_workflow(config, ref)))
+
+
 def expression_functions(pm: MaverickPluginManager) -> dict[str, Callable[..., Any]]:
     """The expression functions plugins registered, checked against the sandbox's rules.
 

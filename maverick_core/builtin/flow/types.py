@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from maverick_core.engine.discovery import find_workflow, load_named_workflow
-from maverick_core.engine.dsl.loader import looks_like_path
+from maverick_core.engine.discovery import load_called_workflow
 from maverick_core.engine.dsl.model import BranchStep, LoopStep, SubworkflowStep, Workflow
 from maverick_core.engine.errors import InputError, MaverickError, StepFailed
 from maverick_core.engine.inputs import complete_inputs
@@ -153,10 +151,7 @@ class SubworkflowStepType:
 
     def load(self, ctx: StepContext, ref: str) -> Workflow:
         """Resolve ``ref``: a path relative to the calling file, or a workflow name."""
-        caller = ctx.scope.workflow.source
         try:
-            if looks_like_path(ref) and caller:
-                return load_named_workflow(ctx.config, str(Path(caller).parent / ref))
-            return load_named_workflow(ctx.config, str(find_workflow(ctx.config, ref)))
+            return load_called_workflow(ctx.config, ctx.scope.workflow.source, ref)
         except MaverickError as exc:
             raise StepFailed(f"workflow '{ref}': {exc}") from None

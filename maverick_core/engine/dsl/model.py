@@ -144,6 +144,14 @@ class Step:
         """Steps nested inside this one (loop bodies, branch options)."""
         return []
 
+    def failure_handling(self) -> str | None:
+        """What this step does when one of its children fails, if it catches the failure.
+
+        None (the default): a child's failure fails this step. A step type that catches
+        it (``try``) says in a few words what happens instead; diagrams draw that path.
+        """
+        return None
+
 
 @attrs.frozen(kw_only=True)
 class ShellStep(Step):
