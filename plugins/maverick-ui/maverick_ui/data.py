@@ -1,0 +1,210 @@
+"""What the viewer reads: a read-only store, the runs listing and one run's page data."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from maverick_core.api import CheckpointRecord, MaverickError, RunRecord, StoreError, open_store
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from maverick_core.api import (
+        Config,
+        DamagedRecord,
+        LockHolder,
+        Store,
+    )
+
+DEFAULT_STORE = "file:"
+PAGE_SIZE = 50
+
+
+def store_url(config: Config) -> str:
+    """The store the configuration names (``--store``, ``MAVERICK_STORE``, maverick.yaml)."""
+    url = config.setting("store", env="MAVERICK_STORE", default=DEFAULT_STORE)
+    if not isinstance(url, str):
+        raise MaverickError(f"store must be a URL string, got {url!r}")
+    return url
+
+
+def display_url(url: str) -> str:
+    """The store URL without its password, fit to show on a page."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+class ReadOnlyStore:
+    """A store the viewer can only read: every writing method raises :class:`StoreError`.
+
+    The viewer and whatever it calls with this object (``describe_run``) get the read
+    methods of the real store; a write, by mistake or through a bug, fails loudly
+    instead of changing anyone's runs.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @classmethod
+    def open(cls, config: Config, url: str) -> ReadOnlyStore:
+        """Open the store at ``url`` through the plugin that provides its scheme."""
+        return cls(open_store(config.pm, url, config.project))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run's record, or None."""
+        return self._store.get_run(run_id)
+
+    def list_runs(self, workflow: str | None = None) -> list[RunRecord]:
+        """Every run (of ``workflow``), newest first."""
+        return self._store.list_runs(workflow)
+
+    def read_checkpoints(
+        self, run_id: str, after_seq: int = 0
+    ) -> Iterator[CheckpointRecord | DamagedRecord]:
+        """The run's checkpoint records in order."""
+        return self._store.read_checkpoints(run_id, after_seq)
+
+    def read_snapshot(self, run_id: str) -> CheckpointRecord | DamagedRecord | None:
+        """The run's latest snapshot, if the store keeps one."""
+        return self._store.read_snapshot(run_id)
+
+    def close(self) -> None:
+        """Close the underlying store."""
+        self._store.close()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreError("maverick ui is read-only: it never writes to the store")
+
+    def create_run(self, run: RunRecord) -> None:
+        """Refused: the viewer never writes."""
+        self._refuse(run)
+
+    def update_run(self, run: RunRecord) -> None:
+        """Refused: the viewer never writes."""
+        self._refuse(run)
+
+    def delete_run(self, run_id: str) -> bool:
+        """Refused: the viewer never writes."""
+        return bool(self._refuse(run_id))
+
+    def append_checkpoint(self, record: CheckpointRecord) -> None:
+        """Refused: the viewer never writes."""
+        self._refuse(record)
+
+    def write_snapshot(self, record: CheckpointRecord) -> None:
+        """Refused: the viewer never writes."""
+        self._refuse(record)
+
+    def acquire_lock(self, run_id: str, holder: LockHolder) -> LockHolder | None:
+        """Refused: the viewer never takes a run's lock."""
+        return self._refuse(run_id, holder)  # type: ignore[no-any-return]
+
+    def release_lock(self, run_id: str, holder: LockHolder) -> None:
+        """Refused: the viewer never holds a run's lock."""
+        self._refuse(run_id, holder)
+
+
+# ----------------------------------------------------------------------------- the runs page
+
+
+def encode_cursor(record: RunRecord) -> str:
+    """The position after ``record`` in newest-first order, as an opaque string."""
+    raw = json.dumps([record.created_at, record.run_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str] | None:
+    """The position a cursor names, or None when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, run_id = json.loads(raw)
+        return float(created_at), str(run_id)
+    except (ValueError, TypeError):
+        return None
+
+
+def runs_page(
+    store: ReadOnlyStore,
+    workflow: str | None,
+    statuses: tuple[str, ...],
+    cursor: str | None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[RunRecord], str | None]:
+    """One page of runs, newest first, and the cursor of the next page (None: last)."""
+    after = decode_cursor(cursor) if cursor else None
+    found = [
+        r
+        for r in store.list_runs(workflow)
+        if (not statuses or r.status in statuses)
+        and (after is None or (r.created_at, r.run_id) < after)
+    ]
+    found.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+    page = found[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(found) > limit else None
+    return page, next_cursor
+
+
+def _summary(record: RunRecord) -> dict[str, Any]:
+    summary = record.meta.get("summary")
+    return summary if isinstance(summary, dict) else {}
+
+
+def run_duration(record: RunRecord, now: float | None = None) -> float:
+    """Seconds the run took (over all its attempts when the store recorded them)."""
+    duration = _summary(record).get("duration")
+    if isinstance(duration, int | float):
+        return float(duration)
+    end = (now or time.time()) if record.status == "running" else record.updated_at
+    return max(end - record.created_at, 0.0)
+
+
+def run_cost(record: RunRecord) -> float | None:
+    """What the run's agent calls cost in USD, None when no call reported a cost."""
+    summary = _summary(record)
+    if "cost_usd" in summary:
+        cost = summary["cost_usd"]
+        return float(cost) if isinstance(cost, int | float) else None
+    calls = [c for c in record.meta.get("agent_calls") or [] if isinstance(c, dict)]
+    costs = [c["cost_usd"] for c in calls if isinstance(c.get("cost_usd"), int | float)]
+    return float(sum(costs)) if costs else None
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def describe(store: ReadOnlyStore, run_id: str) -> dict[str, Any] | None:
+    """Everything the run page shows about one run, as plain data; None for an unknown id."""
+    record = store.get_run(run_id)
+    if record is None:
+        return None
+    checkpoints = [
+        {"seq": c.seq, "checkpoint_id": c.checkpoint_id, "created_at": c.created_at}
+        for c in store.read_checkpoints(run_id)
+        if isinstance(c, CheckpointRecord)
+    ]
+    meta = record.meta
+    outputs = meta.get("outputs")
+    return {
+        "run_id": record.run_id,
+        "workflow": record.workflow,
+        "status": record.status,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "inputs": record.inputs,
+        "secret_inputs": record.secret_inputs,
+        "error": meta.get("error"),
+        "attempts": meta.get("attempts") if isinstance(meta.get("attempts"), list) else [],
+        "steps": [],
+        "checkpoints": checkpoints,
+        "outputs": outputs if isinstance(outputs, dict) else {},
+        "duration": run_duration(record),
+        "cost_usd": run_cost(record),
+        "resume_command": None,
+    }

@@ -1,0 +1,70 @@
+"""Run data shaped for the templates: times, values, links, the page's fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maverick_core.api import Config
+    from maverick_ui.timeline import Timeline
+
+LINK_SCHEMES = ("http", "https")
+MAX_SHOWN = 20_000
+"""Characters of one value shown on the page; the rest is cut with a note."""
+
+
+def when(stamp: Any) -> str:
+    """A timestamp as local date and time (as ``maverick runs list`` shows it)."""
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+def is_link(value: Any) -> bool:
+    """True for an http(s) URL: only those become clickable (never ``javascript:``)."""
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in LINK_SCHEMES and bool(parts.netloc)
+
+
+def pretty(value: Any) -> str:
+    """A value as text: strings as they are, anything else as indented JSON; long ones cut."""
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+    if len(text) > MAX_SHOWN:
+        return text[:MAX_SHOWN] + f"\n… ({len(text) - MAX_SHOWN} more characters not shown)"
+    return text
+
+
+def digest(value: Any) -> str:
+    """A short fingerprint of the page's data: the live view redraws when it changes."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_context(
+    described: dict[str, Any],
+    config: Config,
+    layout: Callable[..., Timeline],
+) -> dict[str, Any]:
+    """The run page's data: ``described`` plus its timeline and fingerprint."""
+    steps = [s for s in described.get("steps") or [] if isinstance(s, dict)]
+    attempts = [a for a in described.get("attempts") or [] if isinstance(a, dict)]
+    checkpoints = [c for c in described.get("checkpoints") or [] if isinstance(c, dict)]
+    context = dict(described)
+    context["digest"] = digest(described)
+    context["steps"] = steps
+    context["attempts"] = attempts
+    context["checkpoints"] = checkpoints
+    context["timeline"] = layout(attempts, steps, checkpoints)
+    context["mermaid"] = None
+    return context
