@@ -40,6 +40,7 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,14 +48,19 @@ from hypothesis import strategies as st
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.run import Status
 from maverick_core.engine.storage import (
+    MAX_QUERY_LIMIT,
     CheckpointRecord,
     DamagedRecord,
     LockHolder,
     Project,
+    QueryError,
+    RunQuery,
     RunRecord,
     Serializer,
     Store,
+    encode_cursor,
     make_record,
+    query_runs,
     record_checksum,
 )
 from maverick_core.testing._store_child import open_store_by_url, payload_for_seq
@@ -251,7 +257,7 @@ class StoreConformance:
 
     def created(self, store: Store, **changes: Any) -> RunRecord:
         """Create a run in ``store`` and return its record."""
-        run = make_run(new_run_id(), **changes)
+        run = make_run(changes.pop("run_id", None) or new_run_id(), **changes)
         store.create_run(run)
         return run
 
@@ -562,6 +568,146 @@ class StoreConformance:
         [read] = store.read_checkpoints(run.run_id)
         assert read == record
         assert store.read_snapshot(run.run_id) == record
+
+    # ------------------------------------------------------------- run listing
+
+    def test_query_runs_is_newest_first_with_the_run_id_breaking_ties(self, store: Store) -> None:
+        self.created(store, run_id="b-tie", created_at=2000.0)
+        self.created(store, run_id="a-old", created_at=1000.0)
+        self.created(store, run_id="c-new", created_at=3000.0)
+        self.created(store, run_id="a-tie", created_at=2000.0)
+        page = query_runs(store, RunQuery())
+        assert [r.run_id for r in page.runs] == ["c-new", "b-tie", "a-tie", "a-old"]
+        assert page.next_cursor is None
+
+    def test_query_runs_returns_the_records_as_stored(self, store: Store) -> None:
+        run = self.created(store, meta={"resumes": [], "note": "ünï"})
+        assert query_runs(store, RunQuery()).runs == [run]
+
+    def test_query_runs_of_an_empty_store_is_one_empty_page(self, store: Store) -> None:
+        assert query_runs(store, RunQuery()) == query_runs(store, RunQuery(statuses=("failed",)))
+        assert query_runs(store, RunQuery()).runs == []
+        assert query_runs(store, RunQuery()).next_cursor is None
+
+    def test_query_runs_filters_by_workflow(self, store: Store) -> None:
+        fly = self.created(store, workflow="fly", created_at=1000.0)
+        self.created(store, workflow="review", created_at=2000.0)
+        self.created(store, workflow="fly-2", created_at=3000.0)
+        assert query_runs(store, RunQuery(workflow="fly")).runs == [fly]
+        assert query_runs(store, RunQuery(workflow="nothing")).runs == []
+
+    def test_query_runs_filters_by_any_of_the_statuses(self, store: Store) -> None:
+        failed = self.created(store, status=Status.FAILED.value, created_at=1000.0)
+        self.created(store, status=Status.RUNNING.value, created_at=2000.0)
+        done = self.created(store, status=Status.COMPLETED.value, created_at=3000.0)
+        stopped = self.created(store, status=Status.INTERRUPTED.value, created_at=4000.0)
+        assert query_runs(store, RunQuery(statuses=("failed",))).runs == [failed]
+        both = RunQuery(statuses=("completed", "interrupted"))
+        assert query_runs(store, both).runs == [stopped, done]
+
+    def test_query_runs_filters_by_since_inclusively(self, store: Store) -> None:
+        self.created(store, created_at=1000.0)
+        edge = self.created(store, created_at=2000.0)
+        late = self.created(store, created_at=3000.0)
+        assert query_runs(store, RunQuery(since=2000.0)).runs == [late, edge]
+        assert query_runs(store, RunQuery(since=3000.5)).runs == []
+
+    def test_query_runs_combines_the_filters(self, store: Store) -> None:
+        wanted = []
+        for index in range(24):
+            run = self.created(
+                store,
+                workflow=("fly", "review", "refuel")[index % 3],
+                status=(Status.FAILED.value, Status.COMPLETED.value)[index % 2],
+                created_at=1000.0 + index,
+            )
+            if run.workflow == "fly" and run.status == "failed" and run.created_at >= 1006:
+                wanted.append(run)
+        query = RunQuery(workflow="fly", statuses=("failed",), since=1006.0, limit=2)
+        first = query_runs(store, query)
+        second = query_runs(store, attrs.evolve(query, cursor=first.next_cursor))
+        assert first.runs + second.runs == sorted(wanted, key=lambda r: -r.created_at)
+        assert second.next_cursor is None
+
+    def test_query_runs_pages_cover_every_run_once_while_runs_are_added(
+        self, store: Store, make_store: Callable[[], Store]
+    ) -> None:
+        existing = [self.created(store, created_at=1000.0 + i // 2) for i in range(23)]
+        writer = make_store()
+        seen: list[str] = []
+        cursor = None
+        for page_number in range(20):
+            page = query_runs(store, RunQuery(limit=5, cursor=cursor))
+            seen += [r.run_id for r in page.runs]
+            # a new run (newest of all, as real runs are) arrives between pages
+            self.created(writer, created_at=5000.0 + page_number)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        expected = sorted(existing, key=lambda r: (r.created_at, r.run_id), reverse=True)
+        assert seen == [r.run_id for r in expected]
+
+    def test_query_runs_ends_with_no_cursor_when_the_last_page_is_full(self, store: Store) -> None:
+        for index in range(4):
+            self.created(store, created_at=1000.0 + index)
+        first = query_runs(store, RunQuery(limit=2))
+        second = query_runs(store, RunQuery(limit=2, cursor=first.next_cursor))
+        assert len(second.runs) == 2 and second.next_cursor is None
+
+    def test_query_runs_honours_the_limit(self, store: Store) -> None:
+        for index in range(3):
+            self.created(store, created_at=1000.0 + index)
+        assert len(query_runs(store, RunQuery(limit=1)).runs) == 1
+        assert len(query_runs(store, RunQuery(limit=MAX_QUERY_LIMIT)).runs) == 3
+
+    @pytest.mark.parametrize("limit", [0, -1, MAX_QUERY_LIMIT + 1])
+    def test_query_runs_refuses_a_limit_out_of_range(self, store: Store, limit: int) -> None:
+        with pytest.raises(QueryError, match="limit"):
+            query_runs(store, RunQuery(limit=limit))
+
+    def test_query_runs_refuses_an_unknown_status(self, store: Store) -> None:
+        with pytest.raises(QueryError, match="unknown status 'done'"):
+            query_runs(store, RunQuery(statuses=("done",)))
+
+    @pytest.mark.parametrize("cursor", ["", "not a cursor", "WzEsIDEwMDQuMCwgInI0Il", "e30"])
+    def test_query_runs_refuses_a_bad_cursor(self, store: Store, cursor: str) -> None:
+        self.created(store)
+        with pytest.raises(QueryError, match="invalid cursor"):
+            query_runs(store, RunQuery(cursor=cursor))
+
+    def test_query_runs_after_a_deleted_run_s_cursor_goes_on(self, store: Store) -> None:
+        runs = [self.created(store, created_at=1000.0 + index) for index in range(4)]
+        first = query_runs(store, RunQuery(limit=2))
+        store.delete_run(first.runs[-1].run_id)
+        rest = query_runs(store, RunQuery(limit=2, cursor=first.next_cursor))
+        assert rest.runs == [runs[1], runs[0]]
+
+    def test_query_runs_shows_a_status_change_from_another_instance(
+        self, store: Store, make_store: Callable[[], Store]
+    ) -> None:
+        run = self.created(store, created_at=1000.0)
+        other = self.created(store, created_at=2000.0)
+        assert query_runs(store, RunQuery(statuses=("running",))).runs == [other, run]
+        failed = attrs.evolve(run, status=Status.FAILED.value, updated_at=run.updated_at + 1)
+        make_store().update_run(failed)
+        assert query_runs(store, RunQuery(statuses=("running",))).runs == [other]
+        assert query_runs(store, RunQuery(statuses=("failed",))).runs == [failed]
+        assert query_runs(store, RunQuery()).runs == [other, failed]
+
+    def test_query_runs_leaves_out_deleted_runs(self, store: Store) -> None:
+        gone = self.created(store, created_at=1000.0)
+        kept = self.created(store, created_at=2000.0)
+        store.delete_run(gone.run_id)
+        assert query_runs(store, RunQuery()).runs == [kept]
+        store.create_run(attrs.evolve(gone, created_at=3000.0, status=Status.FAILED.value))
+        assert [r.created_at for r in query_runs(store, RunQuery()).runs] == [3000.0, 2000.0]
+
+    def test_a_cursor_from_a_page_of_another_instance_works(
+        self, store: Store, make_store: Callable[[], Store]
+    ) -> None:
+        runs = [self.created(store, created_at=1000.0 + index) for index in range(3)]
+        cursor = encode_cursor(runs[2].created_at, runs[2].run_id)
+        assert query_runs(make_store(), RunQuery(cursor=cursor)).runs == [runs[1], runs[0]]
 
     # ------------------------------------------------------------------- locks
 

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 
 
+def run_dirs(base: Path) -> list[Path]:
+    """The run directories of a file store (its hidden entries, such as the index, left out)."""
+    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 class Harness:
     """Runs ``maverick`` on the resumable workflow in a project, like a user would.
 

@@ -21,6 +21,7 @@ import pytest
 from maverick_core.builtin.filestore.store import FileStore
 from maverick_core.engine.storage import Project, make_record
 from maverick_core.testing import maverick_executable
+from tests.integration.conftest import run_dirs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -182,7 +183,7 @@ def test_a_hostile_input_value_is_refused_or_kept_and_leaves_no_run_behind(
     code, output = maverick(project, "run", "good.yaml", "-i", value)
     assert_handled(code, output)
     checkpoints = project / ".maverick" / "checkpoints"
-    runs = [p for p in checkpoints.iterdir() if p.is_dir()] if checkpoints.exists() else []
+    runs = run_dirs(checkpoints) if checkpoints.exists() else []
     if code == 2:
         assert runs == [], output
     for run_dir in runs:
@@ -205,7 +206,7 @@ def failed_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make_failed_run(failed_project: Path, project: Path) -> Path:
     shutil.copytree(failed_project / ".maverick", project / ".maverick", symlinks=True)
-    [run_dir] = [p for p in (project / ".maverick" / "checkpoints").iterdir() if p.is_dir()]
+    [run_dir] = run_dirs(project / ".maverick" / "checkpoints")
     return run_dir
 
 
@@ -308,7 +309,7 @@ def test_a_full_disk_while_the_lock_is_taken_leaves_no_run_running(project: Path
         code, output = maverick(project, "run", "good.yaml", "--store", store)
         assert_handled(code, output, errors_expected=True)
         assert "No space left on device" in output
-        assert [p for p in (mount / "runs").iterdir() if p.is_dir()] == []
+        assert run_dirs(mount / "runs") == []
         code, output = maverick(project, "runs", "list", "--store", store)
         assert (code, output.strip()) == (0, "no runs")
     finally:

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from maverick_core.testing import maverick_executable
+from tests.integration.conftest import run_dirs
 
 SLOW = """\
 version: "1.0"
@@ -82,7 +83,7 @@ def wait_for(path: Path, text: str, timeout: float = 60) -> None:
 
 
 def only_run_dir(project: Path) -> Path:
-    [run_dir] = [p for p in (project / ".maverick" / "checkpoints").iterdir() if p.is_dir()]
+    [run_dir] = run_dirs(project / ".maverick" / "checkpoints")
     return run_dir
 
 

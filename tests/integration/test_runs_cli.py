@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.integration.conftest import run_dirs
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -106,11 +108,11 @@ def test_the_store_comes_from_the_environment_or_maverick_yaml(cli, project, wri
     write_workflow(WF.format(name="good", b="echo b"), "good.yaml")
     other = project.parent / "elsewhere"
     assert cli("run", "good.yaml", env={"MAVERICK_STORE": f"file:{other}"}).returncode == 0
-    assert len(list(other.iterdir())) == 1
+    assert len(run_dirs(other)) == 1
     assert not (project / ".maverick" / "checkpoints").exists()
     (project / "maverick.yaml").write_text(f"project: p\nstore: file:{project / 'state'}\n")
     assert cli("run", "good.yaml").returncode == 0
-    assert len(list((project / "state").iterdir())) == 1
+    assert len(run_dirs(project / "state")) == 1
     listed = json.loads(cli("runs", "list", "--json").stdout)
     assert len(listed) == 1
 

@@ -159,7 +159,8 @@ def test_run_state_is_readable_by_the_owner_only(store: FileStore, project: Proj
         if path.name != ".gitignore"
     }
     assert modes == {name: 0o700 if (project.root / name).is_dir() else 0o600 for name in modes}
-    assert len(modes) == 7  # .maverick, checkpoints, r1, run.json, journal, snapshot, lock
+    # .maverick, checkpoints, r1, run.json, journal, snapshot, lock, .index and its marker
+    assert len(modes) == 9
 
 
 # -------------------------------------------------------------------- framing

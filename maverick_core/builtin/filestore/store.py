@@ -8,6 +8,28 @@ Layout of a run (directories 0700, files 0600)::
         snapshot                 the latest snapshot, one record line, replaced atomically
         lock                     flock'ed by the holder, who is written inside as JSON
 
+Beside the runs, ``<base>/.index/`` (0700) holds one empty marker file (0600) per
+run, named ``<created_at key>-<status>-<workflow tag>-<run_id>``: the key is the
+16 hex digits of ``created_at``'s bits, ordered as the float is, and the tag the
+first 8 hex digits of the workflow name's SHA-256. A page of ``query_runs`` reads
+the two directories' names, filters and sorts the markers, and reads ``run.json``
+only for the runs on the page. ``run.json`` is the truth, the index a hint kept in
+step with it:
+
+- ``create_run`` writes ``run.json``, then the marker; a run without a marker (a
+  crash between the two, a store written before the index existed, a run created
+  by an older release) is found by comparing the names, read once and given one;
+- ``update_run`` that changes the name creates the new marker and syncs the
+  index before it replaces ``run.json``, and removes the old marker after: a crash
+  leaves two markers for the run, never one that is wrong, and a reader resolves
+  two by reading ``run.json``;
+- ``delete_run`` removes the markers after the directory; a marker whose run
+  directory is gone is removed by the next reader.
+
+A run on a page whose ``run.json`` disagrees with its marker (a status changed by
+a release older than the index) is shown as ``run.json`` says and its marker
+repaired; until a listing reads it, a status filter may miss it.
+
 The holder also flocks the run directory itself: an inode that is never replaced,
 so deleting ``lock`` (a user reading "run is being executed by pid N" may well do
 that) does not let a second process execute the run. Every state file is opened
@@ -36,11 +58,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import stat
+import struct
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -56,7 +80,11 @@ from maverick_core.engine.storage import (
     DamagedRecord,
     LockHolder,
     Project,
+    RunPage,
+    RunQuery,
     RunRecord,
+    page_of,
+    run_order_key,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +111,9 @@ MAX_RUN_ID = 200
 """The longest run id: a directory name must fit the file system's 255 bytes."""
 MAX_RUN_FILE_BYTES = 64 << 20
 """A ``run.json`` larger than this is not one maverick wrote."""
+INDEX_DIR = ".index"
+"""The directory of run markers (hidden, so releases before it skip it)."""
+_STATUSES = ("running", "failed", "interrupted", "completed")
 
 
 @attrs.define
@@ -186,10 +217,33 @@ class FileStore:
             with contextlib.suppress(OSError):
                 os.rmdir(run_dir)
             raise StoreError(str(error)) from None
+        # Not synced: a marker lost in a crash is made again from run.json.
+        with self._index(create=True) as index_fd:
+            if index_fd is not None:
+                _add_marker(index_fd, marker_name(run))
 
     def update_run(self, run: RunRecord) -> None:
-        """Replace ``run.json`` atomically; StoreError if the run does not exist."""
-        self._write_run_file(self._existing_run_dir(run.run_id), run)
+        """Replace ``run.json`` atomically; StoreError if the run does not exist.
+
+        When the run's marker changes (its status), the new marker is made durable
+        first and the old one removed after, so the index never holds only a wrong one.
+        """
+        run_dir = self._existing_run_dir(run.run_id)
+        with self._index() as index_fd:
+            new = marker_name(run)
+            if index_fd is None or _marker_exists(index_fd, new):
+                self._write_run_file(run_dir, run)
+                return
+            old = [n for n in _marker_variants(run) if n != new and _marker_exists(index_fd, n)]
+            try:
+                _add_marker(index_fd, new, strict=True)
+                _sync_fd(index_fd)
+            except OSError:
+                # without a new marker the old one would be wrong: leave none, and
+                # the next reader makes one from run.json
+                _remove_markers(index_fd, old)
+            self._write_run_file(run_dir, run)
+            _remove_markers(index_fd, old)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run record, or None."""
@@ -258,9 +312,12 @@ class FileStore:
         except FileNotFoundError:
             return False
         lock_fd = -1
+        record: RunRecord | None = None
         try:
             _flock_or_held(dir_fd, run_id, run_dir)
             lock_fd = _flock_lock_file(run_dir, run_id)
+            with contextlib.suppress(StoreError):
+                record = self._read_run_file(run_dir)
             tombstone = self.base / f".deleted-{run_id[:40]}-{secrets.token_hex(4)}"
             try:
                 os.rename(run_dir, tombstone)
@@ -272,7 +329,102 @@ class FileStore:
             raise StoreError(f"cannot delete run {run_id}: {error.strerror}") from None
         finally:
             _close_fds(lock_fd, dir_fd)
+        if record is not None:
+            # a marker left behind (a crash now) is removed by the next reader
+            with self._index() as index_fd:
+                if index_fd is not None:
+                    _remove_markers(index_fd, _marker_variants(record))
         return True
+
+    def query_runs(self, query: RunQuery) -> RunPage:
+        """One page of runs, newest first, read through the index (module docstring).
+
+        Reads the names in the store and its index, and ``run.json`` only for the
+        runs on the page, for runs without a marker (once: they are given one) and
+        for runs with two (a crash during a status change; the wrong one is
+        removed). Like :meth:`list_runs` it fills :attr:`unreadable` and
+        :attr:`incomplete`.
+
+        :raises QueryError: for a bad limit, status or cursor.
+        """
+        query.check()
+        after = query.after()
+        self.unreadable = []
+        self.incomplete = []
+        with self._index(create=True) as index_fd:
+            # The index is listed before the runs: a marker is made after its run's
+            # run.json, so a marker whose run is not listed belongs to a deleted run.
+            markers = _list_markers(index_fd)
+            try:
+                entries = [e for e in os.scandir(self.base) if not e.name.startswith(".")]
+            except FileNotFoundError:
+                return RunPage(runs=[], next_cursor=None)
+            except OSError as error:
+                raise StoreError(f"cannot list runs in {self.base}: {error}") from None
+            run_dirs = {e.name: e for e in entries if e.is_dir(follow_symlinks=False)}
+            known: dict[str, RunRecord] = {}
+            for run_id in markers.keys() - run_dirs.keys():
+                _remove_markers(index_fd, [m.name for m in markers.pop(run_id)])
+            for run_id, entry in run_dirs.items():
+                found = markers.get(run_id)
+                if found is not None and len(found) == 1:
+                    continue
+                run = self._read_for_index(entry)
+                if run is None:
+                    markers.pop(run_id, None)
+                    continue
+                known[run_id] = run
+                markers[run_id] = [_repair_markers(index_fd, run, found or [])]
+            tag = None if query.workflow is None else workflow_tag(query.workflow)
+            candidates = [
+                marker
+                for (marker,) in markers.values()
+                if (tag is None or marker.tag == tag)
+                and (not query.statuses or marker.status in query.statuses)
+                and (query.since is None or marker.created_at >= query.since)
+                and (after is None or marker.order_key < after)
+            ]
+            candidates.sort(key=lambda m: m.order_key, reverse=True)
+            return page_of(self._confirmed(candidates, known, query, index_fd), query)
+
+    def _confirmed(
+        self,
+        candidates: list[_Marker],
+        known: dict[str, RunRecord],
+        query: RunQuery,
+        index_fd: int | None,
+    ) -> Iterator[RunRecord]:
+        """The candidates' records as ``run.json`` has them, when they still match."""
+        for marker in candidates:
+            run = known.get(marker.run_id)
+            if run is None:
+                try:
+                    run = self._read_run_file(self.base / marker.run_id)
+                except StoreError as error:
+                    self.unreadable.append(str(error))
+                    continue
+            if run is None:
+                continue  # deleted since the listing
+            if marker_name(run) != marker.name:
+                # changed by a writer that does not keep the index: trust run.json
+                _repair_markers(index_fd, run, [marker])
+                if run_order_key(run) != marker.order_key or not query.matches(run):
+                    continue
+            elif query.workflow is not None and run.workflow != query.workflow:
+                continue  # another workflow with the same tag
+            yield run
+
+    def _read_for_index(self, entry: os.DirEntry[str]) -> RunRecord | None:
+        """A run's record for the index, noting an unreadable or incomplete run."""
+        try:
+            run = self._read_run_file(Path(entry.path))
+        except StoreError as error:
+            self.unreadable.append(str(error))
+            return None
+        if run is None:
+            with contextlib.suppress(OSError):
+                self.incomplete.append(IncompleteRun(entry.name, entry.stat().st_mtime))
+        return run
 
     # ----------------------------------------------------------- checkpoints
 
@@ -438,6 +590,30 @@ class FileStore:
         _check_run_dir(run_dir)
         return run_dir
 
+    @contextlib.contextmanager
+    def _index(self, create: bool = False) -> Iterator[int | None]:
+        """The index directory, open (None when it cannot be had: a read-only store).
+
+        :param create: make it when it is missing (readers build the index).
+        """
+        path = self.base / INDEX_DIR
+        fd = None
+        try:
+            if create and self.base.is_dir():
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(path, _DIR_MODE)
+            _check_run_dir(path)
+            fd = _open_state(path, os.O_RDONLY | os.O_DIRECTORY)
+        except (OSError, StoreError):
+            # none (read-only, or something planted there, which is never followed):
+            # every listing reads every run.json, slower but still correct
+            fd = None
+        try:
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
+
     def _ensure_base(self) -> None:
         if self.base.is_dir():
             return
@@ -551,6 +727,137 @@ class FileStore:
                 except OSError as error:
                     pending.append(DamagedRecord(run_id, str(path), f"cannot read: {error}"))
         yield from pending
+
+
+# ------------------------------------------------------------------- index
+
+_SIGN = 1 << 63
+_ALL_BITS = (1 << 64) - 1
+
+
+@attrs.frozen
+class _Marker:
+    """A parsed index entry: what a listing filters and sorts by."""
+
+    name: str
+    created_at: float
+    status: str
+    tag: str
+    run_id: str
+
+    @property
+    def order_key(self) -> tuple[float, str]:
+        return (self.created_at, self.run_id)
+
+
+def time_key(created_at: float) -> str:
+    """16 hex digits that sort as the float does (its bits, sign folded in)."""
+    (bits,) = struct.unpack(">Q", struct.pack(">d", created_at))
+    bits = bits ^ _ALL_BITS if bits & _SIGN else bits | _SIGN
+    return f"{bits:016x}"
+
+
+def _time_of(key: str) -> float:
+    bits = int(key, 16)
+    bits = bits & ~_SIGN if bits & _SIGN else bits ^ _ALL_BITS
+    value: float = struct.unpack(">d", struct.pack(">Q", bits))[0]
+    return value
+
+
+def workflow_tag(workflow: str) -> str:
+    """The 8 hex digits a marker carries for its run's workflow."""
+    return hashlib.sha256(workflow.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def marker_name(run: RunRecord) -> str:
+    """The name of ``run``'s index marker."""
+    return f"{time_key(run.created_at)}-{run.status}-{workflow_tag(run.workflow)}-{run.run_id}"
+
+
+def _marker_variants(run: RunRecord) -> list[str]:
+    """The names ``run``'s marker has in each status."""
+    return [marker_name(attrs.evolve(run, status=status)) for status in _STATUSES]
+
+
+def _parse_marker(name: str) -> _Marker | None:
+    parts = name.split("-", 3)
+    if len(parts) != 4 or parts[1] not in _STATUSES or len(parts[0]) != 16 or len(parts[2]) != 8:
+        return None
+    try:
+        created_at = _time_of(parts[0])
+    except ValueError:
+        return None
+    if not parts[3] or parts[3].startswith("."):
+        return None
+    return _Marker(name=name, created_at=created_at, status=parts[1], tag=parts[2], run_id=parts[3])
+
+
+def _list_markers(index_fd: int | None) -> dict[str, list[_Marker]]:
+    """The index's markers by run id (a name that is not a marker is ignored)."""
+    if index_fd is None:
+        return {}
+    markers: dict[str, list[_Marker]] = {}
+    try:
+        names = os.listdir(index_fd)
+    except OSError:
+        return {}
+    for name in names:
+        marker = _parse_marker(name)
+        if marker is not None:
+            markers.setdefault(marker.run_id, []).append(marker)
+    return markers
+
+
+def _marker_exists(index_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=index_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+
+def _add_marker(index_fd: int, name: str, strict: bool = False) -> None:
+    """Create an empty marker (never through a link); errors only when ``strict``."""
+    try:
+        fd = os.open(
+            name,
+            os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+            _FILE_MODE,
+            dir_fd=index_fd,
+        )
+    except OSError:
+        if strict:
+            raise
+        return
+    os.close(fd)
+
+
+def _remove_markers(index_fd: int | None, names: list[str]) -> None:
+    if index_fd is None:
+        return
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=index_fd)
+
+
+def _repair_markers(index_fd: int | None, run: RunRecord, found: list[_Marker]) -> _Marker:
+    """Leave exactly ``run``'s right marker in the index; returns it."""
+    name = marker_name(run)
+    if index_fd is not None:
+        if name not in {m.name for m in found}:
+            _add_marker(index_fd, name)
+        _remove_markers(index_fd, [m.name for m in found if m.name != name])
+    marker = _parse_marker(name)
+    assert marker is not None  # a name marker_name made always parses
+    return marker
+
+
+def _sync_fd(fd: int) -> None:
+    try:
+        sync_file(fd)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
 
 
 # ------------------------------------------------------------------ framing
