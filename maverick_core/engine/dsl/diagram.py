@@ -10,9 +10,16 @@ Every node id is derived from the step's *path* with loop indexes removed (``eac
 for ``each[2].work``), so a viewer can map a run's step records onto the diagram; see
 :func:`mermaid_node_id`. Every piece of text comes from the workflow file or a run and is
 treated as hostile: labels are quoted and every character outside a small safe set is
-written as a Mermaid entity code (``#60;``), so a step name or condition such as
-``<img src=x onerror=alert(1)>`` is shown as text and never becomes markup. The only
-markup in a label is the ``<br/>`` line break this module writes itself.
+written as a named HTML entity (``&lt;``, ``&quot;``, ``&num;``), so a step name or
+condition such as ``<img src=x onerror=alert(1)>`` is shown as text and never becomes
+markup. The only markup in a label is the ``<br/>`` line break this module writes.
+
+Why HTML entities and not Mermaid's ``#60;`` codes: Mermaid turns ``#…;`` into private
+placeholders before parsing, and the Mermaid the viewer vendors (12.3) leaves those
+placeholders in the rendered labels (``ﬂ°°60¶ß`` on screen). Named HTML entities carry
+no ``#``, so Mermaid passes them through and the browser shows the character; with no
+``#`` in any label, Mermaid's entity and ``style``/``classDef`` rewriting never touches
+label text.
 """
 
 from __future__ import annotations
@@ -31,13 +38,12 @@ if TYPE_CHECKING:
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Step, Workflow
 
-STATUSES = ("done", "restored", "failed", "running", "skipped", "not_reached")
-"""The step statuses a diagram can be coloured by."""
+STATUSES = ("done", "restored", "failed", "interrupted", "running", "skipped", "not_reached")
+"""The step statuses a diagram can be coloured by (``describe_run``'s step ``state`` values)."""
 
 STATUS_ALIASES = {
     "completed": "done",
-    "interrupted": "running",
-    "pending": "not_reached",
+    "not reached": "not_reached",
 }
 """Run record statuses accepted for the diagram's own words (``completed`` is ``done``)."""
 
@@ -47,6 +53,7 @@ _STYLES = {
     "done": ("#a5d6a7", "#1b5e20", "#000000", "stroke-width:2px"),
     "restored": ("#e3f2fd", "#0d47a1", "#000000", "stroke-width:2px,stroke-dasharray:2 2"),
     "failed": ("#b71c1c", "#4a0000", "#ffffff", "stroke-width:4px"),
+    "interrupted": ("#8d6e63", "#3e2723", "#ffffff", "stroke-width:3px,stroke-dasharray:8 3"),
     "running": ("#ffca28", "#e65100", "#000000", "stroke-width:4px,stroke-dasharray:6 3"),
     "skipped": ("#eeeeee", "#757575", "#424242", "stroke-width:1px,stroke-dasharray:1 3"),
     "not_reached": ("#ffffff", "#9e9e9e", "#757575", "stroke-width:1px,stroke-dasharray:4 4"),
@@ -55,6 +62,7 @@ _LEGEND = {
     "done": "done",
     "restored": "restored from a checkpoint",
     "failed": "failed",
+    "interrupted": "interrupted (resumable)",
     "running": "running",
     "skipped": "skipped (when: false)",
     "not_reached": "not reached",
@@ -67,7 +75,25 @@ MAX_SUBWORKFLOW_DEPTH = 8
 """Subworkflows nested deeper than this are drawn as one node each."""
 
 _LABEL_LIMIT = 120
-_SAFE = frozenset(string.ascii_letters + string.digits + " .,:/_-+=!?'@$^~*()")
+_SAFE = frozenset(string.ascii_letters + string.digits + " .,:/_-+=!?'@^~*()")
+_ENTITIES = {
+    '"': "&quot;",
+    "#": "&num;",
+    "$": "&dollar;",
+    "%": "&percnt;",
+    "&": "&amp;",
+    ";": "&semi;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "[": "&lsqb;",
+    "\\": "&bsol;",
+    "]": "&rsqb;",
+    "`": "&grave;",
+    "{": "&lcub;",
+    "|": "&vert;",
+    "}": "&rcub;",
+}
+"""Every printable ASCII character outside ``_SAFE``, as an HTML5 named character reference."""
 _INDEX = re.compile(r"\[\d+\]")
 
 
@@ -97,19 +123,24 @@ def mermaid_node_id(path: str) -> str:
 def escape_label(text: str, limit: int = _LABEL_LIMIT) -> str:
     """``text`` as the inside of a quoted Mermaid label: inert, one line, at most ``limit`` chars.
 
-    Characters outside a small safe set become entity codes (``<`` is ``#60;``,
-    ``"`` is ``#34;``, ``#`` is ``#35;``), so nothing in the text can end the label,
-    start markup or a Markdown string, or be read as an entity.
+    Characters outside a small safe set become named HTML entities (``<`` is ``&lt;``,
+    ``"`` is ``&quot;``, ``#`` is ``&num;``; ``$$`` gets a zero-width space between its
+    dollars, so it never starts a formula), so nothing in the text can end the label,
+    start markup, a formula or a Markdown string, or be read as an entity; control
+    characters are dropped.
     """
     flat = " ".join(str(text).split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     out = []
-    for char in flat:
-        if char in _SAFE or (not char.isascii() and char.isprintable()):
+    for position, char in enumerate(flat):
+        if char == "$" and flat[position + 1 : position + 2] == "$":
+            # Mermaid renders $$…$$ as a formula (entities decoded first): keep them apart
+            out.append("&dollar;&ZeroWidthSpace;")
+        elif char in _SAFE or (not char.isascii() and char.isprintable()):
             out.append(char)
-        elif char.isprintable():
-            out.append(f"#{ord(char)};")
+        elif char in _ENTITIES:
+            out.append(_ENTITIES[char])
     return "".join(out)
 
 
@@ -147,7 +178,7 @@ def _summarize(statuses: Iterable[str]) -> str | None:
     seen = set(statuses)
     if not seen:
         return None
-    for urgent in ("failed", "running"):
+    for urgent in ("failed", "interrupted", "running"):
         if urgent in seen:
             return urgent
     for only in ("skipped", "restored", "not_reached"):
@@ -386,8 +417,9 @@ def workflow_mermaid(
 
     :param workflow: a loaded workflow.
     :param statuses: step path (as a run's step records name it: ``each[2].work``) ->
-        ``done``, ``restored``, ``failed``, ``running``, ``skipped`` or ``not_reached``
-        (``completed`` is read as ``done``). Given, every node gets a ``class`` line
+        ``done``, ``restored``, ``failed``, ``interrupted``, ``running``, ``skipped`` or
+        ``not_reached`` (``completed`` is read as ``done``): ``describe_run``'s step
+        ``state`` values as they are. Given, every node gets a ``class`` line
         for its status (a step with no entry is ``not_reached``; a loop and a step inside
         a loop summarize their iterations) and a legend is added.
     :param config: with it, subworkflows are loaded and drawn with their steps;
