@@ -308,6 +308,27 @@ def test_a_subworkflow_is_drawn_with_its_steps_and_a_recursive_call_as_one_node(
     assert "s_call_oa" not in plain and "s_call" in plain
 
 
+def test_a_workflow_shown_by_a_relative_path_knows_when_it_calls_itself(
+    maverick_project: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # the file calls itself by another path than the one it was shown by
+    again = f"../{maverick_project.name}/loop.yaml"
+    (maverick_project / "loop.yaml").write_text(
+        textwrap.dedent(f"""
+        version: "1.0"
+        name: again
+        steps:
+          - {{name: me, type: subworkflow, workflow: {again}, when: "${{{{ false }}}}"}}
+        """)
+    )
+    monkeypatch.chdir(maverick_project)
+    config = make_config(make_plugin_manager(), maverick_project)
+    text = workflow_mermaid(load_named_workflow(config, "loop.yaml"), config=config)
+    nodes = check_flowchart(text)
+    assert "calls itself again" in nodes["s_me"]
+    assert "subgraph" not in text
+
+
 HOSTILE = '<img src=x onerror=alert(1)> "quote" #lt; a;b [x] {y} |z| `md` **b** &amp; $$x$$'
 
 

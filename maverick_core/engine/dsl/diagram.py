@@ -24,6 +24,7 @@ label text.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from typing import TYPE_CHECKING, Any
@@ -159,6 +160,11 @@ def condition_text(value: Any) -> str:
     if getattr(value, "is_whole", False) and stripped.startswith("${{") and stripped.endswith("}}"):
         return stripped[3:-2].strip()
     return source
+
+
+def _file_key(source: str) -> str:
+    """One name per file however it was reached (relative, absolute, through a link)."""
+    return os.path.realpath(source)
 
 
 def _is_always(value: Any) -> bool:
@@ -389,7 +395,7 @@ class _Drawing:
         again = False
         if self.load is not None and len(stack) < MAX_SUBWORKFLOW_DEPTH:
             called = self.load(self.current, step)
-            if called is not None and called.source and called.source in stack:
+            if called is not None and called.source and _file_key(called.source) in stack:
                 again, called = True, None
         title = f"subworkflow → {step.workflow}"
         if called is None:
@@ -401,7 +407,8 @@ class _Drawing:
         self.node(ident, "[[|]]", _label(step.name, title, *notes), self.status(path))
         caller = self.current
         self.current = called
-        exits = self.sequence(called.steps, path + ".", [_Exit(ident)], (*stack, called.source))
+        inside = (*stack, _file_key(called.source))
+        exits = self.sequence(called.steps, path + ".", [_Exit(ident)], inside)
         self.current = caller
         self.close_group()
         return exits
@@ -430,9 +437,8 @@ def workflow_mermaid(
         load = _subworkflow_loader(config)
     drawing = _Drawing(None if statuses is None else _Statuses(statuses), load, workflow)
     drawing.node("wf_start", "([|])", _label(workflow.name, "start"))
-    exits = drawing.sequence(
-        workflow.steps, "", [_Exit("wf_start")], (workflow.source,) if workflow.source else ()
-    )
+    top = (_file_key(workflow.source),) if workflow.source else ()
+    exits = drawing.sequence(workflow.steps, "", [_Exit("wf_start")], top)
     drawing.node("wf_end", "([|])", _label("end"))
     drawing.connect(exits, "wf_end")
     lines = ["flowchart TD", *drawing.lines, *drawing.edges]
