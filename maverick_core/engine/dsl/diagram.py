@@ -237,7 +237,7 @@ class _Drawing:
     def __init__(
         self,
         statuses: _Statuses | None,
-        load: Callable[[Workflow, SubworkflowStep], Workflow | None] | None,
+        load: Callable[[Workflow, SubworkflowStep], Workflow | str] | None,
         workflow: Workflow,
     ) -> None:
         self.current = workflow
@@ -391,15 +391,18 @@ class _Drawing:
         self, step: SubworkflowStep, path: str, notes: list[str], stack: tuple[str, ...]
     ) -> list[_Exit]:
         ident = mermaid_node_id(path)
-        called = None
-        again = False
+        called: Workflow | None = None
+        extra = ""
         if self.load is not None and len(stack) < MAX_SUBWORKFLOW_DEPTH:
-            called = self.load(self.current, step)
-            if called is not None and called.source and _file_key(called.source) in stack:
-                again, called = True, None
+            loaded = self.load(self.current, step)
+            if isinstance(loaded, str):
+                extra = f"not loaded: {loaded}"
+            elif loaded.source and _file_key(loaded.source) in stack:
+                extra = "↻ calls itself again"
+            else:
+                called = loaded
         title = f"subworkflow → {step.workflow}"
         if called is None:
-            extra = "↻ calls itself again" if again else ""
             status = None if self.statuses is None else self.statuses.under(path)
             self.node(ident, "[[|]]", _label(step.name, title, extra, *notes), status)
             return [_Exit(ident)]
@@ -465,14 +468,17 @@ def _legend(drawing: _Drawing) -> list[str]:
     return lines
 
 
-def _subworkflow_loader(config: Config) -> Callable[[Workflow, SubworkflowStep], Workflow | None]:
+def _subworkflow_loader(config: Config) -> Callable[[Workflow, SubworkflowStep], Workflow | str]:
+    """Load a called workflow; why not, as a short text, when it cannot be."""
     from maverick_core.engine.discovery import load_called_workflow
-    from maverick_core.engine.errors import MaverickError
+    from maverick_core.engine.errors import DefinitionErrors, MaverickError
 
-    def load(caller: Workflow, step: SubworkflowStep) -> Workflow | None:
+    def load(caller: Workflow, step: SubworkflowStep) -> Workflow | str:
         try:
             return load_called_workflow(config, caller.source, step.workflow)
-        except MaverickError:
-            return None
+        except DefinitionErrors as exc:
+            return exc.errors[0].message if exc.errors else exc.message
+        except MaverickError as exc:
+            return exc.message
 
     return load
