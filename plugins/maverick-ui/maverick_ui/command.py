@@ -83,5 +83,7 @@ def ui_command(host: str, port: int, store: str | None) -> None:
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         )
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        click.echo("maverick ui: stopped")
     finally:
         opened.close()

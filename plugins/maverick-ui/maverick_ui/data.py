@@ -194,6 +194,7 @@ def describe(store: ReadOnlyStore, run_id: str) -> dict[str, Any] | None:
     return {
         "run_id": record.run_id,
         "workflow": record.workflow,
+        "source": record.source,
         "status": record.status,
         "created_at": record.created_at,
         "updated_at": record.updated_at,

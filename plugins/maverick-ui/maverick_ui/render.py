@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from maverick_core.api import MaverickError, load_named_workflow, workflow_mermaid
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from maverick_core.api import Config
+    from maverick_core.api import Config, Workflow
     from maverick_ui.timeline import Timeline
 
 LINK_SCHEMES = ("http", "https")
@@ -66,5 +69,42 @@ def run_context(
     context["attempts"] = attempts
     context["checkpoints"] = checkpoints
     context["timeline"] = layout(attempts, steps, checkpoints)
-    context["mermaid"] = None
+    context["mermaid"], context["diagram_note"] = diagram(config, described, steps)
     return context
+
+
+def diagram_status(step: dict[str, Any]) -> str:
+    """A step record's status in the diagram's words (a restored step is ``restored``)."""
+    status = str(step.get("status") or "not_reached")
+    if status == "completed":
+        return "restored" if step.get("restored") else "done"
+    return status
+
+
+_WORKFLOWS: dict[tuple[str, int], Workflow] = {}
+
+
+def _workflow(config: Config, source: str) -> Workflow:
+    """The workflow at ``source``, loaded once per version of its file (live pages poll)."""
+    try:
+        version = os.stat(source).st_mtime_ns
+    except OSError:
+        version = -1
+    key = (source, version)
+    if key not in _WORKFLOWS:
+        _WORKFLOWS[key] = load_named_workflow(config, source)
+    return _WORKFLOWS[key]
+
+
+def diagram(
+    config: Config, described: dict[str, Any], steps: list[dict[str, Any]]
+) -> tuple[str | None, str | None]:
+    """The run's Mermaid diagram coloured by its steps' statuses, or None and why not."""
+    source = str(described.get("source") or described.get("workflow") or "")
+    try:
+        workflow = _workflow(config, source)
+    except (MaverickError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"No diagram: the workflow definition cannot be loaded ({first})."
+    statuses = {str(s.get("path")): diagram_status(s) for s in steps if s.get("path")}
+    return workflow_mermaid(workflow, statuses if steps else None, config=config), None
