@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from maverick_core.api import elapsed, money
+from maverick_core.api import QueryError, elapsed, money
 from maverick_ui import data, render
 from maverick_ui.timeline import layout
 
@@ -139,9 +139,9 @@ def make_app(
     env = templates()
     label = data.display_url(store_label)
 
-    def page(name: str, **context: Any) -> HTMLResponse:
+    def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = env.get_template(name).render(store_label=label, **context)
-        return HTMLResponse(html)
+        return HTMLResponse(html, status_code=status_code)
 
     async def runs(request: Request) -> HTMLResponse:
         workflow = request.query_params.get("workflow", "").strip() or None
@@ -149,7 +149,11 @@ def make_app(
         statuses = (status,) if status in RUN_STATUSES else ()
         cursor = request.query_params.get("cursor") or None
         limit = _page_size(request.query_params.get("limit"))
-        found, next_cursor = data.runs_page(store, workflow, statuses, cursor, limit)
+        try:
+            found = data.runs_page(store, workflow, statuses, cursor, limit)
+        except QueryError as exc:
+            return page("missing.html", 400, message=f"This page of runs cannot be shown: {exc}.")
+        next_cursor = found.next_cursor
         now = time.time()
         rows = [
             {
@@ -160,7 +164,7 @@ def make_app(
                 "duration": data.run_duration(r, now),
                 "cost": data.run_cost(r),
             }
-            for r in found
+            for r in found.runs
         ]
         filters = {
             k: v
@@ -187,7 +191,8 @@ def make_app(
     async def run(request: Request) -> HTMLResponse:
         context = run_context(request.path_params["run_id"])
         if context is None:
-            return page("missing.html", run_id=request.path_params["run_id"])
+            unknown = request.path_params["run_id"]
+            return page("missing.html", 404, message=f"The store has no run {unknown}.")
         return page("run.html", run=context)
 
     async def live(request: Request) -> JSONResponse:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from maverick_core.api import CheckpointRecord, MaverickError, RunRecord, StoreError, open_store
+from maverick_core.api import (
+    CheckpointRecord,
+    MaverickError,
+    RunPage,
+    RunQuery,
+    RunRecord,
+    StoreError,
+    open_store,
+    query_runs,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,6 +58,7 @@ class ReadOnlyStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.url = store.url
 
     @classmethod
     def open(cls, config: Config, url: str) -> ReadOnlyStore:
@@ -70,6 +78,10 @@ class ReadOnlyStore:
     ) -> Iterator[CheckpointRecord | DamagedRecord]:
         """The run's checkpoint records in order."""
         return self._store.read_checkpoints(run_id, after_seq)
+
+    def query_runs(self, query: RunQuery) -> RunPage:
+        """One page of runs, from the store's own index when it has one."""
+        return query_runs(self._store, query)
 
     def read_snapshot(self, run_id: str) -> CheckpointRecord | DamagedRecord | None:
         """The run's latest snapshot, if the store keeps one."""
@@ -114,41 +126,19 @@ class ReadOnlyStore:
 # ----------------------------------------------------------------------------- the runs page
 
 
-def encode_cursor(record: RunRecord) -> str:
-    """The position after ``record`` in newest-first order, as an opaque string."""
-    raw = json.dumps([record.created_at, record.run_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str] | None:
-    """The position a cursor names, or None when it is not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, run_id = json.loads(raw)
-        return float(created_at), str(run_id)
-    except (ValueError, TypeError):
-        return None
-
-
 def runs_page(
     store: ReadOnlyStore,
     workflow: str | None,
     statuses: tuple[str, ...],
     cursor: str | None,
     limit: int = PAGE_SIZE,
-) -> tuple[list[RunRecord], str | None]:
-    """One page of runs, newest first, and the cursor of the next page (None: last)."""
-    after = decode_cursor(cursor) if cursor else None
-    found = [
-        r
-        for r in store.list_runs(workflow)
-        if (not statuses or r.status in statuses)
-        and (after is None or (r.created_at, r.run_id) < after)
-    ]
-    found.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1]) if len(found) > limit else None
-    return page, next_cursor
+) -> RunPage:
+    """One page of runs, newest first, from the store's index (``query_runs``).
+
+    :raises QueryError: for a cursor that is not one of the store's.
+    """
+    query = RunQuery(workflow=workflow, statuses=statuses, limit=limit, cursor=cursor)
+    return query_runs(store, query)
 
 
 def _summary(record: RunRecord) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from maverick_ui.command import is_loopback, page_url
-from maverick_ui.data import decode_cursor, display_url
+from maverick_ui.data import display_url
 from maverick_ui.render import is_link
 from maverick_ui.timeline import LABEL_WIDTH, WIDTH, layout
 
@@ -91,11 +91,6 @@ def test_a_store_password_is_never_shown() -> None:
 )  # fmt: skip
 def test_only_http_and_https_urls_become_links(value: object, link: bool) -> None:
     assert is_link(value) is link
-
-
-def test_a_foreign_cursor_is_ignored() -> None:
-    assert decode_cursor("not a cursor") is None
-    assert decode_cursor("") is None
 
 
 def test_no_template_marks_a_value_safe() -> None:

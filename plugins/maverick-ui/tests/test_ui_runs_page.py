@@ -72,3 +72,14 @@ def test_runs_page_pages_through_all_runs_with_a_cursor(
         older.click()
     assert seen == everything
     assert page.query_selector("text=newest") is not None
+
+
+def test_a_cursor_that_is_not_the_stores_is_refused_with_a_message(
+    viewer: Viewer, page: Page
+) -> None:
+    answer = page.goto(viewer.url("/?cursor=not-a-cursor"))
+    assert answer is not None and answer.status == 400
+    assert "This page of runs cannot be shown" in page.inner_text("main")
+    answer = page.goto(viewer.url("/runs/no-such-run"))
+    assert answer is not None and answer.status == 404
+    assert "The store has no run no-such-run." in page.inner_text("main")
