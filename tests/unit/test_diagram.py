@@ -111,6 +111,25 @@ def test_library_workflows_draw_well_formed_flowcharts_with_their_subworkflows(
     assert any("_ovalidation" in ident for ident in nodes), name
 
 
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(
+    f
+    for f in [
+        *(REPO / "examples").rglob("*.yaml"),
+        *(REPO / "tests/integration/workflows").glob("*.yaml"),
+    ]
+    if f.name != "maverick.yaml"
+)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_workflows_draw_well_formed_flowcharts(path: Path, maverick_project: Path):
+    config = make_config(make_plugin_manager(), maverick_project)
+    workflow = load_named_workflow(config, str(path))
+    nodes = check_flowchart(workflow_mermaid(workflow, config=config))
+    assert mermaid_node_id(workflow.steps[0].name) in nodes
+
+
 def test_library_workflows_draw_with_statuses_too(maverick_project: Path):
     config = make_config(make_plugin_manager(), maverick_project)
     workflow = load_named_workflow(config, "refuel")
@@ -436,7 +455,7 @@ def test_node_ids_are_distinct_for_distinct_paths_and_never_a_keyword():
 
 
 def test_the_documented_example_is_what_the_command_prints(maverick_project: Path):
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "workflows.md").read_text()
+    docs = (REPO / "docs" / "workflows.md").read_text()
     shown = docs.split("`maverick workflows show review --mermaid`:\n\n```mermaid\n")[1]
     config = make_config(make_plugin_manager(), maverick_project)
     text = workflow_mermaid(load_named_workflow(config, "review"), config=config)
