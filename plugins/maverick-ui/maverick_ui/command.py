@@ -67,7 +67,7 @@ def ui_command(host: str, port: int, store: str | None) -> None:
     import uvicorn
 
     from maverick_ui.app import make_app
-    from maverick_ui.data import ReadOnlyStore, store_url
+    from maverick_ui.data import ReadOnlyStore, display_url, store_url
 
     config = cli_state().config(store=store)
     url = store_url(config)
@@ -77,7 +77,10 @@ def ui_command(host: str, port: int, store: str | None) -> None:
         sock = bind(host, port)
         bound_port = sock.getsockname()[1]
         app = make_app(opened, config, store_label=url, token=token, port=bound_port)
-        click.echo(f"maverick ui: {page_url(host, bound_port, token)}  (store {url}; Ctrl-C stops)")
+        shown = display_url(url)
+        click.echo(
+            f"maverick ui: {page_url(host, bound_port, token)}  (store {shown}; Ctrl-C stops)"
+        )
         sys.stdout.flush()
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

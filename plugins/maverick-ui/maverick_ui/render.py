@@ -54,31 +54,53 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def steps_of(described: dict[str, Any]) -> list[dict[str, Any]]:
+    """``describe_run``'s steps (path -> entry, in workflow order) as a list of entries.
+
+    Each gets its ``path`` and ``shown``: the state a person reads (``done``,
+    ``restored``, ``failed``, ``running``, ``skipped``, ``interrupted``, ``not_reached``).
+    """
+    steps = described.get("steps") or {}
+    pairs = steps.items() if isinstance(steps, dict) else ((s.get("path"), s) for s in steps)
+    result = []
+    for path, entry in pairs:
+        if not isinstance(entry, dict):
+            continue
+        shown = entry.get("state") or _state_of(entry)
+        result.append({**entry, "path": str(path), "shown": str(shown)})
+    return result
+
+
+def _state_of(entry: dict[str, Any]) -> str:
+    status = str(entry.get("status") or "not_reached")
+    if status == "completed":
+        return "restored" if entry.get("restored") else "done"
+    return status
+
+
 def run_context(
     described: dict[str, Any],
     config: Config,
     layout: Callable[..., Timeline],
 ) -> dict[str, Any]:
-    """The run page's data: ``described`` plus its timeline and fingerprint."""
-    steps = [s for s in described.get("steps") or [] if isinstance(s, dict)]
+    """The run page's data: ``described`` plus its timeline, diagram and fingerprint."""
+    steps = steps_of(described)
     attempts = [a for a in described.get("attempts") or [] if isinstance(a, dict)]
-    checkpoints = [c for c in described.get("checkpoints") or [] if isinstance(c, dict)]
+    checkpoints = [
+        c for c in described.get("checkpoints") or [] if isinstance(c, dict) and "seq" in c
+    ]
+    given = described.get("totals")
+    totals: dict[str, Any] = given if isinstance(given, dict) else {}
     context = dict(described)
-    context["digest"] = digest(described)
+    context["digest"] = digest({k: v for k, v in described.items() if k != "totals"})
     context["steps"] = steps
     context["attempts"] = attempts
     context["checkpoints"] = checkpoints
+    context["duration"] = totals.get("duration", described.get("duration"))
+    context["cost_usd"] = totals.get("cost_usd", described.get("cost_usd"))
     context["timeline"] = layout(attempts, steps, checkpoints)
     context["mermaid"], context["diagram_note"] = diagram(config, described, steps)
     return context
-
-
-def diagram_status(step: dict[str, Any]) -> str:
-    """A step record's status in the diagram's words (a restored step is ``restored``)."""
-    status = str(step.get("status") or "not_reached")
-    if status == "completed":
-        return "restored" if step.get("restored") else "done"
-    return status
 
 
 _WORKFLOWS: dict[tuple[str, int], Workflow] = {}
@@ -106,5 +128,5 @@ def diagram(
     except (MaverickError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None, f"No diagram: the workflow definition cannot be loaded ({first})."
-    statuses = {str(s.get("path")): diagram_status(s) for s in steps if s.get("path")}
+    statuses = {s["path"]: s["shown"] for s in steps}
     return workflow_mermaid(workflow, statuses if steps else None, config=config), None

@@ -45,6 +45,7 @@ class Bar:
 
     row: int
     y: float
+    path: str
     label: str
     depth: int
     status: str
@@ -105,7 +106,7 @@ def _step_end(step: dict[str, Any], now: float) -> float:
     start = _number(step.get("started_at")) or now
     duration = _number(step.get("duration"))
     if duration is None:
-        return now if step.get("status") == "running" else start
+        return now if step.get("shown", step.get("status")) == "running" else start
     return start + duration
 
 
@@ -147,22 +148,25 @@ def layout(
     bars = []
     for row, step in enumerate(steps):
         path = str(step.get("path", "?"))
-        status = str(step.get("status") or "not_reached")
+        status = str(step.get("shown") or step.get("status") or "not_reached")
         restored = bool(step.get("restored"))
         began = _number(step.get("started_at"))
         y = TOP + row * ROW_HEIGHT
-        depth = path.count(".")
-        name = path.rsplit(".", 1)[-1]
+        given = step.get("depth")
+        depth = given if isinstance(given, int) else path.count(".")
+        name = str(step.get("name") or path.rsplit(".", 1)[-1])
         title = f"{path}: {status}" + (" (restored from a checkpoint)" if restored else "")
         if began is None or not segments:
-            bars.append(Bar(row, y, name, depth, status, restored, None, 0.0, title))
+            bars.append(Bar(row, y, path, name, depth, status, restored, None, 0.0, title))
             continue
         x0 = place(began)
         x1 = place(_step_end(step, now))
         duration = _number(step.get("duration"))
         if duration is not None:
             title += f", {duration:.2f}s"
-        bars.append(Bar(row, y, name, depth, status, restored, x0, max(x1 - x0, MIN_BAR), title))
+        bars.append(
+            Bar(row, y, path, name, depth, status, restored, x0, max(x1 - x0, MIN_BAR), title)
+        )
     markers = []
     for checkpoint in checkpoints:
         created = _number(checkpoint.get("created_at"))

@@ -95,7 +95,8 @@ class Viewer:
         except AssertionError:
             self.stop()
             raise AssertionError(f"maverick ui did not start: {self.proc.stderr.read()}") from None
-        found = URL_LINE.search(lines[-1])
+        self.line = lines[-1]
+        found = URL_LINE.search(self.line)
         assert found, lines
         self.printed = found.group(1)
         port = re.search(r":(\d+)/", self.printed)
