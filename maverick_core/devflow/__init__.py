@@ -95,7 +95,7 @@ def on_resume(run: Run, state: RunState) -> None:
     from maverick_core.api import elapsed, money
     from maverick_core.devflow import ledger
 
-    count, cost, seconds = ledger.restored_calls(run, set(state.done_paths()))
+    count, cost, seconds = ledger.restored_calls(run, state)
     if count:
         saved = f"{money(cost)}, " if cost is not None else ""
         run.config.pm.hook.on_notice(

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from maverick_core.api import Run, StepContext, StepFailed, money
+from maverick_core.api import Run, RunState, StepContext, StepFailed, money
 
 # the checkpoint a run stopped by its budget resumes from
 BUDGET_CHECKPOINT = "budget_reached"
@@ -105,12 +105,18 @@ def stop_past_budget(ctx: StepContext) -> None:
     )
 
 
-def restored_calls(run: Run, done: set[str]) -> tuple[int, float | None, float]:
-    """Calls of earlier attempts whose step is restored: (count, USD or None, seconds)."""
+def restored_calls(run: Run, state: RunState) -> tuple[int, float | None, float]:
+    """Calls of earlier attempts whose step is restored: (count, USD or None, seconds).
+
+    Each call's step is looked up in ``state``: a resumed run may restore tens of
+    thousands of records, and has few agent calls, if any.
+    """
     ledger = ledger_for(run)
     count, cost, seconds = 0, None, 0.0
     for call in ledger.calls[: ledger.earlier]:
-        if call.get("path") in done:
+        path = call.get("path")
+        record = state.get(path) if isinstance(path, str) else None
+        if record is not None and record.done:
             count += 1
             if call.get("cost_usd") is not None:
                 cost = (cost or 0.0) + float(call["cost_usd"])

@@ -50,6 +50,28 @@ class Status(StrEnum):
         return self in (Status.COMPLETED, Status.SKIPPED)
 
 
+_STATUS_BY_VALUE: dict[str, Status] = {member.value: member for member in Status}
+
+
+def _as_status(value: Any) -> Status:
+    """``Status(value)``, without the enum lookup when ``value`` is a member already."""
+    return value if type(value) is Status else Status(value)
+
+
+def _checked_status(value: Any) -> Status:
+    """A record's status that is not exactly a status string: a member, or ValueError."""
+    if isinstance(value, str) and value in _STATUS_BY_VALUE:
+        return Status(value)
+    raise ValueError(f"step record field 'status' is {value!r}, not a step status")
+
+
+def _checked_number(key: str, number: Any) -> float:
+    """A record's ``started_at`` or ``duration`` that is not a float: an int, or ValueError."""
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise ValueError(f"step record field {key!r} is {number!r}, not a number")
+    return float(number)
+
+
 RESUMABLE: StashKey[bool] = StashKey("resumable")
 """``run.stash[RESUMABLE]`` is true once a plugin persists the run so that ``--resume``
 can continue it (the checkpoint plugin sets it; reporters then print the resume command)."""
@@ -68,7 +90,7 @@ class StepRecord:
         per attempt (``error`` None for the one that succeeded).
     """
 
-    status: Status = attrs.field(converter=Status)
+    status: Status = attrs.field(converter=_as_status)
     output: Any = None
     error: str | None = None
     started_at: float = 0.0
@@ -95,39 +117,39 @@ class StepRecord:
     def from_plain(cls, plain: Any) -> StepRecord:
         """Inverse of :meth:`to_plain`.
 
+        A resume decodes every record of the state (tens of thousands in a long
+        loop), so the common shape (exact types) is checked with one ``type()``
+        test per field; anything else takes the careful path.
+
         :raises ValueError: naming the field, when ``plain`` is not what
             :meth:`to_plain` makes (a record with a valid checksum can still have
             been written by a buggy plugin or a hand edit).
         """
-        if not isinstance(plain, dict):
+        if type(plain) is not dict and not isinstance(plain, dict):
             raise ValueError(f"a step record is a mapping, got {type(plain).__name__}")
-        status = plain.get("status")
-        if not isinstance(status, str) or status not in Status.__members__.values():
-            raise ValueError(f"step record field 'status' is {status!r}, not a step status")
-        error = plain.get("error")
+        get = plain.get
+        raw_status = get("status")
+        status = _STATUS_BY_VALUE.get(raw_status) if type(raw_status) is str else None
+        if status is None:
+            status = _checked_status(raw_status)
+        error = get("error")
         if error is not None and not isinstance(error, str):
             raise ValueError(f"step record field 'error' is {type(error).__name__}, not a string")
-        numbers = {key: plain.get(key, 0.0) for key in ("started_at", "duration")}
-        for key, number in numbers.items():
-            if isinstance(number, bool) or not isinstance(number, int | float):
-                raise ValueError(f"step record field {key!r} is {number!r}, not a number")
-        items = plain.get("items")
+        started_at = get("started_at", 0.0)
+        if type(started_at) is not float:
+            started_at = _checked_number("started_at", started_at)
+        duration = get("duration", 0.0)
+        if type(duration) is not float:
+            duration = _checked_number("duration", duration)
+        items = get("items")
         if items is not None and not isinstance(items, list):
             raise ValueError(f"step record field 'items' is {type(items).__name__}, not a list")
-        attempts = plain.get("attempts")
+        attempts = get("attempts")
         if attempts is not None and not (
             isinstance(attempts, list) and all(isinstance(a, dict) for a in attempts)
         ):
             raise ValueError("step record field 'attempts' is not a list of mappings")
-        return cls(
-            status=status,
-            output=plain.get("output"),
-            error=error,
-            started_at=float(numbers["started_at"]),
-            duration=float(numbers["duration"]),
-            items=items,
-            attempts=attempts,
-        )
+        return cls(status, get("output"), error, started_at, duration, items, attempts)
 
     @property
     def done(self) -> bool:

@@ -97,9 +97,12 @@ def serializer_for(config: Config) -> Serializer:
     return get_serializer(config.pm, str(name))
 
 
-def _decode(config: Config, record: CheckpointRecord) -> dict[str, Any]:
-    """The record's payload, checked to be a checkpoint (ValueError otherwise): a
-    valid checksum proves the bytes are as written, not that their writer was right."""
+def _decode(
+    config: Config, record: CheckpointRecord
+) -> tuple[dict[str, Any], dict[str, StepRecord]]:
+    """The record's payload and its step records, checked to be a checkpoint
+    (ValueError otherwise): a valid checksum proves the bytes are as written, not
+    that their writer was right. Each step record is decoded once, here."""
     try:
         payload = get_serializer(config.pm, record.serializer).loads(record.payload)
     except RecursionError:
@@ -108,12 +111,14 @@ def _decode(config: Config, record: CheckpointRecord) -> dict[str, Any]:
         raise ValueError("payload is not a checkpoint")
     if "data" in payload and not isinstance(payload["data"], dict):
         raise ValueError("payload field 'data' is not a mapping")
+    from_plain = StepRecord.from_plain
+    records: dict[str, StepRecord] = {}
     for path, plain in payload["records"].items():
         try:
-            StepRecord.from_plain(plain)
+            records[path] = from_plain(plain)
         except ValueError as exc:
             raise ValueError(f"record of step {path!r}: {exc}") from None
-    return payload
+    return payload, records
 
 
 def load_state(config: Config, store: Store, run_id: str, until: str | None = None) -> LoadedState:
@@ -130,11 +135,11 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
         snapshot = store.read_snapshot(run_id)
         if isinstance(snapshot, CheckpointRecord) and snapshot.intact:
             try:
-                payload = _decode(config, snapshot)
+                decoded = _decode(config, snapshot)
             except (ValueError, TypeError, MaverickError):
-                payload = None
-            if payload is not None:
-                _apply_full(loaded, snapshot, payload)
+                decoded = None
+            if decoded is not None:
+                _apply_full(loaded, snapshot, *decoded)
                 after = snapshot.seq
     expected = after + 1
     broken = False
@@ -152,15 +157,14 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
         if record.seq <= after:
             continue
         try:
-            payload = _decode(config, record)
+            payload, records = _decode(config, record)
         except (ValueError, TypeError, MaverickError) as exc:
             if not broken:
                 broken = True
                 loaded.damage = f"checkpoint record #{record.seq} cannot be decoded ({exc})"
             continue
         if record.kind == "full":
-            loaded.records = {}
-            _apply_full(loaded, record, payload)
+            _apply_full(loaded, record, payload, records)
             broken, loaded.damage = False, None
         elif broken or record.seq != expected:
             if not broken:
@@ -168,7 +172,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
                 loaded.damage = f"checkpoint record #{expected} is missing"
             continue
         else:
-            _apply_delta(loaded, record, payload)
+            _apply_delta(loaded, record, payload, records)
         expected = record.seq + 1
         if until is not None and record.checkpoint_id == until:
             candidate = attrs.evolve(
@@ -190,15 +194,24 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
     return loaded
 
 
-def _apply_full(loaded: LoadedState, record: CheckpointRecord, payload: dict[str, Any]) -> None:
-    loaded.records = {p: StepRecord.from_plain(r) for p, r in payload["records"].items()}
+def _apply_full(
+    loaded: LoadedState,
+    record: CheckpointRecord,
+    payload: dict[str, Any],
+    records: dict[str, StepRecord],
+) -> None:
+    loaded.records = records
     loaded.data = dict(payload.get("data") or {})
     _note(loaded, record)
 
 
-def _apply_delta(loaded: LoadedState, record: CheckpointRecord, payload: dict[str, Any]) -> None:
-    for path, plain in payload["records"].items():
-        loaded.records[path] = StepRecord.from_plain(plain)
+def _apply_delta(
+    loaded: LoadedState,
+    record: CheckpointRecord,
+    payload: dict[str, Any],
+    records: dict[str, StepRecord],
+) -> None:
+    loaded.records.update(records)
     if "data" in payload:
         loaded.data = dict(payload["data"])
     _note(loaded, record)
@@ -259,6 +272,24 @@ class Session:
 
 def _top_level(path: str) -> str:
     return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def _restored_top_level(records: dict[str, StepRecord]) -> set[str]:
+    """The top-level steps with a completed (or skipped) record at or under them.
+
+    Paths under one step come in runs (``each[0].work``, ``each[0]``, ``each[1]...``),
+    so a path that starts with the previous one's top-level name and a separator
+    is not split again: ten thousand loop records cost a prefix test each.
+    """
+    tops: set[str] = set()
+    top, dot, bracket = "", "", ""
+    for path, record in records.items():
+        if (top and path.startswith((dot, bracket))) or not record.done:
+            continue  # under the top-level step found last (already in tops), or not done
+        top = _top_level(path)
+        dot, bracket = top + ".", top + "["
+        tops.add(top)
+    return tops
 
 
 # ----------------------------------------------------------------------------- hooks
@@ -387,7 +418,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
 
     inputs, input_notes = _resolve_inputs(workflow, found, request)
     notices += input_notes
-    restored_top = {_top_level(p) for p, r in loaded.records.items() if r.done}
+    restored_top = _restored_top_level(loaded.records)
     changed = _changed_steps(workflow, found, restored_top)
     if changed and not request.force:
         raise ResumeRefused(

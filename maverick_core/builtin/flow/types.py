@@ -54,11 +54,7 @@ class LoopStepType:
         hook = ctx.config.pm.hook
 
         children = [child.name for child in step.steps]
-        finished = {
-            i: r
-            for i in range(len(items))
-            if (r := finished_iteration(ctx.restored, f"{ctx.path}[{i}]", children)) is not None
-        }
+        finished, rebuilt = _finished_iterations(ctx, len(items), children)
         hook.on_loop_start(
             run=ctx.run, step=step, path=ctx.path, total=len(items), done=len(finished)
         )
@@ -67,7 +63,7 @@ class LoopStepType:
         def iteration(index: int) -> Any:
             ipath = f"{ctx.path}[{index}]"
             if index in finished:
-                if ctx.restored(ipath) is None:
+                if index in rebuilt:
                     ctx.record(ipath, finished[index])
                 return finished[index].output
             if stop.is_set():
@@ -91,6 +87,30 @@ class LoopStepType:
         if concurrency == 1 or len(items) <= 1:
             return [iteration(i) for i in range(len(items))]
         return _run_parallel(ctx, iteration, len(items), concurrency)
+
+
+def _finished_iterations(
+    ctx: StepContext, count: int, children: list[str]
+) -> tuple[dict[int, StepRecord], set[int]]:
+    """The iterations a resume restores (index -> record), and those whose record
+    must be rebuilt from their children's (see :func:`finished_iteration`).
+
+    A resumed loop of ten thousand iterations passes here once per iteration, so
+    an iteration with its own completed record is found with one lookup.
+    """
+    finished: dict[int, StepRecord] = {}
+    rebuilt: set[int] = set()
+    restored = ctx.restored
+    for index in range(count):
+        ipath = f"{ctx.path}[{index}]"
+        record = restored(ipath)
+        if record is None:
+            record = finished_iteration(restored, ipath, children)
+            if record is None:
+                continue
+            rebuilt.add(index)
+        finished[index] = record
+    return finished, rebuilt
 
 
 def _run_parallel(
