@@ -28,9 +28,48 @@ def normalize(value: Any, path: str) -> Any:
     value. Raises :class:`StepFailed` naming ``path.to.value`` otherwise.
     """
     try:
+        return _copy_plain(value, 0)
+    except _NotExact:
+        pass
+    try:
         return walk_plain(value, _plain, path, key=_key, max_depth=MAX_DEPTH)
     except NotPlainData as problem:
         raise StepFailed(f"{problem.path}: {problem.reason}") from None
+
+
+_EXACT_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class _NotExact(Exception):
+    """Raised by :func:`_copy_plain` on anything but exact plain types: walk it the long way."""
+
+
+def _copy_plain(value: Any, depth: int) -> Any:
+    """A copy of ``value`` if it is made of exactly dict (str keys), list and plain scalars.
+
+    Most outputs already are (a resumed loop's restored results are, by
+    construction): this copies them without building a path string per value.
+    Anything else (a tuple, a subclass, a non-str key, nesting past
+    :data:`MAX_DEPTH`) raises :class:`_NotExact`, and :func:`walk_plain` then
+    converts it, or names the path to what it cannot.
+    """
+    kind = type(value)
+    if kind in _EXACT_SCALARS:
+        return value
+    if depth >= MAX_DEPTH:
+        raise _NotExact
+    if kind is dict:
+        copy: dict[str, Any] = {}
+        for name, item in value.items():
+            if type(name) is not str:
+                raise _NotExact
+            copy[name] = item if type(item) in _EXACT_SCALARS else _copy_plain(item, depth + 1)
+        return copy
+    if kind is list:
+        return [
+            item if type(item) in _EXACT_SCALARS else _copy_plain(item, depth + 1) for item in value
+        ]
+    raise _NotExact
 
 
 def _plain(value: Any, path: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -107,6 +108,28 @@ def resolve_action(ctx: StepContext, action: str) -> Callable[..., Any]:
     return result
 
 
+def _takes_ctx(function: Callable[..., Any]) -> bool:
+    """True when ``function`` declares a parameter named ``ctx``.
+
+    ``inspect.signature`` costs more than a trivial step's whole run, so the
+    answer is kept per function (an unhashable callable is asked every time).
+    """
+    try:
+        return _takes_ctx_cached(function)
+    except TypeError:
+        return _declares_ctx(function)
+
+
+def _declares_ctx(function: Callable[..., Any]) -> bool:
+    try:
+        return "ctx" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+_takes_ctx_cached = functools.lru_cache(maxsize=1024)(_declares_ctx)
+
+
 class PythonStepType:
     """Call an action with the step's evaluated ``kwargs``.
 
@@ -121,11 +144,7 @@ class PythonStepType:
         """Call the action and return its result."""
         function = resolve_action(ctx, step.action)
         kwargs = ctx.render(dict(step.kwargs))
-        try:
-            parameters = inspect.signature(function).parameters
-        except (TypeError, ValueError):
-            parameters = {}  # type: ignore[assignment]
-        if "ctx" in parameters:
+        if _takes_ctx(function):
             kwargs["ctx"] = ctx
         try:
             return function(**kwargs)
