@@ -8,6 +8,9 @@ real stores (see :mod:`harness`); subprocesses run the installed ``maverick``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import importlib.util
 import os
 import shutil
 import statistics
@@ -15,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from disk import append_fdatasync_seconds, atomic_replace_seconds
@@ -30,6 +33,9 @@ from peers import PeerResult
 
 from maverick_core import hookimpl
 from maverick_core.api import Status
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 LOOP = "loop.yaml"
 LOOP_PLAIN = "loop_nockpt.yaml"
@@ -341,13 +347,51 @@ def _plain_loop_seconds(project: Path, workflow: Path, count: int, objects: list
     return result.seconds
 
 
-def steps_per_second(base: Path, count: int, rounds: int) -> float:
-    """Trivial python steps per second, checkpoint plugin blocked; median over rounds."""
+@attrs.frozen
+class Throughput:
+    """Trivial steps per second through the engine, and the same calls in a plain loop."""
+
+    steps_per_second: float
+    plain_calls_per_second: float
+
+    @property
+    def overhead_ratio(self) -> float:
+        """Time per step through the engine / time per call in the plain loop."""
+        return self.plain_calls_per_second / self.steps_per_second
+
+
+def plain_loop_seconds(count: int) -> float:
+    """Seconds to call the steps' action ``count`` times in a plain Python loop.
+
+    The same function (``bench_actions.noop``) with the same keyword argument
+    the workflow's step passes, and its result kept, as the step's is.
+    """
+    from bench_actions import noop
+
+    results: list[int] = []
+    keep = results.append
+    gc.collect()
+    started = time.perf_counter()
+    for index in range(count):
+        keep(noop(n=index))
+    return time.perf_counter() - started
+
+
+def steps_per_second(base: Path, count: int, rounds: int) -> Throughput:
+    """Trivial python steps per second, checkpoint plugin blocked; median over rounds.
+
+    Each round also times the plain loop calling the same function, so the ratio
+    of the two (``engine_overhead_ratio``) is measured side by side.
+    """
     project = make_project(base, "throughput")
     workflow = install_workflow(project, LOOP_PLAIN)
     _plain_loop_seconds(project, workflow, min(count, 500), [])  # warm-up
-    rates = [count / _plain_loop_seconds(project, workflow, count, []) for _ in range(rounds)]
-    return _median(rates)
+    rates: list[float] = []
+    plain: list[float] = []
+    for _ in range(rounds):
+        rates.append(count / _plain_loop_seconds(project, workflow, count, []))
+        plain.append(count / plain_loop_seconds(count))
+    return Throughput(_median(rates), _median(plain))
 
 
 def hook_overhead_seconds(base: Path, count: int, rounds: int, plugins: int = 5) -> float:
@@ -450,16 +494,17 @@ def maverick_chain(base: Path, steps: int, rounds: int, store: str | None) -> Pe
     """The peers' chain on maverick: median seconds per checkpointed step.
 
     ``store`` None is the default file store; ``SQLITE_URL`` is maverick-sqlite
-    (WAL, ``synchronous=FULL``), loaded as ``-p maverick_sqlite``.
+    (WAL, ``synchronous=FULL``), loaded as ``-p maverick_sqlite``; a
+    ``postgresql://`` URL is maverick-postgres (``-p maverick_postgres``).
     """
-    label = "sqlite" if store else "file"
+    label = "file" if store is None else store.split(":", 1)[0].removesuffix("ql")
     project = make_project(base, f"chain-{label}")
     workflow = install_workflow(project, "chain.yaml", chain_workflow(steps))
     options = {"store": store} if store else {}
-    plugins = ("maverick_sqlite",) if store else ()
+    plugins = {"file": (), "sqlite": ("maverick_sqlite",), "postgres": ("maverick_postgres",)}
 
     def once() -> float:
-        result = run_workflow(project, workflow, options=options, plugins=plugins)
+        result = run_workflow(project, workflow, options=options, plugins=plugins[label])
         _expect(result.outcome.status, Status.COMPLETED, f"chain on the {label} store")
         if result.outcome.outputs != {} or len(result.commit_seconds) != steps:
             raise RuntimeError(f"the chain committed {len(result.commit_seconds)} of {steps}")
@@ -467,13 +512,55 @@ def maverick_chain(base: Path, steps: int, rounds: int, store: str | None) -> Pe
 
     once()  # warm-up, as for the peers
     seconds = _median([once() for _ in range(rounds)])
-    if store:
-        settings = "maverick-sqlite store, checkpoint: true on every step, WAL, synchronous=FULL"
-        name = "maverick (sqlite store)"
-    else:
+    if label == "file":
         settings = "file store (journal append + fdatasync per commit), json, checkpoint: true"
-        name = "maverick (file store)"
+    elif label == "sqlite":
+        settings = "maverick-sqlite store, checkpoint: true on every step, WAL, synchronous=FULL"
+    else:
+        shown = postgres_settings(store or "")
+        settings = f"maverick-postgres store, checkpoint: true on every step, {shown}"
+    name = f"maverick ({'postgresql' if label == 'postgres' else label} store)"
     return PeerResult(name, _maverick_version(), seconds, settings)
+
+
+def postgres_settings(url: str) -> str:
+    """The server's durability settings as a session on ``url`` sees them."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        shown = {
+            name: connection.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+            for name in ("server_version", "fsync", "synchronous_commit")
+        }
+    return (
+        f"PostgreSQL {str(shown['server_version']).split()[0]}, fsync={shown['fsync']}, "
+        f"synchronous_commit={shown['synchronous_commit']}"
+    )
+
+
+@contextlib.contextmanager
+def postgres_server(elapsed: Callable[[], float]) -> Iterator[Any]:
+    """A throwaway local PostgreSQL server with ``fsync`` on, or why there is none (a str).
+
+    ``maverick_postgres.testing`` starts it (the ``test`` extra of maverick-postgres:
+    pytest-postgresql, and the server binaries); it is stopped and removed on exit.
+    """
+    if importlib.util.find_spec("maverick_postgres") is None:
+        yield "maverick-postgres is not installed (pip install -e plugins/maverick-postgres[test])"
+        return
+    try:
+        from maverick_postgres.testing import start_postgres_server
+
+        began = elapsed()
+        server = start_postgres_server(durable=True)
+    except Exception as error:  # binaries missing, or the server would not start
+        yield f"{type(error).__name__}: {error}"
+        return
+    print(f"[{elapsed():6.1f}s]   PostgreSQL started in {elapsed() - began:.1f}s", file=sys.stderr)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _maverick_version() -> str:

@@ -1,11 +1,12 @@
-"""The same chain of N trivial steps on LangGraph and Apache Burr, durably per step.
+"""The same chain of N trivial steps on LangGraph, Apache Burr and DBOS, durably per step.
 
 Each step reads the counter ``n`` and writes ``n + 1``; each engine commits its
-state to SQLite after every step, with ``PRAGMA synchronous = FULL`` (an fsync
-per commit). What is timed is one execution of the whole chain (LangGraph's
-``invoke``, Burr's ``run``), building the graph or application off the clock,
-after one warm-up execution; the figure is that time divided by N, the median
-over rounds.
+state after every step with an fsync per commit: to SQLite with ``PRAGMA
+synchronous = FULL``, or (DBOS) to PostgreSQL with ``fsync=on`` and
+``synchronous_commit=on``. What is timed is one execution of the whole chain
+(LangGraph's ``invoke``, Burr's ``run``, the DBOS workflow), building the graph
+or application and launching DBOS off the clock, after one warm-up execution; the
+figure is that time divided by N, the median over rounds.
 
 A peer that cannot be imported or run raises :class:`PeerUnavailable` with the
 reason; the caller reports it instead of a number.
@@ -14,17 +15,23 @@ reason; the caller reports it instead of a number.
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import attrs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
+
+DBOS_SCRIPT = Path(__file__).resolve().parent / "dbos_chain.py"
 
 
 class Counter(TypedDict):
@@ -185,4 +192,40 @@ def burr_chain(directory: Path, steps: int, rounds: int, journal_mode: str | Non
         persister.connection.close()
     return PeerResult(
         "Burr" + (" (WAL)" if journal_mode else ""), _version("apache-burr"), seconds, settings
+    )
+
+
+def dbos_chain(steps: int, rounds: int, system_database_url: str, label: str) -> PeerResult:
+    """DBOS Transact: a ``@DBOS.workflow()`` calling a ``@DBOS.step()`` ``steps`` times.
+
+    It runs in a subprocess (``benchmarks/dbos_chain.py``, which see): DBOS is a
+    process-wide singleton. ``system_database_url`` is a ``sqlite:///`` file (DBOS
+    3.x supports a SQLite system database; the script sets WAL and
+    ``synchronous=FULL``) or a ``postgresql://`` database on a server with
+    ``fsync`` and ``synchronous_commit`` on. ``label`` names the row.
+    """
+    try:
+        version = metadata.version("dbos")
+    except metadata.PackageNotFoundError:
+        raise PeerUnavailable("dbos not installed; pip install -e .[bench]") from None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBOS_")}
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(DBOS_SCRIPT), system_database_url, str(steps), str(rounds)],
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise PeerUnavailable(f"DBOS ({label}) took over 600 s") from None
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        reason = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        raise PeerUnavailable(f"DBOS {version} ({label}) failed: {reason}")
+    result = json.loads(lines[-1])
+    return PeerResult(
+        f"DBOS ({label})", result["version"], float(result["seconds_per_step"]), result["settings"]
     )
