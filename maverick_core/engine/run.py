@@ -154,7 +154,8 @@ class StepRecord:
     @property
     def done(self) -> bool:
         """True for records a resume restores instead of running again."""
-        return self.status.done
+        # Status.done, without a second property call: asked of every restored record
+        return self.status is Status.COMPLETED or self.status is Status.SKIPPED
 
 
 class RunState:
