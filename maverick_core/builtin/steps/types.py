@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from maverick_core.engine.dsl.model import CheckpointStep, PythonStep, ShellStep
 from maverick_core.engine.errors import StepFailed
 from maverick_core.engine.processes import run_process
+from maverick_core.engine.stash import StashKey
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -108,6 +109,11 @@ def resolve_action(ctx: StepContext, action: str) -> Callable[..., Any]:
     return result
 
 
+_ACTIONS: StashKey[dict[str, Callable[..., Any]]] = StashKey("python.actions")
+"""The actions a run's ``python`` steps resolved, by name: each is looked up once per
+run (registry, import, attribute walk), not once per step."""
+
+
 def _takes_ctx(function: Callable[..., Any]) -> bool:
     """True when ``function`` declares a parameter named ``ctx``.
 
@@ -142,7 +148,10 @@ class PythonStepType:
 
     def run(self, ctx: StepContext, step: PythonStep) -> Any:
         """Call the action and return its result."""
-        function = resolve_action(ctx, step.action)
+        resolved = ctx.run.stash.setdefault(_ACTIONS, {})
+        function = resolved.get(step.action)
+        if function is None:
+            function = resolved[step.action] = resolve_action(ctx, step.action)
         kwargs = ctx.render(dict(step.kwargs))
         if _takes_ctx(function):
             kwargs["ctx"] = ctx
