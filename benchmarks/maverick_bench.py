@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import disk
 from disk import append_fdatasync_seconds, atomic_replace_seconds
 from harness import (
     BENCH_DIR,
@@ -105,6 +106,8 @@ class CommitCost:
     atomic_replace_seconds: float
     commit_seconds: float
     step_with_checkpoint_seconds: float
+    prealloc_floor_seconds: float | None = None
+    """Overwrite of preallocated space + sync (None where ``disk`` cannot measure it)."""
 
 
 def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> CommitCost:
@@ -118,12 +121,17 @@ def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> C
     record_size = typical_record_size(base)
     project = make_project(base, "commit")
     workflow = install_workflow(project, LOOP)
+    # the journal work's floor (issue 13), measured in the same rounds once it exists
+    prealloc = getattr(disk, "prealloc_overwrite_seconds", None)
     floors: list[float] = []
+    preallocs: list[float] = []
     replaces: list[float] = []
     commits: list[float] = []
     per_step: list[float] = []
     for _ in range(rounds):
         floors.append(append_fdatasync_seconds(base, record_size, floor_count))
+        if prealloc is not None:
+            preallocs.append(prealloc(base, record_size, floor_count))
         replaces.append(atomic_replace_seconds(base, record_size, max(50, floor_count // 4)))
         result = run_workflow(project, workflow, {"count": iterations})
         _expect(result.outcome.status, Status.FAILED, "commit loop")  # the final marker step fails
@@ -135,6 +143,7 @@ def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> C
         atomic_replace_seconds=_median(replaces),
         commit_seconds=_median(commits),
         step_with_checkpoint_seconds=_median(per_step),
+        prealloc_floor_seconds=_median(preallocs) if preallocs else None,
     )
 
 
