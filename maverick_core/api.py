@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from maverick_core.engine.config import Config, open_project, origin_url, state_dir
     from maverick_core.engine.context import Scope, StepContext, StepType
+    from maverick_core.engine.describe import configured_store, describe_run
     from maverick_core.engine.discovery import load_named_workflow
     from maverick_core.engine.dsl.diagram import mermaid_node_id, workflow_mermaid
     from maverick_core.engine.dsl.model import (
@@ -115,6 +116,9 @@ if TYPE_CHECKING:
     from maverick_core.engine.units import elapsed, money, tokens
 
 _EXPORTS: dict[str, str] = {
+    # run history: what `maverick runs show` and viewers show about a run
+    "configured_store": "maverick_core.engine.describe",
+    "describe_run": "maverick_core.engine.describe",
     # the CLI, for plugin commands
     "CliState": "maverick_core.engine.cli",
     "LazyCommand": "maverick_core.engine.cli",
@@ -300,6 +304,8 @@ __all__ = [
     "WorkflowFailed",
     "atomic_write",
     "cli_state",
+    "configured_store",
+    "describe_run",
     "durability",
     "elapsed",
     "environment_inputs",

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         StepRecord,
     )
     from maverick_core.engine.settings import AddSettings
+    from maverick_core.engine.storage import Store
 
 hookspec = pluggy.HookspecMarker("maverick")
 
@@ -273,6 +274,26 @@ def on_workflow_error(run: Run, error: BaseException) -> None:
     :param run: the run.
     :param error: the step failure, checkpoint failure or
         :class:`~maverick_core.engine.errors.Interrupted`.
+    """
+
+
+@hookspec(firstresult=True)
+def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any] | None:
+    """Everything a person wants to see about one run in ``store``, as plain data.
+
+    Implemented by the checkpoint plugin from what it recorded (the run record, its
+    attempts, the journal and the final state); ``maverick runs show --json`` prints
+    the answer and viewers render it. Values are secret-masked (they were masked
+    when stored).
+
+    Stops at first non-None result.
+
+    :param config: the configuration (plugins, serializers).
+    :param store: the open store that holds the run.
+    :param run_id: the run's id.
+    :returns: the description (see ``maverick_core.api.describe_run``), or None
+        when this plugin does not keep runs.
+    :raises MaverickError: for a run id the store does not know.
     """
 
 

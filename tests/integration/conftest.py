@@ -78,13 +78,14 @@ class Harness:
         return json.loads(result.stdout)
 
     def committed_leaf_steps(self, run_id: str) -> list[str]:
-        """Shell steps recorded as completed in the run's latest checkpoint."""
+        """Shell steps recorded as completed in the run's latest checkpoint (what a
+        resume restores; ``runs show`` also shows steps the run finished after it)."""
         steps = self.show(run_id)["steps"]
         leaves = {"prepare", "seq_work", "par_work", "four", "other", "first", "second", "finish"}
         return [
             p
             for p, s in steps.items()
-            if s["status"] == "completed" and p.rsplit(".", 1)[-1] in leaves
+            if s["status"] == "completed" and s["in_checkpoint"] and p.rsplit(".", 1)[-1] in leaves
         ]
 
     def journal(self, run_id: str) -> list[Path]:

@@ -98,6 +98,6 @@ steps:
     run_id = json.loads(maverick(project, "runs", "list", "--json").stdout)[0]["run_id"]
     shown = maverick(project, "runs", "show", run_id).stdout.splitlines()
     at = next(i for i, line in enumerate(shown) if " fetch (" in line)
-    assert shown[at].startswith("  completed  fetch (") and shown[at].endswith(", 2 attempts)")
+    assert shown[at].startswith("  done        fetch (") and shown[at].endswith(", 2 attempts)")
     assert shown[at + 1].startswith("      attempt 1: command exited with status 3 (")
     assert shown[at + 2].startswith("      attempt 2: ok (")

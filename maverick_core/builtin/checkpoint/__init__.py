@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from maverick_core.engine.config import Config
     from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, RunRequest, RunState
+    from maverick_core.engine.storage import Store
 
 
 @hookimpl
@@ -72,6 +73,14 @@ def load_agent_records(run: Run) -> dict[str, Any] | None:
     from maverick_core.builtin.checkpoint import journal as checkpointing
 
     return checkpointing.agent_records(run)
+
+
+@hookimpl
+def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any] | None:
+    """The run's record, attempts, steps (final state) and checkpoints, as plain data."""
+    from maverick_core.builtin.checkpoint import history
+
+    return history.describe_run(config, store, run_id)
 
 
 @hookimpl

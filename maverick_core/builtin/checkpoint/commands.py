@@ -110,130 +110,163 @@ def list_runs(workflow: str | None, status: str | None, as_json: bool, store: st
 
 @runs.command("show")
 @click.argument("run_id", shell_complete=_complete_run_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (describe_run's data).")
 @store_option
 def show_run(run_id: str, as_json: bool, store: str | None) -> None:
-    """Show a run: inputs, steps with status and duration, checkpoints."""
-    from maverick_core.builtin.checkpoint.journal import load_state
-    from maverick_core.engine.storage import CheckpointRecord
+    """Show a run: outputs, attempts, every step with status, duration and cost."""
+    from maverick_core.engine.describe import describe_run
 
-    config = _config(store)
-    opened = _store(store)
-    try:
-        record = opened.get_run(run_id)
-        if record is None:
-            raise MaverickError(f"unknown run id '{run_id}' (see: maverick runs list)")
-        loaded = load_state(config, opened, run_id)
-        checkpoints: list[dict[str, Any]] = []
-        for item in opened.read_checkpoints(run_id):
-            if isinstance(item, CheckpointRecord):
-                checkpoints.append(
-                    {
-                        "seq": item.seq,
-                        "checkpoint_id": item.checkpoint_id,
-                        "created_at": item.created_at,
-                        "size": len(item.payload),
-                        "kind": item.kind,
-                        "intact": item.intact,
-                    }
-                )
-            else:
-                checkpoints.append({"damaged": item.position, "reason": item.reason})
-    finally:
-        opened.close()
-    steps: dict[str, dict[str, Any]] = {}
-    for p, r in loaded.records.items():
-        steps[p] = {"status": r.status, "duration": r.duration, "error": r.error}
-        steps[p].update(_agent_of(r.output))
-        if r.attempts:
-            steps[p]["attempts"] = r.attempts
-    calls = [c for c in record.meta.get("agent_calls") or [] if isinstance(c, dict)]
-    data = {
-        "run_id": record.run_id,
-        "workflow": record.workflow,
-        "status": record.status,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "inputs": record.inputs,
-        "secret_inputs": record.secret_inputs,
-        "steps": steps,
-        "checkpoints": checkpoints,
-        "meta": record.meta,
-        "damage": loaded.damage,
-        "agent_cost_usd": round(sum(float(c.get("cost_usd") or 0) for c in calls), 6),
-    }
+    data = describe_run(_config(store), run_id)
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
-    click.echo(f"run {record.run_id}  workflow {record.workflow}  status {record.status}")
-    click.echo(f"created {_when(record.created_at)}  updated {_when(record.updated_at)}")
-    click.echo(
-        f"inputs: {json.dumps(record.inputs, default=str)}"
-        + (
-            f" (secret, not stored: {', '.join(record.secret_inputs)})"
-            if record.secret_inputs
-            else ""
-        )
+    for line in show_lines(data):
+        click.echo(line)
+
+
+def show_lines(data: dict[str, Any]) -> list[str]:
+    """``maverick runs show`` as text, from :func:`describe_run`'s data."""
+    from maverick_core.engine.units import elapsed, money
+
+    totals = data["totals"]
+    attempts = data["attempts"]
+    lines = [
+        f"run {data['run_id']}  workflow {data['workflow']}  status {data['status']}",
+        f"created {_when(data['created_at'])}  updated {_when(data['updated_at'])}  "
+        f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}, "
+        f"{elapsed(totals['duration'])}"
+        + (f", agent cost {money(totals['cost_usd'])}" if totals["cost_usd"] is not None else ""),
+    ]
+    if data["outputs"]:
+        lines.append("outputs:")
+        lines += [f"  {key}: {_short(value)}" for key, value in data["outputs"].items()]
+    if data["error"]:
+        lines.append(f"error: {data['error']}")
+    secret = data["secret_inputs"]
+    lines.append(
+        f"inputs: {json.dumps(data['inputs'], default=str)}"
+        + (f" (secret, not stored: {', '.join(secret)})" if secret else "")
     )
-    holder = record.meta.get("holder")
-    if record.status == Status.RUNNING and _is_holder(holder):
-        click.echo(
+    holder = data["meta"].get("holder")
+    if data["status"] == Status.RUNNING and _is_holder(holder):
+        lines.append(
             f"executed by pid {holder['pid']} on host {holder['host']} since "
             f"{_when(holder['since'])} (if that process is gone, --resume takes the run over)"
         )
-    if record.meta.get("error"):
-        click.echo(f"error: {record.meta['error']}")
-    click.echo("steps (as of the last checkpoint):")
-    for path, step in steps.items():
-        tried = f", {len(step['attempts'])} attempts" if step.get("attempts") else ""
-        click.echo(f"  {step['status']:<10} {path} ({step['duration']:.2f}s{tried})")
-        for attempt in step.get("attempts", []):
-            click.echo(_attempt_line(attempt))
-        for action in step.get("activity", [])[-ACTIVITY_SHOWN:]:
-            click.echo(f"               > {action.get('kind')} {action.get('detail')}")
-    progress = record.meta.get("progress") or {}
+    lines.append("attempts:")
+    lines += [_attempt_summary(attempt) for attempt in attempts]
+    where = (
+        "as recorded when the run ended"
+        if data["state_from"] == "final"
+        else "as of the last checkpoint"
+    )
+    lines.append(f"steps ({where}):")
+    for path, step in data["steps"].items():
+        lines.append(_step_line(path, step))
+        for attempt in step.get("attempts") or []:
+            lines.append(_attempt_line(attempt))
+        for action in (step.get("agent") or {}).get("activity", [])[-ACTIVITY_SHOWN:]:
+            lines.append(f"               > {action.get('kind')} {action.get('detail')}")
+        if step["error"] and step["state"] == "failed":
+            lines.append(f"      {'  ' * step['depth']}error: {step['error']}")
+    progress = data["in_flight"]
     if progress:
-        click.echo("in flight (saved between checkpoints; a resume continues from here):")
+        lines.append("in flight (saved between checkpoints; a resume continues from here):")
     for path, by_plugin in progress.items():
-        attempts = (by_plugin.get("retry") or {}).get("attempts") or []
-        if attempts:
-            click.echo(f"  {path}: {len(attempts)} failed attempts, next is {len(attempts) + 1}")
-            for attempt in attempts:
-                click.echo(_attempt_line(attempt))
+        tried = (by_plugin.get("retry") or {}).get("attempts") or []
+        if tried:
+            lines.append(f"  {path}: {len(tried)} failed attempts, next is {len(tried) + 1}")
+            lines += [_attempt_line(attempt) for attempt in tried]
         else:
-            click.echo(f"  {path}: {', '.join(sorted(by_plugin))}")
-    if calls:
-        _show_agent_calls(calls)
-    click.echo("checkpoints:")
-    for cp in checkpoints:
+            lines.append(f"  {path}: {', '.join(sorted(by_plugin))}")
+    if data["agent_calls"]:
+        lines += _agent_call_lines(data["agent_calls"])
+    lines.append("checkpoints:")
+    for cp in data["checkpoints"]:
         if "damaged" in cp:
-            click.echo(f"  DAMAGED at {cp['damaged']}: {cp['reason']}")
+            lines.append(f"  DAMAGED at {cp['damaged']}: {cp['reason']}")
         else:
             flag = "" if cp["intact"] else "  DAMAGED (checksum mismatch)"
-            click.echo(
+            lines.append(
                 f"  #{cp['seq']:<4} {cp['checkpoint_id']:<28} {_when(cp['created_at'])} "
                 f"{cp['size']} bytes {cp['kind']}{flag}"
             )
+    if data["resume_command"]:
+        lines.append(f"resume with: {data['resume_command']}")
+    return lines
+
+
+SHOWN_TEXT = 120
+STATE_WORDS = {"not_reached": "not reached"}
+
+
+def _short(value: Any) -> str:
+    """A value on one line, cut to :data:`SHOWN_TEXT` characters (--json has it all)."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= SHOWN_TEXT else text[: SHOWN_TEXT - 1] + "…"
+
+
+def _attempt_summary(attempt: dict[str, Any]) -> str:
+    from maverick_core.engine.units import elapsed
+
+    started = attempt.get("started_at")
+    ended = attempt.get("ended_at")
+    outcome = attempt.get("outcome")
+    if outcome is None:
+        outcome = "running" if attempt.get("holder_alive", True) else "killed (unknown end)"
+    elif outcome == "killed":
+        outcome = "killed (unknown end; last seen then)"
+    span = _when(started) if isinstance(started, int | float) else "?"
+    if isinstance(ended, int | float):
+        same_day = isinstance(started, int | float) and _when(started)[:10] == _when(ended)[:10]
+        span += f" -> {_when(ended)[11:] if same_day else _when(ended)}"
+    else:
+        span += " -> ?"
+    duration = attempt.get("duration")
+    if isinstance(duration, int | float):
+        span += f" ({elapsed(duration)})"
+    line = f"  #{attempt.get('number')} {span}  {outcome}"
+    if attempt.get("resumed_from"):
+        line += f", resumed from '{attempt['resumed_from']}'"
+        if attempt.get("seq"):
+            line += f" (#{attempt['seq']})"
+    elif attempt.get("number", 1) != 1:
+        line += ", resumed from the start"
+    if attempt.get("pid") is not None:
+        line += f", pid {attempt['pid']} on {attempt.get('host')}"
+    if attempt.get("error"):
+        line += f": {_short(attempt['error'])}"
+    return line
+
+
+def _step_line(path: str, step: dict[str, Any]) -> str:
+    from maverick_core.engine.units import elapsed, money
+
+    state = STATE_WORDS.get(step["state"], step["state"])
+    details = []
+    if step["duration"] is not None and step["state"] != "not_reached":
+        details.append(elapsed(step["duration"]))
+    if step.get("attempts"):
+        details.append(f"{len(step['attempts'])} attempts")
+    cost = (step.get("agent") or {}).get("cost_usd")
+    if cost is not None:
+        details.append(money(cost))
+    shown = f" ({', '.join(details)})" if details else ""
+    return f"  {state:<12}{'  ' * step['depth']}{path}{shown}"
 
 
 ACTIVITY_SHOWN = 10
 
 
-def _agent_of(output: Any) -> dict[str, Any]:
-    """An agent step's activity (what the agent did), for ``runs show``."""
-    if isinstance(output, dict) and isinstance(output.get("activity"), list):
-        return {"activity": output["activity"]}
-    return {}
-
-
-def _show_agent_calls(calls: list[dict[str, Any]]) -> None:
+def _agent_call_lines(calls: list[dict[str, Any]]) -> list[str]:
     """Agent calls per step, and the total: what the run cost (every attempt)."""
     from maverick_core.engine.units import elapsed, money, tokens
 
     per_step: dict[str, list[dict[str, Any]]] = {}
     for call in calls:
         per_step.setdefault(str(call.get("path")), []).append(call)
-    click.echo("agent calls (every attempt):")
+    lines = ["agent calls (every attempt):"]
     total = 0.0
     known = False
     for path, group in per_step.items():
@@ -244,12 +277,13 @@ def _show_agent_calls(calls: list[dict[str, Any]]) -> None:
         count = sum(int(c.get(k) or 0) for c in group for k in TOKEN_KEYS)
         seconds = sum(float(c.get("duration") or 0) for c in group)
         who = ", ".join(sorted({f"{c.get('role')} via {c.get('backend')}" for c in group}))
-        click.echo(
+        lines.append(
             f"  {path}: {len(group)} call{'s' if len(group) != 1 else ''} ({who}), "
             f"{money(cost) if costs else '$?'}, {tokens(count)}, {elapsed(seconds)}"
         )
     plural = "s" if len(calls) != 1 else ""
-    click.echo(f"  total: {money(total) if known else '$?'} in {len(calls)} call{plural}")
+    lines.append(f"  total: {money(total) if known else '$?'} in {len(calls)} call{plural}")
+    return lines
 
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")

@@ -16,6 +16,7 @@ changed, and a resume reads at most about twice the state, never the whole histo
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import threading
 import time
@@ -23,10 +24,25 @@ from typing import Any
 
 import attrs
 
+from maverick_core.builtin.checkpoint.history import (
+    ATTEMPTS,
+    FINAL_ID,
+    FINAL_KIND,
+    RESUME_COMMAND,
+    SUMMARY,
+    attempts_of,
+    close_killed_attempts,
+    final_payload,
+    finish_attempt,
+    new_attempt,
+    step_counts,
+    summarize,
+)
 from maverick_core.engine.config import Config, state_dir
+from maverick_core.engine.describe import configured_store
 from maverick_core.engine.dsl.model import LoopStep
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
-from maverick_core.engine.pluginmanager import get_serializer, open_store
+from maverick_core.engine.pluginmanager import get_serializer
 from maverick_core.engine.run import (
     RESUMABLE,
     CheckpointInfo,
@@ -52,7 +68,6 @@ from maverick_core.engine.storage import (
     make_record,
 )
 
-DEFAULT_STORE = "file:"
 # keys of the run record's meta holding agent calls and in-flight agent sessions
 AGENT_CALLS = "agent_calls"
 AGENT_SESSIONS = "agent_sessions"
@@ -81,14 +96,13 @@ class LoadedState:
     damage: str | None = None
     torn: bool = False
     history: list[tuple[int, str, float]] = attrs.field(factory=list)
+    # the latest final record (how an attempt ended), when newer than the last checkpoint
+    final: CheckpointRecord | None = None
 
 
 def store_for(config: Config) -> Store:
     """Open the store the configuration names (--store, MAVERICK_STORE, maverick.yaml)."""
-    url = config.setting("store", env="MAVERICK_STORE", default=DEFAULT_STORE)
-    if not isinstance(url, str):
-        raise MaverickError(f"store must be a URL string, got {url!r}")
-    return open_store(config.pm, url, config.project)
+    return configured_store(config)
 
 
 def serializer_for(config: Config) -> Serializer:
@@ -97,7 +111,7 @@ def serializer_for(config: Config) -> Serializer:
     return get_serializer(config.pm, str(name))
 
 
-def _decode(
+def decode_record(
     config: Config, record: CheckpointRecord
 ) -> tuple[dict[str, Any], dict[str, StepRecord]]:
     """The record's payload and its step records, checked to be a checkpoint
@@ -131,11 +145,12 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
     """
     loaded = LoadedState()
     after = 0
+    final: CheckpointRecord | None = None
     if until is None:
         snapshot = store.read_snapshot(run_id)
         if isinstance(snapshot, CheckpointRecord) and snapshot.intact:
             try:
-                decoded = _decode(config, snapshot)
+                decoded = decode_record(config, snapshot)
             except (ValueError, TypeError, MaverickError):
                 decoded = None
             if decoded is not None:
@@ -156,8 +171,12 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
         loaded.max_seq = max(loaded.max_seq, record.seq)
         if record.seq <= after:
             continue
+        if record.kind == FINAL_KIND:
+            # how an attempt ended, for `runs show`: never restored, never in the chain
+            final = record
+            continue
         try:
-            payload, records = _decode(config, record)
+            payload, records = decode_record(config, record)
         except (ValueError, TypeError, MaverickError) as exc:
             if not broken:
                 broken = True
@@ -182,6 +201,8 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
                 history=list(loaded.history),
             )
     loaded.max_seq = max(loaded.max_seq, loaded.seq)
+    if final is not None and final.seq > loaded.seq:
+        loaded.final = final
     if until is not None:
         if candidate is None:
             known = sorted({cid for _, cid, _ in loaded.history})
@@ -334,6 +355,8 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
             "store": getattr(store, "url", ""),
             "serializer": serializer.name,
             "holder": _holder_meta(holder),
+            ATTEMPTS: [new_attempt(1, now, holder)],
+            **_resume_command(config),
             **_budget(config),
         },
     )
@@ -358,6 +381,15 @@ def _budget(config: Config) -> dict[str, Any]:
     """``--max-cost`` as the run keeps it: a resume without the option keeps the budget."""
     limit = config.options.get("max_cost")
     return {} if limit is None else {MAX_COST: limit}
+
+
+def _resume_command(config: Config) -> dict[str, Any]:
+    """The command (without ``--resume RUN_ID``) that resumes the run, as the CLI built it;
+    a password in a ``--store`` URL is not kept."""
+    base = config.options.get("resume_command")
+    if not isinstance(base, str) or not base:
+        return {}
+    return {RESUME_COMMAND: re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", base)}
 
 
 def _holder_meta(holder: LockHolder) -> dict[str, Any]:
@@ -481,6 +513,20 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         }
     )
     meta["resumes"] = resumes
+    attempts = attempts_of(found)
+    # an attempt that never ended was killed: it was last seen when it last wrote
+    close_killed_attempts(attempts, max(found.updated_at, loaded.created_at))
+    attempts.append(
+        new_attempt(
+            len(attempts) + 1,
+            holder.acquired_at,
+            holder,
+            resumed_from=loaded.checkpoint_id,
+            seq=loaded.seq or None,
+        )
+    )
+    meta[ATTEMPTS] = attempts
+    meta.update(_resume_command(config))
     if request.from_checkpoint:
         meta.pop("progress", None)
     meta["holder"] = _holder_meta(holder)
@@ -672,11 +718,25 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
     if session is None:
         return
     try:
+        now = time.time()
+        attempts = attempts_of(session.record)
+        number = attempts[-1].get("number") if attempts else None
+        try:
+            _append_final(session, run, outcome, number, now)
+        except (StoreError, ValueError, TypeError) as exc:
+            run.config.pm.hook.on_notice(
+                run=run, message=f"could not record the run's final state: {exc}"
+            )
         meta = dict(session.record.meta)
         if outcome.error:
             meta["error"] = outcome.error
         else:
             meta.pop("error", None)
+        finish_attempt(attempts, now, outcome.status.value, outcome.error)
+        meta[ATTEMPTS] = attempts
+        meta[SUMMARY] = summarize(
+            session.record, attempts, step_counts(run, outcome.status), outcome.outputs
+        )
         session.save_run(status=outcome.status.value, meta=meta)
     except StoreError as exc:
         run.config.pm.hook.on_notice(run=run, message=f"could not record the run's status: {exc}")
@@ -685,6 +745,18 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
             session.store.release_lock(run.run_id, session.holder)
         finally:
             session.store.close()
+
+
+def _append_final(
+    session: Session, run: Run, outcome: RunOutcome, attempt: Any, now: float
+) -> None:
+    """Append the run's final state as a record that ``load_state`` never restores."""
+    body = session.serializer.dumps(session.masker.mask(final_payload(run, outcome, attempt)))
+    record = make_record(
+        run.run_id, session.seq + 1, FINAL_ID, FINAL_KIND, now, session.serializer.name, body
+    )
+    session.store.append_checkpoint(record)
+    session.seq += 1
 
 
 # ----------------------------------------------------------------------------- agent calls

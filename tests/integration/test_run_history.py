@@ -1,0 +1,200 @@
+"""Run history: attempts, the final state recorded when a run ends, and ``runs show``.
+
+Real ``maverick`` processes on a workflow whose steps append their name to a log: a
+step after the last checkpoint is shown as done once the run ended, and still runs
+again on resume (the final state is never restored from).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from maverick_core.testing import read_until
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from maverick_core.testing import MaverickCLI
+
+SECRET = "hunter2-very-secret"
+WORKFLOW = """
+version: "1.0"
+name: story
+inputs:
+  token: {type: string, secret: true, required: true}
+  pause: {type: number, default: 0}
+steps:
+  - name: first
+    type: shell
+    command: echo first >> log && echo one
+    checkpoint: true
+  - name: second
+    type: shell
+    command: echo second >> log && echo "two $TOKEN"
+    env: {TOKEN: "${{ inputs.token }}"}
+  - name: gate
+    type: shell
+    command: sleep "${{ inputs.pause }}" && test -f ready && echo gate >> log
+  - name: never
+    type: shell
+    when: ${{ false }}
+    command: echo never
+  - name: last
+    type: shell
+    command: echo last >> log && echo "https://github.com/o/r/pull/7"
+outputs:
+  note: ${{ steps.second.output.stdout }}
+  pull_request: ${{ steps.last.output.stdout }}
+"""
+
+
+@pytest.fixture
+def story(project: Path, cli: MaverickCLI) -> Path:
+    (project / "wf.yaml").write_text(WORKFLOW)
+    return project
+
+
+def ran(project: Path) -> list[str]:
+    log = project / "log"
+    return log.read_text().split() if log.exists() else []
+
+
+def latest(cli: MaverickCLI) -> str:
+    listed = json.loads(cli("runs", "list", "--json").stdout)
+    return str(listed[0]["run_id"])
+
+
+def show(cli: MaverickCLI, run_id: str) -> dict[str, Any]:
+    shown = cli("runs", "show", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    return dict(json.loads(shown.stdout))
+
+
+def test_describe_run_of_a_failed_run_shows_every_step_and_the_error(story, cli):
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    data = show(cli, latest(cli))
+    assert data["status"] == "failed" and data["state_from"] == "final"
+    states = {path: step["state"] for path, step in data["steps"].items()}
+    # in workflow order, every step: the one after the checkpoint too
+    assert states == {
+        "first": "done",
+        "second": "done",
+        "gate": "failed",
+        "never": "not_reached",
+        "last": "not_reached",
+    }
+    assert data["steps"]["first"]["in_checkpoint"] is True
+    assert data["steps"]["second"]["in_checkpoint"] is False
+    assert data["steps"]["second"]["output"]["stdout"] == "two ***"
+    assert "command exited with status 1" in data["steps"]["gate"]["error"]
+    [attempt] = data["attempts"]
+    assert attempt["outcome"] == "failed" and attempt["ended_at"] >= attempt["started_at"]
+    assert attempt["resumed_from"] is None and isinstance(attempt["pid"], int)
+    assert data["resume_command"] == f"maverick run wf.yaml --resume {data['run_id']}"
+    assert data["totals"]["steps"] == {"done": 2, "failed": 1, "not_reached": 2}
+
+
+def test_resume_after_a_failure_restores_the_checkpoint_not_the_final_state(story, cli):
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    run_id = latest(cli)
+    (story / "ready").touch()
+    resumed = cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # 'second' finished after the last checkpoint: it is shown as done but runs again
+    assert ran(story) == ["first", "second", "second", "gate", "last"]
+    data = show(cli, run_id)
+    assert data["status"] == "completed" and data["resume_command"] is None
+    assert [s["state"] for s in data["steps"].values()] == [
+        "restored",
+        "done",
+        "done",
+        "skipped",
+        "done",
+    ]
+    assert list(data["outputs"]) == ["pull_request", "note"]
+    assert data["outputs"]["pull_request"] == "https://github.com/o/r/pull/7"
+    first, second = data["attempts"]
+    assert (first["outcome"], second["outcome"]) == ("failed", "completed")
+    assert second["resumed_from"] == "first" and second["seq"] == 1
+    summary = data["meta"]["summary"]
+    assert summary["attempts"] == 2 and summary["steps"] == {"done": 4, "skipped": 1}
+    assert summary["outputs"]["pull_request"] == "https://github.com/o/r/pull/7"
+    assert summary["duration"] == pytest.approx(first["duration"] + second["duration"], abs=0.01)
+
+    text = cli("runs", "show", run_id).stdout
+    lines = text.splitlines()
+    assert lines[2] == "outputs:" and lines[3] == "  pull_request: https://github.com/o/r/pull/7"
+    assert "  restored    first (" in text and "  skipped     never" in text
+    assert "completed, resumed from 'first' (#1)" in text
+
+
+def test_resume_after_an_interrupt_restores_the_checkpoint_not_the_final_state(story, cli):
+    proc = cli.start("run", "wf.yaml", "-i", f"token={SECRET}", "-i", "pause=30")
+    read_until(proc, "ok second")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    run_id = latest(cli)
+    data = show(cli, run_id)
+    assert data["status"] == "interrupted" and data["state_from"] == "final"
+    assert data["steps"]["second"]["state"] == "done"
+    assert not data["steps"]["second"]["in_checkpoint"]
+    assert data["attempts"][0]["outcome"] == "interrupted"
+
+    (story / "ready").touch()
+    resumed = cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert ran(story) == ["first", "second", "second", "gate", "last"]
+
+
+def test_a_sigkilled_attempt_is_closed_by_the_resume_as_killed(story, cli):
+    killed = cli("run", "wf.yaml", "-i", f"token={SECRET}", crash_at="after_step:2")
+    assert killed.returncode == -signal.SIGKILL
+    run_id = latest(cli)
+    data = show(cli, run_id)
+    # nothing recorded its end: the state is the last checkpoint's
+    assert data["status"] == "running" and data["state_from"] == "checkpoint"
+    assert data["attempts"][0]["outcome"] is None
+    assert data["attempts"][0]["holder_alive"] is False
+    assert "killed (unknown end)" in cli("runs", "show", run_id).stdout
+
+    (story / "ready").touch()
+    assert cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}").returncode == 0
+    data = show(cli, run_id)
+    first, second = data["attempts"]
+    assert first["outcome"] == "killed" and first["end_estimated"] is True
+    assert first["started_at"] <= first["ended_at"] <= second["started_at"]
+    assert second["outcome"] == "completed" and second["resumed_from"] == "first"
+    assert "killed (unknown end; last seen then)" in cli("runs", "show", run_id).stdout
+
+
+def test_runs_show_never_prints_a_secret_input(story, cli):
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    run_id = latest(cli)
+    for args in (("runs", "show", run_id), ("runs", "show", run_id, "--json")):
+        shown = cli(*args)
+        assert shown.returncode == 0
+        assert SECRET not in shown.stdout + shown.stderr
+    assert show(cli, run_id)["steps"]["second"]["output"]["stdout"] == "two ***"
+
+
+def test_describe_run_is_the_public_api_and_runs_show_json_prints_it(story, cli):
+    from maverick_core.api import describe_run
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    run_id = latest(cli)
+    config = make_config(make_plugin_manager(blocked=("terminal",), autoload=False), story)
+    assert json.loads(json.dumps(describe_run(config, run_id), default=str)) == show(cli, run_id)
+
+
+@pytest.mark.parametrize("run_id", ["nope", ""])
+def test_runs_show_of_an_unknown_run_is_one_line_and_exit_2(story, cli, run_id):
+    shown = cli("runs", "show", run_id)
+    assert shown.returncode == 2 and shown.stderr.count("\n") == 1
+    assert shown.stderr.startswith("error: ")
