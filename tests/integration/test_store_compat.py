@@ -24,6 +24,12 @@ def test_a_run_checkpointed_by_the_previous_release_resumes_with_this_one(cli, p
     assert record["status"] == "failed"
     assert record["steps"]["each[1].work"]["status"] == "completed"
     assert record["steps"]["maybe"]["status"] == "skipped"
+    # the previous release recorded no attempts and no final state: both are made up
+    # from what it did record, and the steps are those of its last checkpoint
+    assert record["state_from"] == "checkpoint"
+    [attempt] = record["attempts"]
+    assert attempt["outcome"] == "failed" and attempt["pid"] == 8637
+    assert record["steps"]["gate"]["state"] == "not_reached"
 
     (project / "ready").touch()
     resumed = cli("run", "wf.yaml", "--resume", "--json")
@@ -33,3 +39,9 @@ def test_a_run_checkpointed_by_the_previous_release_resumes_with_this_one(cli, p
     # both iterations are restored; the loop itself finishes (it ended after item_1)
     assert ran == ["each", "gate", "finish"]
     assert events[-1]["outputs"] == {"said": "hello world / 1-b"}
+
+    after = json.loads(cli("runs", "show", RUN_ID, "--json").stdout)
+    assert [a["outcome"] for a in after["attempts"]] == ["failed", "completed"]
+    assert after["attempts"][1]["resumed_from"] == "item_1"
+    assert after["outputs"] == {"said": "hello world / 1-b"}
+    assert after["steps"]["greet"]["state"] == "restored"
