@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 AFTER_REVIEW = ("push", "report", "pr_text", "pull_request")
 
 
+def steps_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """describe_run's steps by path."""
+    return {step["path"]: step for step in data["steps"]}
+
+
 def shown(mav: Maverick) -> tuple[dict[str, Any], str]:
     run_id = json.loads(mav.run("runs", "list", "--json").stdout)[0]["run_id"]
     as_json = mav.run("runs", "show", run_id, "--json")
@@ -39,10 +44,10 @@ def test_runs_show_after_a_completed_fly_has_the_steps_after_the_last_checkpoint
 
     assert data["status"] == "completed" and data["state_from"] == "final"
     for name in AFTER_REVIEW:
-        step = data["steps"][name]
+        step = steps_of(data)[name]
         assert step["state"] == "done" and not step["in_checkpoint"], name
-    assert data["steps"]["review_complete"]["in_checkpoint"]
-    assert data["steps"]["pull_request"]["output"]
+    assert steps_of(data)["review_complete"]["in_checkpoint"]
+    assert steps_of(data)["pull_request"]["output"]
     assert next(iter(data["outputs"])) == "pull_request"
     assert data["outputs"]["pull_request"] == ".maverick/prs/feature.md"
     assert data["totals"]["cost_usd"] == pytest.approx(0.25 * 3 + 0.1)
@@ -79,10 +84,10 @@ def test_runs_show_tells_a_killed_then_resumed_fly_as_two_attempts(tmp_path: Pat
     assert second["outcome"] == "completed"
     assert second["resumed_from"] == "phase_1_complete"
     assert first["pid"] != second["pid"]
-    assert data["steps"]["phases[0].implement"]["state"] == "restored"
-    assert data["steps"]["phases[1].implement"]["state"] == "done"
+    assert steps_of(data)["phases[0].implement"]["state"] == "restored"
+    assert steps_of(data)["phases[1].implement"]["state"] == "done"
     # the killed call to phase 2 was paid for and counted
-    assert len(data["steps"]["phases[1].implement"]["agent"]["calls"]) >= 1
+    assert len(steps_of(data)["phases[1].implement"]["agent"]["calls"]) >= 1
     assert data["meta"]["summary"]["attempts"] == 2
     assert "killed (unknown end; last seen then)" in text
     assert "completed, resumed from 'phase_1_complete'" in text

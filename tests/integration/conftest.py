@@ -84,7 +84,7 @@ class Harness:
         leaves = {"prepare", "seq_work", "par_work", "four", "other", "first", "second", "finish"}
         return [
             p
-            for p, s in steps.items()
+            for p, s in ((s["path"], s) for s in steps)
             if s["status"] == "completed" and s["in_checkpoint"] and p.rsplit(".", 1)[-1] in leaves
         ]
 

@@ -58,6 +58,11 @@ def story(project: Path, cli: MaverickCLI) -> Path:
     return project
 
 
+def steps_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """describe_run's steps by path."""
+    return {step["path"]: step for step in data["steps"]}
+
+
 def ran(project: Path) -> list[str]:
     log = project / "log"
     return log.read_text().split() if log.exists() else []
@@ -78,7 +83,7 @@ def test_describe_run_of_a_failed_run_shows_every_step_and_the_error(story, cli)
     assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
     data = show(cli, latest(cli))
     assert data["status"] == "failed" and data["state_from"] == "final"
-    states = {path: step["state"] for path, step in data["steps"].items()}
+    states = {path: step["state"] for path, step in steps_of(data).items()}
     # in workflow order, every step: the one after the checkpoint too
     assert states == {
         "first": "done",
@@ -87,10 +92,10 @@ def test_describe_run_of_a_failed_run_shows_every_step_and_the_error(story, cli)
         "never": "not_reached",
         "last": "not_reached",
     }
-    assert data["steps"]["first"]["in_checkpoint"] is True
-    assert data["steps"]["second"]["in_checkpoint"] is False
-    assert data["steps"]["second"]["output"]["stdout"] == "two ***"
-    assert "command exited with status 1" in data["steps"]["gate"]["error"]
+    assert steps_of(data)["first"]["in_checkpoint"] is True
+    assert steps_of(data)["second"]["in_checkpoint"] is False
+    assert steps_of(data)["second"]["output"]["stdout"] == "two ***"
+    assert "command exited with status 1" in steps_of(data)["gate"]["error"]
     [attempt] = data["attempts"]
     assert attempt["outcome"] == "failed" and attempt["ended_at"] >= attempt["started_at"]
     assert attempt["resumed_from"] is None and isinstance(attempt["pid"], int)
@@ -108,7 +113,7 @@ def test_resume_after_a_failure_restores_the_checkpoint_not_the_final_state(stor
     assert ran(story) == ["first", "second", "second", "gate", "last"]
     data = show(cli, run_id)
     assert data["status"] == "completed" and data["resume_command"] is None
-    assert [s["state"] for s in data["steps"].values()] == [
+    assert [s["state"] for s in steps_of(data).values()] == [
         "restored",
         "done",
         "done",
@@ -141,8 +146,8 @@ def test_resume_after_an_interrupt_restores_the_checkpoint_not_the_final_state(s
     run_id = latest(cli)
     data = show(cli, run_id)
     assert data["status"] == "interrupted" and data["state_from"] == "final"
-    assert data["steps"]["second"]["state"] == "done"
-    assert not data["steps"]["second"]["in_checkpoint"]
+    assert steps_of(data)["second"]["state"] == "done"
+    assert not steps_of(data)["second"]["in_checkpoint"]
     assert data["attempts"][0]["outcome"] == "interrupted"
 
     (story / "ready").touch()
@@ -179,7 +184,7 @@ def test_runs_show_never_prints_a_secret_input(story, cli):
         shown = cli(*args)
         assert shown.returncode == 0
         assert SECRET not in shown.stdout + shown.stderr
-    assert show(cli, run_id)["steps"]["second"]["output"]["stdout"] == "two ***"
+    assert steps_of(show(cli, run_id))["second"]["output"]["stdout"] == "two ***"
 
 
 def test_describe_run_is_the_public_api_and_runs_show_json_prints_it(story, cli):

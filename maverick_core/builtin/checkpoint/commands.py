@@ -161,8 +161,8 @@ def show_lines(data: dict[str, Any]) -> list[str]:
         else "as of the last checkpoint"
     )
     lines.append(f"steps ({where}):")
-    for path, step in data["steps"].items():
-        lines.append(_step_line(path, step))
+    for step in data["steps"]:
+        lines.append(_step_line(step["path"], step))
         for attempt in step.get("attempts") or []:
             lines.append(_attempt_line(attempt))
         for action in (step.get("agent") or {}).get("activity", [])[-ACTIVITY_SHOWN:]:

@@ -231,9 +231,9 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
       ``interrupted``, ``killed`` (closed by the next resume; ``end_estimated``),
       ``unknown`` (an old run's earlier attempt) or None (running; ``holder_alive``
       False when its process is gone from this machine); ``duration`` added;
-    - ``steps``: step path -> ``{name, parent, depth, status, state, restored,
-      in_checkpoint, started_at, duration, output, error, attempts, agent}``, in
-      workflow order. ``status`` is the step record's (``completed`` ...); ``state``
+    - ``steps``: a list in workflow order of ``{path, name, parent, depth, status,
+      state, restored, in_checkpoint, started_at, duration, output, error, attempts,
+      agent}``. ``status`` is the step record's (``completed`` ...); ``state``
       is what to show: ``done``, ``restored`` (completed by an earlier attempt),
       ``failed``, ``skipped``, ``running``, ``interrupted``, ``not_reached``.
       ``in_checkpoint``: a resume restores it. ``agent``: the step's agent activity,
@@ -323,7 +323,7 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
         "outputs": outputs,
         "attempts": attempts,
         "state_from": state_from,
-        "steps": steps,
+        "steps": list(steps.values()),
         "checkpoints": checkpoints,
         "last_checkpoint": (
             None
@@ -480,6 +480,7 @@ def _step_entry(
     calls: list[dict[str, Any]],
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
+        "path": path,
         "name": _name(path),
         "parent": parent,
         "depth": depth,
