@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maverick_core.builtin.filestore.store import ROTATE_BYTES, FileStore
+from maverick_core.builtin.filestore.store import INDEX_DIR, ROTATE_BYTES, FileStore
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
 from maverick_core.testing.conformance import delta, make_run
@@ -370,7 +370,8 @@ def test_a_corrupt_run_json_is_a_store_error_naming_it(store: FileStore, run_dir
 def test_delete_leaves_nothing_behind(store: FileStore, run_dir: Path) -> None:
     store.append_checkpoint(delta("r1", 1))
     store.delete_run("r1")
-    assert [name for name in os.listdir(store.base) if name != ".gitignore"] == []
+    assert [name for name in os.listdir(store.base) if name not in (".gitignore", INDEX_DIR)] == []
+    assert os.listdir(store.base / INDEX_DIR) == []  # nor its marker
 
 
 def test_checkpoints_of_an_unknown_run_are_refused(store: FileStore) -> None:
