@@ -8,6 +8,7 @@ free port, and Debian's Chromium driven by Playwright.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -212,15 +213,19 @@ outputs:
 BLOCKED = """
 version: "1.0"
 name: watch
+inputs:
+  gates: {type: string, description: the directory whose gate files let the steps finish}
 steps:
   - {name: start, type: shell, command: "echo started", checkpoint: true}
   - name: first_gate
     type: shell
-    command: "while [ ! -f gate-1 ]; do sleep 0.05; done; echo gate one open"
+    env: {GATES: "${{ inputs.gates }}"}
+    command: 'while [ ! -f "$GATES/gate-1" ]; do sleep 0.05; done; echo gate one open'
     checkpoint: true
   - name: second_gate
     type: shell
-    command: "while [ ! -f gate-2 ]; do sleep 0.05; done; echo gate two open"
+    env: {GATES: "${{ inputs.gates }}"}
+    command: 'while [ ! -f "$GATES/gate-2" ]; do sleep 0.05; done; echo gate two open'
     checkpoint: true
 """
 
@@ -246,27 +251,64 @@ outputs:
 """
 
 
+class BlockedRun:
+    """A ``watch`` run executing in its own process, each step waiting for its gate file."""
+
+    def __init__(self, project: Path, gates: Path) -> None:
+        self.project = project
+        self.gates = gates
+        gates.mkdir()
+        self.proc = subprocess.Popen(
+            [*maverick_executable(), "run", "ui-workflows/blocked.yaml", "-i", f"gates={gates}"],
+            cwd=project,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.run_id = _wait_for_run(project, "watch", self.proc)
+
+    def open_gate(self, number: int) -> None:
+        """Let gate step ``number`` finish."""
+        (self.gates / f"gate-{number}").write_text("open\n")
+
+    def finish(self) -> None:
+        """Open every gate and wait for the run to end."""
+        for number in (1, 2):
+            self.open_gate(number)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 class Runs:
     """The runs of the viewer's tests, all in the fly demo project's store."""
 
-    def __init__(self, project: Path, ids: dict[str, str], blocked: subprocess.Popen[str]) -> None:
+    def __init__(self, project: Path, ids: dict[str, str]) -> None:
         self.project = project
         self.ids = ids
-        self.blocked = blocked
-
-    def open_gate(self, number: int) -> None:
-        """Let the running run's gate step ``number`` finish."""
-        (self.project / f"gate-{number}").write_text("open\n")
 
 
-def _wait_for_run(project: Path, workflow: str) -> str:
+def _wait_for_run(project: Path, workflow: str, proc: subprocess.Popen[bytes]) -> str:
+    """The id of the run ``proc`` started, once the store lists it as running."""
+
+    def listed() -> list[str]:
+        shown = json.loads(
+            maverick(project, "runs", "list", "--workflow", workflow, "--json").stdout
+        )
+        rows = shown["runs"] if isinstance(shown, dict) else shown  # {runs, next_cursor}
+        return [row["run_id"] for row in rows if row["status"] == "running"]
+
+    known = set(listed())
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        listed = maverick(project, "runs", "list", "--workflow", workflow).stdout.split()
-        if listed and listed[0].startswith(workflow):
-            return listed[0]
+    while time.monotonic() < deadline and proc.poll() is None:
+        new = [run_id for run_id in listed() if run_id not in known]
+        if new:
+            return new[0]
         time.sleep(0.1)
-    raise AssertionError(f"no {workflow} run appeared")
+    raise AssertionError(f"no new {workflow} run appeared (exit status {proc.poll()})")
 
 
 @pytest.fixture(scope="session")
@@ -295,26 +337,23 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     (project / "published.ok").write_text("ok\n")
     maverick(project, "run", "ui-workflows/resumable.yaml", "--resume", ids["resumed"])
     ids["xss"] = run_id_of(maverick(project, "run", "ui-workflows/xss.yaml"))
-    blocked = subprocess.Popen(
-        [*maverick_executable(), "run", "ui-workflows/blocked.yaml"],
-        cwd=project,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    blocked = BlockedRun(project, project / "session-gates")
     try:
-        ids["running"] = _wait_for_run(project, "watch")
-        yield Runs(project, ids, blocked)
+        ids["running"] = blocked.run_id
+        yield Runs(project, ids)
     finally:
-        for number in (1, 2):
-            (project / f"gate-{number}").write_text("open\n")
-        try:
-            blocked.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            blocked.kill()
-            blocked.wait()
+        blocked.finish()
         shutil.rmtree(project.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def blocked_run(runs: Runs, tmp_path: Path) -> Iterator[BlockedRun]:
+    """A run of its own for this test, executing, its steps waiting for their gates."""
+    started = BlockedRun(runs.project, tmp_path / "gates")
+    try:
+        yield started
+    finally:
+        started.finish()
 
 
 @pytest.fixture(scope="session")
