@@ -183,7 +183,7 @@ def make_app(
         )
 
     def run_context(run_id: str) -> dict[str, Any] | None:
-        described = data.describe(store, run_id)
+        described = data.describe(config, store, run_id)
         if described is None:
             return None
         return render.run_context(described, config, layout)

@@ -13,6 +13,7 @@ from maverick_core.api import (
     RunQuery,
     RunRecord,
     StoreError,
+    describe_run,
     open_store,
     query_runs,
 )
@@ -169,33 +170,8 @@ def run_cost(record: RunRecord) -> float | None:
 # ----------------------------------------------------------------------------- one run
 
 
-def describe(store: ReadOnlyStore, run_id: str) -> dict[str, Any] | None:
-    """Everything the run page shows about one run, as plain data; None for an unknown id."""
-    record = store.get_run(run_id)
-    if record is None:
+def describe(config: Config, store: ReadOnlyStore, run_id: str) -> dict[str, Any] | None:
+    """Everything the run page shows about one run (``describe_run``); None for an unknown id."""
+    if store.get_run(run_id) is None:
         return None
-    checkpoints = [
-        {"seq": c.seq, "checkpoint_id": c.checkpoint_id, "created_at": c.created_at}
-        for c in store.read_checkpoints(run_id)
-        if isinstance(c, CheckpointRecord)
-    ]
-    meta = record.meta
-    outputs = meta.get("outputs")
-    return {
-        "run_id": record.run_id,
-        "workflow": record.workflow,
-        "source": record.source,
-        "status": record.status,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "inputs": record.inputs,
-        "secret_inputs": record.secret_inputs,
-        "error": meta.get("error"),
-        "attempts": meta.get("attempts") if isinstance(meta.get("attempts"), list) else [],
-        "steps": [],
-        "checkpoints": checkpoints,
-        "outputs": outputs if isinstance(outputs, dict) else {},
-        "duration": run_duration(record),
-        "cost_usd": run_cost(record),
-        "resume_command": None,
-    }
+    return describe_run(config, run_id, store=store)

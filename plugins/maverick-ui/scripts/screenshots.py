@@ -1,4 +1,5 @@
-"""Screenshots of the viewer for the README: ``docs/images/ui-runs.png``, ``ui-run.png``.
+"""Screenshots of the viewer for the README: ``docs/images/ui-runs.png``, ``ui-run.png``,
+``ui-diagram.png``.
 
 Makes real runs in a fresh copy of the fly demo (a fly interrupted with Ctrl-C in phase
 2 and resumed, a completed fly, a failed run), starts ``maverick ui`` over them, and has
@@ -121,7 +122,7 @@ def main() -> None:
         url = re.search(r"(http://\S+)", viewer.stdout.readline())
         assert url, "maverick ui printed no URL"
         base = url.group(1).rstrip("/")
-        shoot(base, run_id, out)
+        print(json.dumps({"images": [str(p) for p in shoot(base, run_id, out)]}))
     finally:
         if viewer is not None:
             viewer.send_signal(signal.SIGINT)
@@ -130,19 +131,24 @@ def main() -> None:
         shutil.rmtree(f"{project}.origin.git", ignore_errors=True)
 
 
-def shoot(base: str, run_id: str, out: Path) -> None:
+def shoot(base: str, run_id: str, out: Path) -> list[Path]:
+    """The runs page; the resumed fly's page (summary and timeline); its diagram."""
     from playwright.sync_api import sync_playwright
 
+    shots = [out / "ui-runs.png", out / "ui-run.png", out / "ui-diagram.png"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+        page = browser.new_page(viewport={"width": 1440, "height": 360})
         page.goto(base + "/")
-        page.screenshot(path=str(out / "ui-runs.png"), full_page=True)
+        page.screenshot(path=str(shots[0]), full_page=True)
+        page.set_viewport_size({"width": 1440, "height": 1000})
         page.goto(f"{base}/runs/{run_id}")
         page.wait_for_selector(".diagram svg", timeout=30_000)
-        page.screenshot(path=str(out / "ui-run.png"), full_page=True)
+        page.screenshot(path=str(shots[1]))
+        page.locator("section.diagram").scroll_into_view_if_needed()
+        page.locator("section.diagram").screenshot(path=str(shots[2]))
         browser.close()
-    print(json.dumps({"images": [str(out / "ui-runs.png"), str(out / "ui-run.png")]}))
+    return shots
 
 
 if __name__ == "__main__":

@@ -47,6 +47,27 @@ def test_markup_in_the_workflow_name_and_inputs_is_shown_as_text(
     assert f"{PAYLOAD}<img src=x onerror=window.__pwned=1>" in page.inner_text("table.runs")
 
 
+def test_markup_in_outputs_and_step_output_is_shown_as_text_and_no_script_link(
+    runs: Runs, viewer: Viewer, page: Page
+) -> None:
+    page.goto(viewer.url(f"/runs/{runs.ids['xss']}"))
+    page.wait_for_selector("section.diagram pre.mermaid svg", timeout=30_000)
+    assert_nothing_ran(page)
+    outputs = page.inner_text("section.outputs")
+    assert "<img src=x onerror=alert(1)><script>alert(2)</script>" in outputs
+    assert "javascript:alert(5)" in outputs
+    links = [a.get_attribute("href") or "" for a in page.query_selector_all("main a")]
+    assert not any(href.strip().lower().startswith("javascript:") for href in links)
+    assert "https://example.org/?q=<script>" in links  # an http(s) output is a link
+    step = page.locator('details.step[data-path="echo_markup"]')
+    step.locator("summary").click()
+    assert "<img src=x onerror=alert(1)><script>alert(2)</script>" in step.inner_text()
+    diagram = page.text_content("section.diagram svg") or ""
+    assert "onerror=alert(3)" in diagram  # the `when` condition, drawn as text
+    assert page.query_selector("section.diagram svg img, section.diagram svg script") is None
+    assert_nothing_ran(page)
+
+
 def test_markup_in_an_error_is_shown_as_text(runs: Runs, viewer: Viewer, page: Page) -> None:
     page.goto(viewer.url(f"/runs/{runs.ids['failed']}"))
     page.wait_for_load_state("networkidle")
