@@ -198,8 +198,12 @@ def make_app(
     async def live(request: Request) -> JSONResponse:
         context = run_context(request.path_params["run_id"])
         if context is None:
-            return JSONResponse({"status": "missing"}, status_code=404)
-        answer: dict[str, Any] = {"status": context["status"], "digest": context["digest"]}
+            return JSONResponse({"status": "missing", "follow": False}, status_code=404)
+        answer: dict[str, Any] = {
+            "status": context["status"],
+            "follow": context["following"],
+            "digest": context["digest"],
+        }
         if request.query_params.get("digest") != context["digest"]:
             answer["html"] = env.get_template("run_body.html").render(run=context)
         return JSONResponse(answer)

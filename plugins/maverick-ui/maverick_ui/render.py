@@ -92,12 +92,19 @@ def run_context(
     given = described.get("totals")
     totals: dict[str, Any] = given if isinstance(given, dict) else {}
     context = dict(described)
-    context["digest"] = digest({k: v for k, v in described.items() if k != "totals"})
+    # what changes with the clock alone (a running attempt's duration, the totals) is
+    # left out: the page is redrawn when the run changes, not at every poll
+    steady = {k: v for k, v in described.items() if k != "totals"}
+    steady["attempts"] = [{k: v for k, v in a.items() if k != "duration"} for a in attempts]
+    context["digest"] = digest(steady)
     context["steps"] = steps
     context["attempts"] = attempts
     context["checkpoints"] = checkpoints
     context["duration"] = totals.get("duration", described.get("duration"))
     context["cost_usd"] = totals.get("cost_usd", described.get("cost_usd"))
+    gone = any(a.get("holder_alive") is False for a in attempts)
+    context["holder_gone"] = described.get("status") == "running" and gone
+    context["following"] = described.get("status") == "running" and not gone
     context["timeline"] = layout(attempts, steps, checkpoints)
     context["mermaid"], context["diagram_note"] = diagram(config, described, steps)
     return context

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Response
 
     from .conftest import BlockedRun, Viewer
 
@@ -26,6 +26,10 @@ def test_a_finished_step_appears_on_the_running_runs_page_without_a_reload(
     page.evaluate("window.__samePage = 'yes'")
     live_requests: list[str] = []
     page.on("request", lambda r: live_requests.append(r.url) if "/live" in r.url else None)
+    answers: list[Response] = []
+    page.on("response", lambda r: answers.append(r) if "/live" in r.url else None)
+    page.wait_for_timeout(1500)  # polls while nothing changes...
+    assert answers and all("html" not in a.json() for a in answers)  # ...redraw nothing
 
     blocked_run.open_gate(1)
     page.wait_for_selector('details.step-done[data-path="first_gate"]', timeout=20_000)
@@ -41,3 +45,14 @@ def test_a_finished_step_appears_on_the_running_runs_page_without_a_reload(
     polled = len(live_requests)
     page.wait_for_timeout(1500)  # three polling periods: the page stopped asking
     assert len(live_requests) == polled
+
+
+def test_a_run_whose_process_is_gone_is_not_followed(
+    blocked_run: BlockedRun, viewer: Viewer, page: Page
+) -> None:
+    blocked_run.proc.kill()  # as a crash would: the store still says running
+    blocked_run.proc.wait()
+    page.goto(viewer.url(f"/runs/{blocked_run.run_id}"))
+    assert "Its process is gone" in page.inner_text("section.summary")
+    assert f"--resume {blocked_run.run_id}" in page.inner_text("p.resume")
+    assert page.get_attribute("#run", "data-follow") == "no"

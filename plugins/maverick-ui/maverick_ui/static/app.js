@@ -1,5 +1,6 @@
 // maverick ui: draw the diagrams (vendored Mermaid, strict security level) and keep a
-// running run's page current by polling its small JSON endpoint until the run ends.
+// running run's page current by polling its small JSON endpoint until the run ends
+// (or its process is found gone).
 (function () {
   "use strict";
 
@@ -23,7 +24,7 @@
   function follow(run) {
     var url = run.getAttribute("data-live");
     function poll() {
-      if (run.getAttribute("data-status") !== "running") {
+      if (run.getAttribute("data-follow") !== "yes") {
         return;
       }
       var query = "?digest=" + encodeURIComponent(run.getAttribute("data-digest") || "");
@@ -39,7 +40,7 @@
             drawDiagrams();
           }
           if (answer) {
-            run.setAttribute("data-status", answer.status);
+            run.setAttribute("data-follow", answer.follow ? "yes" : "no");
           }
         })
         .catch(function () {})
