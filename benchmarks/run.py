@@ -75,6 +75,12 @@ TARGETS: dict[str, tuple[str, float]] = {
     "peer_ratio_dbos_sqlite": ("<=", 0.8),
     "peer_ratio_dbos_postgres": ("<=", 0.8),
     "peer_ratio_burr": ("<=", 0.5),
+    # issue 12: `maverick runs list --limit 50` among 1,000 and 10,000 runs (table only)
+    **{
+        f"runs_list_{store}_{size}_s": ("<=", 0.3)
+        for store in ("file", "postgres")
+        for size in (1000, 10000)
+    },
 }
 
 
@@ -282,6 +288,7 @@ def measure(base: Path, profile: Profile, progress: Progress) -> Results:
 
     _measure_startup(base, profile, progress, results)
     _measure_peers(base, profile, progress, results)
+    _measure_listing(profile, progress, results)
     results.figures["machine"] = machine.describe(base)
     return results
 
@@ -318,18 +325,60 @@ def _measure_journal(
             "of issue 13) is not in this tree yet"
         )
         return
+    iterations = profile.commit_iterations
     try:
-        ratio = float(
-            progress.step(
-                f"group commit x {profile.commit_rounds}",
-                lambda: group(base, profile.commit_rounds, cost.floor_seconds),
-            )
+        # group_commit.group_commit_ratio(base, record_size, iterations, rounds) -> GroupCommit
+        measured = progress.step(
+            f"group commit: parallel loop of {iterations} x {profile.commit_rounds}",
+            lambda: group(base, cost.record_size, iterations, profile.commit_rounds),
         )
-    except Exception as error:  # its module is another engineer's: say what went wrong
+        ratio = float(measured.ratio)
+    except Exception as error:  # another engineer's module: say what went wrong, go on
         results.figure("group_commit_ratio", None, "n/a, see below", label)
         results.notes.append(f"group_commit_ratio: failed: {type(error).__name__}: {error}")
         return
     results.figure("group_commit_ratio", ratio, f"{ratio:.2f}", label)
+    results.info(
+        "per checkpoint at concurrency 8 / preallocated-overwrite floor",
+        f"{measured.per_checkpoint_seconds * ms:.3f} ms, {measured.prealloc_ratio:.2f}",
+    )
+
+
+def _measure_listing(profile: Profile, progress: Progress, results: Results) -> None:
+    """Issue 12: ``maverick runs list --limit 50`` among 1,000 and 10,000 runs.
+
+    ``benchmarks/many_runs.py``'s ``listing_figures(rounds=N)`` builds the stores
+    (file, and PostgreSQL when a server can start) and times the listing; these
+    rows are in the table, not in the JSON object.
+    """
+    listing = _optional_function("many_runs", "listing_figures")
+    if listing is None:
+        results.notes.append(
+            "runs list among 10,000 runs (issue 12): not measured: benchmarks/many_runs.py "
+            "is not in this tree yet"
+        )
+        return
+    try:
+        figures: dict[str, float] = progress.step(
+            f"runs list among 1,000 and 10,000 runs x {profile.cli_rounds}",
+            lambda: listing(rounds=profile.cli_rounds),
+        )
+    except Exception as error:  # another engineer's module: say what went wrong, go on
+        results.notes.append(f"runs list among many runs: failed: {type(error).__name__}: {error}")
+        return
+    for store in ("file", "postgres"):
+        if f"runs_list_{store}_1000_s" not in figures:
+            results.notes.append(f"runs list on the {store} store: not measured (no server)")
+            continue
+        for size in (1000, 10000):
+            key = f"runs_list_{store}_{size}_s"
+            if key in figures:
+                value = figures[key]
+                label = f"runs list --limit 50, {store} store, {size:,} runs (s)"
+                results.figure(key, value, f"{value * 1000:.0f} ms", label)
+        growth = figures.get(f"runs_list_{store}_growth")
+        if growth is not None:
+            results.info(f"runs list, {store} store: 10,000 runs / 1,000 runs", f"{growth:.2f}")
 
 
 def _optional_function(module: str, name: str) -> Callable[..., Any] | None:
