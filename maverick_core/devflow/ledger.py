@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from maverick_core.api import Run, RunState, StepContext, StepFailed, money
+from maverick_core.api import Run, RunState, StashKey, StepContext, StepFailed, money
 
 # the checkpoint a run stopped by its budget resumes from
 BUDGET_CHECKPOINT = "budget_reached"
@@ -71,9 +71,26 @@ def max_cost(run: Run) -> float | None:
     return float(value)
 
 
+_LIMIT: StashKey[tuple[float | None]] = StashKey("devflow.budget")
+"""The run's budget as :func:`max_cost` worked it out (in a 1-tuple: None is "unlimited")."""
+
+
+def budget(run: Run) -> float | None:
+    """:func:`max_cost`, worked out once per run: every step boundary asks for it.
+
+    Its sources (the options, what earlier attempts recorded, maverick.yaml) do not
+    change while a run executes.
+    """
+    known = run.stash.get(_LIMIT, None)
+    if known is None:
+        known = (max_cost(run),)
+        run.stash[_LIMIT] = known
+    return known[0]
+
+
 def check_budget(run: Run, path: str) -> None:
     """Refuse to start another agent call once the run spent its whole budget."""
-    limit = max_cost(run)
+    limit = budget(run)
     if limit is None:
         return
     spent = ledger_for(run).spent
@@ -91,7 +108,7 @@ def stop_past_budget(ctx: StepContext) -> None:
     The checkpoint keeps every finished step (the agent work that crossed the limit
     included), so ``--resume --max-cost HIGHER`` goes on from exactly here.
     """
-    limit = max_cost(ctx.run)
+    limit = budget(ctx.run)
     if limit is None:
         return
     spent = ledger_for(ctx.run).spent
