@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from maverick_core.api import QueryError, elapsed, money
+from maverick_core.api import MaverickError, QueryError, elapsed, money
 from maverick_ui import data, render
 from maverick_ui.timeline import layout
 
@@ -208,13 +208,18 @@ def make_app(
             answer["html"] = env.get_template("run_body.html").render(run=context)
         return JSONResponse(answer)
 
+    async def refused(request: Request, exc: Exception) -> HTMLResponse:
+        # a store that cannot be read, a run it cannot describe: one line, never a traceback
+        return page("missing.html", 500, message=f"This cannot be shown: {exc}.")
+
     app = Starlette(
+        exception_handlers={MaverickError: refused},
         routes=[
             Route("/", runs, methods=["GET"]),
             Route("/runs/{run_id}", run, methods=["GET"]),
             Route("/runs/{run_id}/live", live, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
+        ],
     )
     return Guard(app, token, port)
 
