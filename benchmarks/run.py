@@ -338,7 +338,7 @@ def _measure_journal(
         prealloc_ratio = float(measured.prealloc_ratio)
     except Exception as error:  # another engineer's module: say what went wrong, go on
         results.figure("group_commit_ratio", None, "n/a, see below", label)
-        results.notes.append(f"group_commit_ratio: failed: {type(error).__name__}: {error}")
+        results.notes.append(f"group_commit_ratio: failed: {_one_line(error)}")
         return
     results.figure("group_commit_ratio", ratio, f"{ratio:.2f}", label)
     results.info(
@@ -367,7 +367,7 @@ def _measure_listing(profile: Profile, progress: Progress, results: Results) -> 
             lambda: listing(rounds=profile.cli_rounds),
         )
     except Exception as error:  # another engineer's module: say what went wrong, go on
-        results.notes.append(f"runs list among many runs: failed: {type(error).__name__}: {error}")
+        results.notes.append(f"runs list among many runs: failed: {_one_line(error)}")
         return
     for store in ("file", "postgres"):
         if f"runs_list_{store}_1000_s" not in figures:
@@ -382,6 +382,11 @@ def _measure_listing(profile: Profile, progress: Progress, results: Results) -> 
         growth = figures.get(f"runs_list_{store}_growth")
         if growth is not None:
             results.info(f"runs list, {store} store: 10,000 runs / 1,000 runs", f"{growth:.2f}")
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: message`` on one line, for a note under the table."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def _optional_function(module: str, name: str) -> Callable[..., Any] | None:
