@@ -8,6 +8,7 @@ again on resume (the final state is never restored from).
 from __future__ import annotations
 
 import json
+import re
 import signal
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,44 @@ def test_describe_run_of_a_failed_run_shows_every_step_and_the_error(story, cli)
     assert data["totals"]["steps"] == {"done": 2, "failed": 1, "not_reached": 2}
 
 
+def test_runs_show_of_a_failed_run_lists_every_step_its_error_and_the_resume_command(story, cli):
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    run_id = latest(cli)
+    lines = cli("runs", "show", run_id).stdout.splitlines()
+    assert lines[0] == f"run {run_id}  workflow story  status failed"
+    assert lines[2] == "error: step 'gate' failed: command exited with status 1"
+    at = lines.index("steps (as recorded when the run ended):")
+    steps = lines[at + 1 : lines.index("checkpoints:")]
+    assert [re.sub(r" \([0-9.]+s\)$", "", line) for line in steps] == [
+        "  done        first",
+        "  done        second",
+        "  failed      gate",
+        "      error: command exited with status 1",
+        "  not reached never",
+        "  not reached last",
+    ]
+    assert "      error: command exited with status 1" in lines
+    assert lines[-1] == f"resume with: maverick run wf.yaml --resume {run_id}"
+    attempt = lines[lines.index("attempts:") + 1]
+    assert "  failed, pid " in attempt
+
+
+def test_a_final_record_torn_by_a_kill_leaves_the_checkpoint_to_show_and_resume(story, cli):
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    run_id = latest(cli)
+    [journal] = sorted((story / ".maverick" / "checkpoints" / run_id).glob("journal*"))
+    # a kill while the final record was being written leaves half of its line
+    data = journal.read_bytes()
+    journal.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 40])
+    shown = show(cli, run_id)
+    assert shown["state_from"] == "checkpoint" and "damaged" in shown["damage"]
+    assert steps_of(shown)["second"]["state"] == "not_reached"
+    (story / "ready").touch()
+    resumed = cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert ran(story) == ["first", "second", "second", "gate", "last"]
+
+
 def test_resume_after_a_failure_restores_the_checkpoint_not_the_final_state(story, cli):
     assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
     run_id = latest(cli)
@@ -149,6 +188,10 @@ def test_resume_after_an_interrupt_restores_the_checkpoint_not_the_final_state(s
     assert steps_of(data)["second"]["state"] == "done"
     assert not steps_of(data)["second"]["in_checkpoint"]
     assert data["attempts"][0]["outcome"] == "interrupted"
+    text = cli("runs", "show", run_id).stdout
+    assert "status interrupted" in text and "  interrupted, pid " in text
+    assert "  not reached gate" in text and "  done        second (" in text
+    assert text.splitlines()[-1] == f"resume with: maverick run wf.yaml --resume {run_id}"
 
     (story / "ready").touch()
     resumed = cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}")

@@ -245,7 +245,7 @@ def _step_line(path: str, step: dict[str, Any]) -> str:
 
     state = STATE_WORDS.get(step["state"], step["state"])
     details = []
-    if step["duration"] is not None and step["state"] != "not_reached":
+    if step["duration"] is not None and step["state"] not in ("not_reached", "skipped"):
         details.append(elapsed(step["duration"]))
     if step.get("attempts"):
         details.append(f"{len(step['attempts'])} attempts")
