@@ -142,6 +142,47 @@ def test_a_final_record_torn_by_a_kill_leaves_the_checkpoint_to_show_and_resume(
     assert ran(story) == ["first", "second", "second", "gate", "last"]
 
 
+def final_records(project: Path, run_id: str) -> list[dict[str, Any]]:
+    """The payloads of the run's final records, read through the store API."""
+    from maverick_core.api import Project, open_store
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+
+    store = open_store(make_plugin_manager(autoload=False), "file:", Project(project, "p"))
+    try:
+        return [
+            json.loads(record.payload)
+            for record in store.read_checkpoints(run_id)
+            if getattr(record, "kind", None) == "final"
+        ]
+    finally:
+        store.close()
+
+
+def test_the_final_record_holds_only_what_changed_since_the_last_checkpoint(story, cli):
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    run_id = latest(cli)
+    [final] = final_records(story, run_id)
+    assert final["base"] == 1 and sorted(final["records"]) == ["gate", "second"]
+    # a resume that fails at once adds only what it did
+    assert cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}").returncode == 1
+    first, again = final_records(story, run_id)
+    assert again["base"] == 1 and sorted(again["records"]) == ["gate", "second"]
+    assert first["attempt"] == 1 and again["attempt"] == 2
+
+
+def test_after_a_rewind_that_committed_nothing_the_final_record_is_the_whole_state(story, cli):
+    assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
+    run_id = latest(cli)
+    rewound = cli(
+        "run", "wf.yaml", "--resume", "--from-checkpoint", "first", "-i", f"token={SECRET}"
+    )
+    assert rewound.returncode == 1
+    assert final_records(story, run_id)[-1]["base"] is None
+    data = show(cli, run_id)
+    assert data["state_from"] == "final" and len(data["attempts"]) == 2
+    assert [s["state"] for s in data["steps"]][:3] == ["restored", "done", "failed"]
+
+
 def test_resume_after_a_failure_restores_the_checkpoint_not_the_final_state(story, cli):
     assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
     run_id = latest(cli)

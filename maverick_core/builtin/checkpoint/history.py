@@ -148,10 +148,23 @@ def _is_number(value: Any) -> TypeGuard[float]:
 # ----------------------------------------------------------------------------- final state
 
 
-def final_payload(run: Run, outcome: RunOutcome, attempt: int | None) -> dict[str, Any]:
-    """What a final record holds: every step record, the outputs and the error."""
+def final_payload(
+    run: Run, outcome: RunOutcome, attempt: int | None, base: int | None
+) -> dict[str, Any]:
+    """What a final record holds: the step records, the outputs and the error.
+
+    With ``base`` (the seq of the checkpoint the run's state was last committed as),
+    only the records that changed since that commit, so ending a run costs what it
+    did after its last checkpoint; with None (a rewind that committed nothing yet),
+    every record.
+    """
+    if base is None:
+        records = run.state.snapshot()
+    else:
+        records, _ = run.state.take_changes()
     return {
-        "records": {p: r.to_plain() for p, r in run.state.snapshot().items()},
+        "base": base,
+        "records": {p: r.to_plain() for p, r in records.items()},
         "status": outcome.status.value,
         "outputs": outcome.outputs,
         "error": outcome.error,
@@ -288,8 +301,12 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
             else None
         )
 
-    if final is not None:
+    base = final.get("base") if final is not None else None
+    if final is not None and base is None:
         records, state_from = final["records"], "final"
+        attempt_number = final.get("attempt")
+    elif final is not None and base == loaded.seq:
+        records, state_from = {**loaded.records, **final["records"]}, "final"
         attempt_number = final.get("attempt")
     else:
         records, state_from = dict(loaded.records), "checkpoint"

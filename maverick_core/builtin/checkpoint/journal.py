@@ -292,6 +292,9 @@ class Session:
     holder: LockHolder
     seq: int = 0
     rewind: bool = False
+    # the seq of the checkpoint the in-memory state was last committed as (the final
+    # record holds only what changed since); None after --from-checkpoint until a commit
+    base_seq: int | None = 0
     last_data: dict[str, Any] | None = None
     snapshot_bytes: int = 0
     bytes_since_snapshot: int = 0
@@ -527,6 +530,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         holder,
         seq=loaded.max_seq,
         rewind=True,
+        base_seq=None if request.from_checkpoint else loaded.seq,
         last_data=loaded.data,
         masker=run.secrets,
         agents={
@@ -707,6 +711,7 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
     session.store.append_checkpoint(record)
     session.seq += 1
     session.rewind = False
+    session.base_seq = session.seq
     session.last_data = dict(run.checkpoint_data)
     session.bytes_since_snapshot += len(body)
     if due or full:
@@ -785,7 +790,8 @@ def _append_final(
     session: Session, run: Run, outcome: RunOutcome, attempt: Any, now: float
 ) -> None:
     """Append the run's final state as a record that ``load_state`` never restores."""
-    body = session.serializer.dumps(session.masker.mask(final_payload(run, outcome, attempt)))
+    payload = final_payload(run, outcome, attempt, session.base_seq)
+    body = session.serializer.dumps(session.masker.mask(payload))
     record = make_record(
         run.run_id, session.seq + 1, FINAL_ID, FINAL_KIND, now, session.serializer.name, body
     )
