@@ -47,6 +47,34 @@ def append_fdatasync_seconds(directory: Path, record_size: int, count: int) -> f
     return statistics.median(times)
 
 
+def prealloc_overwrite_seconds(directory: Path, record_size: int, count: int) -> float:
+    """Median time of one ``pwrite`` of ``record_size`` bytes over zeros plus ``sync_file``.
+
+    The file is filled with zeros and synced first (really written, as the file
+    store's journal segments are), so each sync flushes data only: no size or
+    block map change. This is the floor of a commit to a preallocated journal.
+    """
+    record = b"x" * record_size
+    path = directory / f"prealloc-{time.monotonic_ns()}.jnl"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    times: list[float] = []
+    try:
+        os.write(fd, bytes(record_size * (count + 20)))
+        sync_file(fd)
+        offset = 0
+        for index in range(count + 20):
+            started = time.perf_counter()
+            os.pwrite(fd, record, offset)
+            sync_file(fd)
+            if index >= 20:  # the same warm-up as the append floor's
+                times.append(time.perf_counter() - started)
+            offset += record_size
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times)
+
+
 def atomic_replace_seconds(directory: Path, record_size: int, count: int) -> float:
     """Median time of write temp + sync + rename over the target + sync directory.
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from maverick_core.builtin.filestore.segments import frame_spans
 from maverick_core.engine.config import make_config
 from maverick_core.engine.dsl.loader import load_workflow
 from maverick_core.engine.executor import Executor
@@ -138,11 +139,15 @@ def run_workflow(
 
 
 def journal_line_sizes(project: Path) -> list[int]:
-    """Sizes of every journal line the file store wrote under ``project``."""
+    """Sizes of every journal record the file store wrote under ``project``: its
+    frames (``.jnl``), or its lines in a journal of release 0.1.0 (``.log``)."""
     sizes: list[int] = []
-    for journal in sorted((project / ".maverick" / "checkpoints").glob("*/journal-*.log")):
-        with open(journal, "rb") as handle:
-            sizes.extend(len(line) for line in handle)
+    for journal in sorted((project / ".maverick" / "checkpoints").glob("*/journal-*")):
+        data = journal.read_bytes()
+        if journal.suffix == ".log":
+            sizes.extend(len(line) for line in data.splitlines(keepends=True))
+        else:
+            sizes.extend(end - start for start, end in frame_spans(data))
     return sizes
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from maverick_core.builtin.filestore import segments
 from maverick_core.testing import MaverickCLI, json_events
 
 if TYPE_CHECKING:
@@ -90,6 +91,15 @@ class Harness:
 
     def journal(self, run_id: str) -> list[Path]:
         return sorted((self.project / ".maverick" / "checkpoints" / run_id).glob("journal*"))
+
+    def tear_last_record(self, run_id: str, keep: int = 40) -> None:
+        """Leave only the first ``keep`` bytes of the run's last journal frame, the
+        rest zeros: what a crash in the middle of writing it leaves."""
+        [journal] = self.journal(run_id)[-1:]
+        data = bytearray(journal.read_bytes())
+        start, end = segments.frame_spans(bytes(data))[-1]
+        data[start + keep : end] = bytes(end - start - keep)
+        journal.write_bytes(bytes(data))
 
 
 def final_outputs(output: str) -> Any:

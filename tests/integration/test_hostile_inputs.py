@@ -235,7 +235,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "run-json-directory": lambda d: ((d / "run.json").unlink(), (d / "run.json").mkdir()),
     "lock-link": lambda d: ((d / "lock").unlink(), (d / "lock").symlink_to("/etc/hostname")),
     "journal-link": lambda d: [
-        (p.unlink(), p.symlink_to("/etc/hostname")) for p in d.glob("journal-*.log")
+        (p.unlink(), p.symlink_to("/etc/hostname")) for p in d.glob("journal-*")
     ],
     "record-step-status-int": lambda d: append_odd_record(d, b'{"records": {"a": {"status": 5}}}'),
     "record-not-a-checkpoint": lambda d: append_odd_record(d, b"[1, 2, 3]"),

@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from maverick_core.builtin.filestore.store import FileStore
 from maverick_core.testing import maverick_executable
 from tests.integration.conftest import run_dirs
 
@@ -106,8 +107,8 @@ def test_deleting_the_lock_file_does_not_let_a_second_process_execute_the_run(
     assert first.returncode == 0
     lines = (tmp_path / "work.log").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["first", "second"]
-    journal = "".join(p.read_text() for p in sorted(run_dir.glob("journal-*.log")))
-    assert [line.split()[0] for line in journal.splitlines()] == ["1"]
+    with FileStore(run_dir.parent) as store:
+        assert [r.seq for r in store.read_checkpoints(run_dir.name)] == [1]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see process states")

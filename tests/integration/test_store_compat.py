@@ -46,3 +46,29 @@ def test_a_run_checkpointed_by_the_previous_release_resumes_with_this_one(cli, p
     assert after["attempts"][1]["resumed_from"] == "item_1"
     assert after["outputs"] == {"said": "hello world / 1-b"}
     assert next(s for s in after["steps"] if s["path"] == "greet")["state"] == "restored"
+
+
+def test_a_run_begun_by_the_previous_release_goes_on_in_the_new_journal_format(cli, project):
+    shutil.copytree(STORE / "state", project / ".maverick", dirs_exist_ok=True)
+    for path in (project / ".maverick").rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    # a step added after the resume point commits the run's first framed record
+    workflow = (STORE / "wf.yaml").read_text()
+    (project / "wf.yaml").write_text(
+        workflow.replace(
+            "  - name: gate\n",
+            "  - name: note\n    type: shell\n    command: echo noted\n    checkpoint: true\n"
+            "  - name: gate\n",
+        )
+    )
+    failed = cli("run", "wf.yaml", "--resume", "--json")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    run_dir = project / ".maverick" / "checkpoints" / RUN_ID
+    assert sorted(p.name for p in run_dir.glob("journal-*")) == ["journal-1.log", "journal-3.jnl"]
+
+    (project / "ready").touch()
+    resumed = cli("run", "wf.yaml", "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    events = json_events(resumed.stdout)
+    assert [e["path"] for e in events if e["event"] == "step_start"] == ["gate", "finish"]
+    assert events[-1]["outputs"] == {"said": "hello world / 1-b"}

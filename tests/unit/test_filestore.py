@@ -20,6 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from maverick_core.builtin.filestore import segments
+from maverick_core.builtin.filestore import store as store_module
 from maverick_core.builtin.filestore.store import INDEX_DIR, ROTATE_BYTES, FileStore
 from maverick_core.engine.errors import LockHeld, StoreError
 from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
@@ -62,7 +64,27 @@ def run_dir(store: FileStore) -> Path:
 
 
 def journal(run_dir: Path) -> Path:
-    [path] = run_dir.glob("journal-*.log")
+    [path] = run_dir.glob("journal-*.jnl")
+    return path
+
+
+def frames(path: Path) -> list[tuple[int, int]]:
+    return segments.frame_spans(path.read_bytes())
+
+
+def tear_after(path: Path, data: bytes) -> None:
+    """Write ``data`` where the next frame goes: what a crash mid-write leaves."""
+    end = frames(path)[-1][1]
+    with open(path, "r+b") as handle:
+        handle.seek(end)
+        handle.write(data)
+
+
+def write_line_journal(run_dir: Path, records: list[CheckpointRecord], tail: bytes = b"") -> Path:
+    """A journal as releases up to 0.1.0 wrote it: one line per record."""
+    path = run_dir / f"journal-{records[0].seq}.log"
+    path.write_bytes(b"".join(store_module._frame(r) for r in records) + tail)
+    path.chmod(0o600)
     return path
 
 
@@ -166,67 +188,112 @@ def test_run_state_is_readable_by_the_owner_only(store: FileStore, project: Proj
 # -------------------------------------------------------------------- framing
 
 
-def test_a_json_payload_is_stored_verbatim_on_one_line(store: FileStore, run_dir: Path) -> None:
+def test_a_payload_is_stored_verbatim_in_its_frame(store: FileStore, run_dir: Path) -> None:
     store.append_checkpoint(delta("r1", 1, payload=b'{"greeting":"hi there"}'))
-    store.append_checkpoint(delta("r1", 2))
-    lines = journal(run_dir).read_bytes().splitlines()
-    assert len(lines) == 2
-    assert lines[0].endswith(b' r {"greeting":"hi there"}')
+    store.append_checkpoint(delta("r1", 2, payload=b"a\nb\x00\x01c\n"))
+    data = journal(run_dir).read_bytes()
+    [(_, first_end), (second_start, _)] = frames(journal(run_dir))
+    assert data[:first_end].endswith(b'{"greeting":"hi there"}')
+    assert first_end == second_start
+    assert records(store) == [
+        delta("r1", 1, payload=b'{"greeting":"hi there"}'),
+        delta("r1", 2, payload=b"a\nb\x00\x01c\n"),
+    ]
 
 
-def test_a_payload_with_newlines_stays_on_one_line(store: FileStore, run_dir: Path) -> None:
-    record = delta("r1", 1, payload=b"a\nb\x01c\n")
-    store.append_checkpoint(record)
-    assert journal(run_dir).read_bytes().count(b"\n") == 1
-    assert records(store) == [record]
-
-
-def test_a_commit_is_a_single_line_append(store: FileStore, run_dir: Path) -> None:
+def test_a_commit_overwrites_zeros_written_ahead_and_keeps_the_file_size(
+    store: FileStore, run_dir: Path
+) -> None:
     store.append_checkpoint(delta("r1", 1))
     path = journal(run_dir)
-    before = path.read_bytes()
+    size, before = path.stat().st_size, path.read_bytes()
+    assert size >= segments.FIRST_CHUNK
+    assert before[frames(path)[-1][1] :] == bytes(size - frames(path)[-1][1])
     store.append_checkpoint(delta("r1", 2))
-    assert path.read_bytes().startswith(before)
-    assert path.read_bytes().count(b"\n") == 2
+    after = path.read_bytes()
+    assert len(after) == size
+    assert after.startswith(before[: frames(path)[0][1]])
+    assert len(frames(path)) == 2
+
+
+def test_the_journal_grows_by_whole_chunks_of_zeros_ahead_of_need(
+    store: FileStore, run_dir: Path
+) -> None:
+    payload = b"x" * 1000
+    for seq in range(1, 200):
+        store.append_checkpoint(delta("r1", seq, payload=payload))
+    path = journal(run_dir)
+    end = frames(path)[-1][1]
+    size = path.stat().st_size
+    assert size - end >= segments.FIRST_CHUNK // 4
+    assert path.read_bytes()[end:] == bytes(size - end)
+    assert [r.seq for r in records(store)] == list(range(1, 200))
+
+
+def test_closing_gives_back_the_zeros_after_the_last_frame(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    store.close()
+    path = journal(run_dir)
+    assert path.stat().st_size == frames(path)[-1][1]
 
 
 # --------------------------------------------------------------------- damage
 
 
+def test_zeros_after_the_last_frame_are_the_end_not_damage(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    assert records(store) == [delta("r1", 1)]
+
+
 def test_a_torn_tail_reads_as_damaged_at_the_end(store: FileStore, run_dir: Path) -> None:
     store.append_checkpoint(delta("r1", 1))
-    with open(journal(run_dir), "ab") as handle:
-        handle.write(b"2 step_2_done 1700000002.1 del")
+    tear_after(journal(run_dir), segments.pack(delta("r1", 2))[:40])
     first, torn = records(store)
     assert first.intact
     assert isinstance(torn, DamagedRecord)
-    assert "torn" in torn.reason
+    assert torn.reason.startswith("torn")
 
 
-def test_appending_after_a_torn_tail_cuts_it_off(
+def test_a_frame_missing_a_sector_in_the_middle_is_torn(store: FileStore, run_dir: Path) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    frame = bytearray(segments.pack(delta("r1", 2, payload=b"y" * 3000)))
+    start = frames(journal(run_dir))[-1][1]
+    first_sector = -start % segments.SECTOR + segments.SECTOR
+    frame[first_sector : first_sector + segments.SECTOR] = bytes(segments.SECTOR)
+    tear_after(journal(run_dir), bytes(frame))
+    assert records(store)[-1].reason.startswith("torn")  # type: ignore[union-attr]
+
+
+def test_appending_after_a_torn_tail_overwrites_it(
     store: FileStore, run_dir: Path, project: Project
 ) -> None:
     store.append_checkpoint(delta("r1", 1))
-    with open(journal(run_dir), "ab") as handle:
-        handle.write(b"2 step_2_done 17000")
+    tear_after(journal(run_dir), segments.pack(delta("r1", 2, payload=b"z" * 900))[:700])
     store.close()
     reopened = FileStore.open("file:", project)
     reopened.append_checkpoint(delta("r1", 2))
     assert records(reopened) == [delta("r1", 1), delta("r1", 2)]
+    assert len(list(run_dir.glob("journal-*"))) == 1
 
 
-def test_a_line_that_does_not_frame_is_damaged_and_later_lines_still_read(
-    store: FileStore, run_dir: Path
+def test_a_frame_that_reached_the_disk_after_a_lost_one_is_never_read(
+    store: FileStore, run_dir: Path, project: Project
 ) -> None:
-    store.append_checkpoint(delta("r1", 1))
-    with open(journal(run_dir), "ab") as handle:
-        handle.write(b"this is not a record\n")
-    store.append_checkpoint(delta("r1", 2))
-    assert [type(r).__name__ for r in records(store)] == [
-        "CheckpointRecord",
-        "DamagedRecord",
-        "CheckpointRecord",
-    ]
+    # A crash during a group commit may persist a later frame but not an earlier one.
+    for seq in (1, 2, 3):
+        store.append_checkpoint(delta("r1", seq))
+    store.close()
+    path = journal(run_dir)
+    [_, (start, end), _] = frames(path)
+    data = bytearray(path.read_bytes())
+    data[start:end] = bytes(end - start)
+    path.write_bytes(bytes(data))
+    assert records(store) == [delta("r1", 1)]
+    reopened = FileStore.open("file:", project)
+    reopened.append_checkpoint(delta("r1", 2, payload=b"again"))
+    reopened.close()
+    assert records(reopened) == [delta("r1", 1), delta("r1", 2, payload=b"again")]
+    assert delta("r1", 3).checksum.encode() not in path.read_bytes()
 
 
 def test_an_edited_payload_on_disk_fails_the_checksum(store: FileStore, run_dir: Path) -> None:
@@ -237,6 +304,21 @@ def test_an_edited_payload_on_disk_fails_the_checksum(store: FileStore, run_dir:
     assert isinstance(read, CheckpointRecord)
     assert read.payload == b'{"ok":fals}'
     assert not read.intact
+
+
+def test_after_an_edited_frame_appends_go_to_a_new_segment(
+    store: FileStore, run_dir: Path, project: Project
+) -> None:
+    for seq in (1, 2, 3):
+        store.append_checkpoint(delta("r1", seq, payload=b"payload %d" % seq))
+    store.close()
+    path = journal(run_dir)
+    path.write_bytes(path.read_bytes().replace(b"payload 2", b"PAYLOAD 2"))
+    reopened = FileStore.open("file:", project)
+    reopened.append_checkpoint(delta("r1", 4))
+    read = records(reopened)
+    assert [(r.seq, r.intact) for r in read] == [(1, True), (2, False), (4, True)]
+    assert b"PAYLOAD 2" in path.read_bytes()  # the evidence is kept
 
 
 def test_a_damaged_snapshot_reads_as_damaged(store: FileStore, run_dir: Path) -> None:
@@ -258,7 +340,7 @@ def test_reading_any_damaged_journal_never_raises(
     store.create_run(make_run("r1"))
     for seq in range(1, 8):
         store.append_checkpoint(delta("r1", seq, payload=b"x\n\x01" * seq * 10))
-    store.close()
+    store.close()  # the file ends at the last frame: cuts and flips hit frames
     path = journal(store.base / "r1")
     data = bytearray(path.read_bytes()[:cut])
     for position, value in flips:
@@ -280,7 +362,7 @@ def test_a_snapshot_after_a_small_journal_keeps_one_segment(
     store.append_checkpoint(delta("r1", 1))
     store.write_snapshot(delta("r1", 1, kind="full"))
     store.append_checkpoint(delta("r1", 2))
-    assert [p.name for p in run_dir.glob("journal-*.log")] == ["journal-1.log"]
+    assert [p.name for p in run_dir.glob("journal-*")] == ["journal-1.jnl"]
 
 
 def test_a_snapshot_after_a_large_journal_starts_a_new_segment(
@@ -291,9 +373,9 @@ def test_a_snapshot_after_a_large_journal_starts_a_new_segment(
         store.append_checkpoint(delta("r1", seq, payload=big))
     store.write_snapshot(delta("r1", 5, kind="full"))
     store.append_checkpoint(delta("r1", 6))
-    assert sorted(p.name for p in run_dir.glob("journal-*.log")) == [
-        "journal-1.log",
-        "journal-6.log",
+    assert sorted(p.name for p in run_dir.glob("journal-*")) == [
+        "journal-1.jnl",
+        "journal-6.jnl",
     ]
 
 
@@ -306,7 +388,7 @@ def test_reading_after_the_snapshot_does_not_read_older_segments(
     store.write_snapshot(delta("r1", 5, kind="full"))
     store.append_checkpoint(delta("r1", 6))
     # Were the old segment read at all, its garbage would show up as damage.
-    (run_dir / "journal-1.log").write_bytes(b"garbage\n" * 100)
+    (run_dir / "journal-1.jnl").write_bytes(b"garbage\n" * 100)
     assert records(store, 5) == [delta("r1", 6)]
 
 
@@ -318,7 +400,7 @@ def test_rotation_is_decided_the_same_by_a_new_instance(
     store.write_snapshot(delta("r1", 5, kind="full"))
     store.close()
     FileStore.open("file:", project).append_checkpoint(delta("r1", 6))
-    assert (run_dir / "journal-6.log").exists()
+    assert (run_dir / "journal-6.jnl").exists()
 
 
 def test_a_torn_tail_is_cut_before_rotating_away_from_it(
@@ -328,11 +410,109 @@ def test_a_torn_tail_is_cut_before_rotating_away_from_it(
         store.append_checkpoint(delta("r1", seq, payload=b"x" * (ROTATE_BYTES // 4)))
     store.write_snapshot(delta("r1", 5, kind="full"))
     store.close()
-    with open(run_dir / "journal-1.log", "ab") as handle:
-        handle.write(b"6 torn")
+    with open(run_dir / "journal-1.jnl", "ab") as handle:
+        handle.write(segments.pack(delta("r1", 6))[:30])
     reopened = FileStore.open("file:", project)
     reopened.append_checkpoint(delta("r1", 6))
     assert all(r.intact for r in records(reopened))
+
+
+# ------------------------------------------------ journals of release 0.1.0
+
+
+def test_a_line_journal_of_an_older_release_reads(store: FileStore, run_dir: Path) -> None:
+    old = [delta("r1", 1, payload=b"a\nb"), delta("r1", 2)]
+    write_line_journal(run_dir, old)
+    assert records(store) == old
+
+
+def test_appending_to_an_old_run_starts_a_framed_segment_after_its_lines(
+    store: FileStore, run_dir: Path
+) -> None:
+    write_line_journal(run_dir, [delta("r1", 1), delta("r1", 2)], tail=b"3 torn li")
+    store.append_checkpoint(delta("r1", 3))
+    store.append_checkpoint(delta("r1", 4))
+    assert sorted(p.name for p in run_dir.glob("journal-*")) == ["journal-1.log", "journal-3.jnl"]
+    assert records(store) == [delta("r1", seq) for seq in (1, 2, 3, 4)]
+    assert records(store, 2) == [delta("r1", 3), delta("r1", 4)]
+    # the torn line is cut off: it would otherwise be damage in the middle
+    assert (run_dir / "journal-1.log").read_bytes().endswith(b"\n")
+
+
+def test_a_line_that_does_not_frame_is_damaged_and_later_lines_still_read(
+    store: FileStore, run_dir: Path
+) -> None:
+    path = write_line_journal(run_dir, [delta("r1", 1)], tail=b"this is not a record\n")
+    with open(path, "ab") as handle:
+        handle.write(store_module._frame(delta("r1", 2)))
+    assert [type(r).__name__ for r in records(store)] == [
+        "CheckpointRecord",
+        "DamagedRecord",
+        "CheckpointRecord",
+    ]
+
+
+# ------------------------------------------------------------- group commit
+
+
+def test_concurrent_commits_share_syncs_and_each_is_durable_when_its_wait_returns(
+    store: FileStore, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs: list[int] = []
+    real_sync = segments.sync_file
+
+    def counted_sync(fd: int) -> None:
+        syncs.append(fd)
+        time.sleep(0.005)  # a slow disk: commits arrive while a sync is under way
+        real_sync(fd)
+
+    monkeypatch.setattr(segments, "sync_file", counted_sync)
+    store.append_checkpoint(delta("r1", 1))
+    syncs.clear()
+    order = threading.Lock()
+    durable: list[int] = []
+    next_seq = iter(range(2, 82))
+
+    def commit() -> None:
+        for _ in range(10):
+            with order:  # the executor orders writes; waits overlap
+                seq = next(next_seq)
+                wait = store.write_checkpoint(delta("r1", seq))
+            wait()
+            durable.append(seq)
+
+    workers = [threading.Thread(target=commit) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(durable) == list(range(2, 82))
+    assert len(syncs) < 80 / 2
+    assert [r.seq for r in records(store)] == list(range(1, 82))
+
+
+def test_a_failed_sync_fails_every_commit_it_covered_and_the_next_write_recovers(
+    store: FileStore, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.append_checkpoint(delta("r1", 1))
+    first = store.write_checkpoint(delta("r1", 2))
+    second = store.write_checkpoint(delta("r1", 3))
+
+    def failing_sync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(segments, "sync_file", failing_sync)
+        with pytest.raises(StoreError, match="cannot append checkpoint step_2_done"):
+            first()
+    with pytest.raises(StoreError, match="Input/output error"):
+        second()
+    # what was not known durable is cut off, and the next writer is told so
+    assert records(store) == [delta("r1", 1)]
+    with pytest.raises(StoreError, match="records after the last good sync were cut off"):
+        store.append_checkpoint(delta("r1", 4))
+    store.append_checkpoint(delta("r1", 4, kind="full"))
+    assert records(store) == [delta("r1", 1), delta("r1", 4, kind="full")]
 
 
 # ---------------------------------------------------------------------- runs
@@ -342,7 +522,7 @@ def test_list_runs_reads_no_journal(store: FileStore, run_dir: Path) -> None:
     store.append_checkpoint(delta("r1", 1))
     journal(run_dir).unlink()
     # Opening a FIFO for reading blocks until a writer comes: a journal read hangs.
-    os.mkfifo(run_dir / "journal-1.log")
+    os.mkfifo(run_dir / "journal-1.jnl")
     listed: list[str] = []
     lister = threading.Thread(
         target=lambda: listed.extend(r.run_id for r in store.list_runs()), daemon=True
@@ -388,8 +568,10 @@ def test_a_failed_append_is_a_store_error_and_leaves_no_partial_line(
     store: FileStore, run_dir: Path
 ) -> None:
     store.append_checkpoint(delta("r1", 1))
+    store.close()
     size = journal(run_dir).stat().st_size
-    # A real write failure: the child may not grow any file past `size + 100`.
+    # A real write failure: the child may not grow any file past `size + 100`,
+    # and the record needs more than the zeros written ahead.
     script = f"""
 import resource, signal, sys
 from pathlib import Path
@@ -401,7 +583,7 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, ({size + 100}, {size + 100}))
 store = FileStore(Path({str(store.base)!r}))
 try:
-    store.append_checkpoint(delta("r1", 2, payload=b"x" * 1000))
+    store.append_checkpoint(delta("r1", 2, payload=b"x" * 200_000))
 except StoreError as error:
     print(error)
     sys.exit(0)
@@ -412,7 +594,7 @@ sys.exit(1)
     )
     assert result.returncode == 0, result.stderr
     assert "cannot append checkpoint step_2_done" in result.stdout
-    assert journal(run_dir).stat().st_size == size
+    assert journal(run_dir).stat().st_size <= size + 100
     assert records(store) == [delta("r1", 1)]
 
 

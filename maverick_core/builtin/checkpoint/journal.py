@@ -708,7 +708,12 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
         session.serializer.name,
         body,
     )
-    session.store.append_checkpoint(record)
+    try:
+        session.store.append_checkpoint(record)
+    except BaseException:
+        # the changes taken for this record are in no record now: the next is full
+        session.rewind = True
+        raise
     session.seq += 1
     session.rewind = False
     session.base_seq = session.seq

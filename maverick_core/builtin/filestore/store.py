@@ -4,7 +4,8 @@ Layout of a run (directories 0700, files 0600)::
 
     <base>/<run_id>/
         run.json                 the RunRecord, replaced atomically
-        journal-<first_seq>.log  append-only journal segments, one record per line
+        journal-<first_seq>.jnl  journal segments: preallocated, one frame per record
+        journal-<first_seq>.log  journal segments of releases up to 0.1.0, one line per record
         snapshot                 the latest snapshot, one record line, replaced atomically
         lock                     flock'ed by the holder, who is written inside as JSON
 
@@ -37,20 +38,25 @@ without following symbolic links, and the run directory must be a real directory
 owned by the user: a link placed there is refused with an error instead of being
 written through. Temporary files have unpredictable names.
 
-A journal line is ``<seq> <checkpoint_id> <created_at> <kind> <serializer>
-<checksum> <enc> <payload>\\n``. Text fields are percent-quoted so they hold no
+Journal segments and their frames are described in
+:mod:`~maverick_core.builtin.filestore.segments`: a commit overwrites preallocated
+zeros with one checksummed frame and syncs, so the sync has no size or block map to
+flush; concurrent commits share one sync (:meth:`FileStore.write_checkpoint`).
+
+The snapshot, and the journal segments written by releases up to 0.1.0 (``.log``,
+read and never appended to again: the first append of a newer release to such a run
+starts a ``.jnl`` segment), hold *lines*: ``<seq> <checkpoint_id> <created_at> <kind>
+<serializer> <checksum> <enc> <payload>\\n``. Text fields are percent-quoted so they hold no
 space or newline; ``created_at`` is the float's ``repr`` so the core's checksum
 sees the same text. The payload is stored raw (``enc`` ``r``) when it contains no
 newline, which compact JSON never does; otherwise (``enc`` ``x``) every ``\\x01``
 becomes ``\\x01\\x02`` and every newline ``\\x01\\x03``, a reversible escape that
 costs two ``bytes.replace`` calls instead of base64's third more bytes.
 
-A commit is one ``write`` and one sync (:func:`~maverick_core.engine.durability.sync_file`:
-``fdatasync``, ``F_FULLFSYNC`` on macOS) on a journal file the store keeps
-open. A line that does not end in a newline is a torn write: it is read back as a
-:class:`~maverick_core.engine.storage.DamagedRecord`, and cut off before the next append so
-later records frame. Writing a snapshot starts a new segment with the next record,
-so reading "after the snapshot" opens only the segments written since.
+A line that does not end in a newline is a torn write: it is read back as a
+:class:`~maverick_core.engine.storage.DamagedRecord`. Writing a snapshot once the
+current segment is :data:`ROTATE_BYTES` long starts a new segment with the next
+record, so reading "after the snapshot" opens only the segments written since.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ import secrets
 import shutil
 import stat
 import struct
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -72,6 +79,8 @@ from urllib.parse import quote, unquote
 
 import attrs
 
+from maverick_core.builtin.filestore import segments as framed
+from maverick_core.builtin.filestore.segments import read_fd
 from maverick_core.engine.config import state_dir
 from maverick_core.engine.durability import atomic_write, sync_directory, sync_file
 from maverick_core.engine.errors import LockHeld, MaverickError, StoreError
@@ -88,13 +97,15 @@ from maverick_core.engine.storage import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 RUN_FILE = "run.json"
 SNAPSHOT_FILE = "snapshot"
 LOCK_FILE = "lock"
 SEGMENT_PREFIX = "journal-"
-SEGMENT_SUFFIX = ".log"
+SEGMENT_SUFFIX = framed.SUFFIX
+LINE_SEGMENT_SUFFIX = ".log"
+"""Segments of releases up to 0.1.0: read, never appended to again."""
 ROTATE_BYTES = 1 << 20
 """A snapshot starts a new journal segment once the current one is this large."""
 
@@ -114,15 +125,6 @@ MAX_RUN_FILE_BYTES = 64 << 20
 INDEX_DIR = ".index"
 """The directory of run markers (hidden, so releases before it skip it)."""
 _STATUSES = ("running", "failed", "interrupted", "completed")
-
-
-@attrs.define
-class _Segment:
-    """A journal segment open for appending."""
-
-    fd: int
-    path: Path
-    size: int
 
 
 @attrs.frozen
@@ -161,7 +163,8 @@ class FileStore:
         self.url = url
         self.base = base
         self._gitignore_dir = gitignore_dir
-        self._segments: dict[str, _Segment] = {}
+        self._segments: dict[str, framed.Segment] = {}
+        self._segments_lock = threading.Lock()
         self.unreadable: list[str] = []
         self.incomplete: list[IncompleteRun] = []
         self._locks: dict[str, _HeldLock] = {}
@@ -303,7 +306,8 @@ class FileStore:
             raise StoreError(f"cannot delete run {run_id}: {error.strerror}") from None
         if not stat.S_ISDIR(info.st_mode):
             return False
-        self._close_segment(run_id)
+        with contextlib.suppress(StoreError):
+            self._close_segment(run_id)
         own = self._locks.pop(run_id, None)
         if own is not None:
             _close_lock(own)
@@ -429,23 +433,46 @@ class FileStore:
     # ----------------------------------------------------------- checkpoints
 
     def append_checkpoint(self, record: CheckpointRecord) -> None:
-        """Append one line to the run's journal with one write and one sync."""
-        line = _frame(record)
-        segment = self._segments.get(record.run_id) or self._open_segment(record)
-        try:
-            written = os.write(segment.fd, line)
-            while written < len(line):
-                written += os.write(segment.fd, line[written:])
-            sync_file(segment.fd)
-        except OSError as error:
-            # After a failed fsync the page cache may have dropped the data, so
-            # the descriptor is not trusted again; cut any partial line off.
-            self._close_segment(record.run_id, truncate_to=segment.size)
-            raise StoreError(
-                f"cannot append checkpoint {record.checkpoint_id} of run {record.run_id} "
-                f"to {segment.path}: {error}"
-            ) from None
-        segment.size += len(line)
+        """Append one frame to the run's journal and sync it: one write, one sync."""
+        self.write_checkpoint(record)()
+
+    def write_checkpoint(self, record: CheckpointRecord) -> Callable[[], None]:
+        """Put the record in the journal; the returned function makes it durable.
+
+        The split is what lets concurrent commits share a sync (group commit):
+        writes are ordered by the caller, while any number of threads may wait in
+        the returned function at once, and one ``fdatasync`` then covers every
+        record written before it began. A record is durable, and may be reported
+        saved, only once the function returned.
+
+        :raises StoreError: from either half; after a failure the records not yet
+            durable are cut off, and the next write finds the journal's end afresh.
+        """
+        frame = framed.pack(record)
+        with self._segments_lock:
+            segment = self._segment_for(record)
+            try:
+                end = segment.write(frame)
+            except OSError as error:
+                self._segments.pop(record.run_id, None)
+                raise self._append_error(record, segment, error) from None
+
+        def wait_durable() -> None:
+            try:
+                segment.wait_durable(end)
+            except OSError as error:
+                raise self._append_error(record, segment, error) from None
+
+        return wait_durable
+
+    @staticmethod
+    def _append_error(
+        record: CheckpointRecord, segment: framed.Segment, error: OSError
+    ) -> StoreError:
+        return StoreError(
+            f"cannot append checkpoint {record.checkpoint_id} of run {record.run_id} "
+            f"to {segment.path}: {error}"
+        )
 
     def read_checkpoints(
         self, run_id: str, after_seq: int = 0
@@ -474,7 +501,7 @@ class FileStore:
         _atomic_write(run_dir / SNAPSHOT_FILE, _frame(record))
         segment = self._segments.get(record.run_id)
         if segment is not None and segment.size >= ROTATE_BYTES:
-            self._close_segment(record.run_id)
+            segment.rotate = True
 
     def read_snapshot(self, run_id: str) -> CheckpointRecord | DamagedRecord | None:
         """The run's snapshot, a DamagedRecord if it does not frame, or None."""
@@ -524,7 +551,7 @@ class FileStore:
             # open and flock; then this lock guards nothing.
             if os.fstat(dir_fd).st_ino != _inode(run_dir):
                 raise StoreError(f"run {run_id} was deleted while its lock was being taken")
-            previous = _parse_holder(_read_fd(fd))
+            previous = _parse_holder(read_fd(fd))
             _write_fd(fd, _holder_json(holder))
             _remove_stale_temporaries(run_dir)
         except OSError as error:
@@ -545,15 +572,17 @@ class FileStore:
         if held is None or not _same_holder(held.holder, holder):
             return
         del self._locks[run_id]
-        self._close_segment(run_id)
         try:
-            # Empty means "released": the next acquirer reports no takeover.
-            os.ftruncate(held.fd, 0)
-            sync_file(held.fd)
-        except OSError as error:
-            raise StoreError(f"cannot release the lock of run {run_id}: {error}") from None
+            self._close_segment(run_id)
         finally:
-            _close_lock(held)
+            try:
+                # Empty means "released": the next acquirer reports no takeover.
+                os.ftruncate(held.fd, 0)
+                sync_file(held.fd)
+            except OSError as error:
+                raise StoreError(f"cannot release the lock of run {run_id}: {error}") from None
+            finally:
+                _close_lock(held)
 
     def close(self) -> None:
         """Close journal segments and release every lock still held."""
@@ -647,53 +676,76 @@ class FileStore:
         except (OSError, ValueError, TypeError) as error:
             raise StoreError(f"cannot read {path}: {error}") from None
 
-    def _open_segment(self, record: CheckpointRecord) -> _Segment:
-        """Open the segment ``record`` goes to, cutting off a torn tail first."""
-        run_dir = self._existing_run_dir(record.run_id)
-        segments = _list_segments(run_dir)
-        rotate = not segments
-        if segments:
-            last_first_seq, last_path = segments[-1]
-            snapshot_seq = _snapshot_seq(run_dir / SNAPSHOT_FILE)
-            rotate = (
-                snapshot_seq is not None
-                and snapshot_seq >= last_first_seq
-                and _file_size(last_path) >= ROTATE_BYTES
-                # A seq that does not grow cannot name a later segment.
-                and record.seq > last_first_seq
+    def _segment_for(self, record: CheckpointRecord) -> framed.Segment:
+        """The open segment ``record`` goes to (rotating first when one is due).
+
+        :raises StoreError: once after a failed write or sync, so the writer knows
+            records were cut off (the checkpoint plugin then writes a full record).
+        """
+        segment = self._segments.get(record.run_id)
+        if segment is not None and segment.closed:
+            del self._segments[record.run_id]
+            raise StoreError(
+                f"cannot append checkpoint {record.checkpoint_id} of run {record.run_id}: "
+                f"an earlier write or sync of {segment.path} failed ({segment.failure}); "
+                "the records after the last good sync were cut off"
             )
-            if rotate:
-                # Its torn tail would otherwise stay in the middle of the journal.
-                _repair(last_path)
-        path = (
-            run_dir / f"{SEGMENT_PREFIX}{record.seq}{SEGMENT_SUFFIX}" if rotate else segments[-1][1]
-        )
-        try:
-            fd = _open_state(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-        except OSError as error:
-            raise StoreError(f"cannot open journal {path}: {error}") from None
-        try:
-            size = _cut_torn_tail(fd)
-            if rotate:
-                sync_directory(run_dir)
-        except OSError as error:
-            os.close(fd)
-            raise StoreError(f"cannot prepare journal {path}: {error}") from None
-        segment = _Segment(fd=fd, path=path, size=size)
-        self._segments[record.run_id] = segment
+        if segment is not None and segment.rotate and record.seq > segment.first_seq:
+            self._close_segment(record.run_id)
+            segment = None
+        if segment is None:
+            segment = self._open_segment(record)
+            self._segments[record.run_id] = segment
         return segment
 
-    def _close_segment(self, run_id: str, truncate_to: int | None = None) -> None:
+    def _open_segment(self, record: CheckpointRecord) -> framed.Segment:
+        """Open the segment ``record`` goes to, recovering its end first.
+
+        A new segment starts when there is none, after a snapshot once the last
+        one is :data:`ROTATE_BYTES` long, after a segment of an older release
+        (``.log``, which stays as it is, its torn tail cut), and after a segment
+        that ends in an edited frame (kept as evidence).
+        """
+        run_dir = self._existing_run_dir(record.run_id)
+        segments = _list_segments(run_dir)
+        try:
+            if segments:
+                last_first_seq, last_path = segments[-1]
+                # A seq that does not grow cannot name a later segment.
+                later = record.seq > last_first_seq
+                if last_path.suffix == LINE_SEGMENT_SUFFIX:
+                    _repair(last_path)
+                else:
+                    # recovering also zeroes a torn tail, which must not stay in the
+                    # middle of the journal when a new segment follows
+                    segment, edited = framed.Segment.recover(last_path, last_first_seq, _open_state)
+                    rotate = later and self._rotation_due(run_dir, last_first_seq, segment.size)
+                    if not (later and (edited or rotate)):
+                        return segment
+                    segment.close(trim=not edited)
+            path = run_dir / f"{SEGMENT_PREFIX}{record.seq}{SEGMENT_SUFFIX}"
+            if os.path.lexists(path):
+                return framed.Segment.recover(path, record.seq, _open_state)[0]
+            return framed.Segment.create(path, record.seq, _open_state)
+        except OSError as error:
+            raise StoreError(
+                f"cannot prepare the journal of run {record.run_id}: {error}"
+            ) from None
+
+    @staticmethod
+    def _rotation_due(run_dir: Path, last_first_seq: int, size: int) -> bool:
+        snapshot_seq = _snapshot_seq(run_dir / SNAPSHOT_FILE)
+        return snapshot_seq is not None and snapshot_seq >= last_first_seq and size >= ROTATE_BYTES
+
+    def _close_segment(self, run_id: str) -> None:
+        """Close the run's segment, giving back its preallocated zeros."""
         segment = self._segments.pop(run_id, None)
         if segment is None:
             return
         try:
-            if truncate_to is not None:
-                os.ftruncate(segment.fd, truncate_to)
-        except OSError:
-            pass  # the torn line is cut off by the next open instead
-        finally:
-            os.close(segment.fd)
+            segment.close()
+        except OSError as error:
+            raise StoreError(f"cannot close journal {segment.path}: {error}") from None
 
     def _iter_segments(
         self, run_id: str, segments: list[tuple[int, Path]], after_seq: int
@@ -709,13 +761,11 @@ class FileStore:
                 continue
             with handle:
                 try:
-                    for position, line in _lines(handle, path.name):
-                        if not line.endswith(b"\n"):
-                            pending.append(
-                                DamagedRecord(run_id, position, "torn write: the line has no end")
-                            )
-                            continue
-                        parsed = _parse(run_id, line[:-1], position)
+                    if path.suffix == SEGMENT_SUFFIX:
+                        read = framed.read_records(run_id, path, framed.read_fd(handle.fileno()))
+                    else:
+                        read = _line_records(run_id, handle, path.name)
+                    for parsed in read:
                         if isinstance(parsed, DamagedRecord):
                             pending.append(parsed)
                         elif parsed.seq > after_seq:
@@ -913,16 +963,26 @@ def _parse(run_id: str, line: bytes, position: str) -> CheckpointRecord | Damage
         return DamagedRecord(run_id, position, f"header does not parse: {error}")
 
 
-def _lines(handle: BinaryIO, name: str) -> Iterator[tuple[str, bytes]]:
-    """Each line of ``handle`` with its position, ``name@byte_offset``."""
+def _line_records(
+    run_id: str, handle: BinaryIO, name: str
+) -> Iterator[CheckpointRecord | DamagedRecord]:
+    """The records of a line segment (or why a line does not frame)."""
     offset = 0
     for line in handle:
-        yield f"{name}@{offset}", line
+        position = f"{name}@{offset}"
         offset += len(line)
+        if not line.endswith(b"\n"):
+            yield DamagedRecord(run_id, position, "torn write: the line has no end")
+        else:
+            yield _parse(run_id, line[:-1], position)
 
 
 def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
-    """The run's journal segments as (first seq, path), in seq order."""
+    """The run's journal segments as (first seq, path), in seq order.
+
+    At the same first seq a line segment comes first: a release that writes frames
+    starts its first segment in an old run with the record after the last line.
+    """
     try:
         names = os.listdir(run_dir)
     except FileNotFoundError:
@@ -930,15 +990,17 @@ def _list_segments(run_dir: Path) -> list[tuple[int, Path]]:
     except OSError as error:
         raise StoreError(f"cannot list {run_dir}: {error}") from None
     segments = []
+    suffixes = (LINE_SEGMENT_SUFFIX, SEGMENT_SUFFIX)
     for name in names:
-        if name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX):
+        stem, suffix = os.path.splitext(name)
+        if stem.startswith(SEGMENT_PREFIX) and suffix in suffixes:
             try:
-                first_seq = int(name[len(SEGMENT_PREFIX) : -len(SEGMENT_SUFFIX)])
+                first_seq = int(stem[len(SEGMENT_PREFIX) :])
             except ValueError:
                 continue
-            segments.append((first_seq, run_dir / name))
+            segments.append((first_seq, suffixes.index(suffix), run_dir / name))
     segments.sort()
-    return segments
+    return [(first_seq, path) for first_seq, _, path in segments]
 
 
 def _snapshot_seq(path: Path) -> int | None:
@@ -953,13 +1015,6 @@ def _snapshot_seq(path: Path) -> int | None:
         return None
     finally:
         os.close(fd)
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _repair(path: Path) -> None:
@@ -1062,7 +1117,7 @@ def _read_state_file(path: Path, limit: int | None = None) -> bytes:
     try:
         if limit is not None and os.fstat(fd).st_size > limit:
             raise StoreError(f"{path} is larger than {limit} bytes: not a file maverick wrote")
-        return _read_fd(fd)
+        return read_fd(fd)
     finally:
         os.close(fd)
 
@@ -1102,17 +1157,6 @@ def _inode(path: Path) -> int:
         return os.stat(path).st_ino
     except FileNotFoundError:
         return -1
-
-
-def _read_fd(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    offset = 0
-    while True:
-        chunk = os.pread(fd, 65536, offset)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        offset += len(chunk)
 
 
 def _write_fd(fd: int, data: bytes) -> None:
@@ -1205,7 +1249,7 @@ def _read_holder_waiting(fd: int) -> LockHolder | None:
     """The holder named in a busy lock file, waiting briefly for it to be written."""
     deadline = time.monotonic() + _HOLDER_READ_WAIT
     while True:
-        holder = _parse_holder(_read_fd(fd))
+        holder = _parse_holder(read_fd(fd))
         if holder is not None or time.monotonic() > deadline:
             return holder
         time.sleep(0.01)

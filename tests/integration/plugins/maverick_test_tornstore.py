@@ -1,7 +1,7 @@
 """A test store plugin (``-p maverick_test_tornstore``, ``--store tornfile:``).
 
 It is the file store, except that the N-th checkpoint append (``MAVERICK_TEST_TEAR_AT=N``)
-writes only the first half of its record, makes that half durable, and then sends
+writes only the first half of its record's frame, makes that half durable, and then sends
 SIGKILL to its own process: a crash in the middle of a commit, between two writes.
 """
 
@@ -12,6 +12,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
+from maverick_core.builtin.filestore import segments
 from maverick_core.builtin.filestore import store as filestore
 
 if TYPE_CHECKING:
@@ -28,9 +29,9 @@ class TornFileStore(filestore.FileStore):
     def append_checkpoint(self, record: CheckpointRecord) -> None:
         TornFileStore.appends += 1
         if TornFileStore.appends == int(os.environ.get("MAVERICK_TEST_TEAR_AT", "0")):
-            line = filestore._frame(record)
-            segment = self._segments.get(record.run_id) or self._open_segment(record)
-            os.write(segment.fd, line[: len(line) // 2])
+            frame = segments.pack(record)
+            segment = self._segment_for(record)
+            os.pwrite(segment.fd, frame[: len(frame) // 2], segment.size)
             os.fdatasync(segment.fd)
             os.kill(os.getpid(), signal.SIGKILL)
         super().append_checkpoint(record)
