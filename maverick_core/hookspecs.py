@@ -434,6 +434,26 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
 
 
 @hookspec(firstresult=True)
+def sync_checkpoint(run: Run, checkpoint: CheckpointInfo) -> CheckpointInfo | None:
+    """Wait until the checkpoint ``commit_checkpoint`` just wrote is durable.
+
+    Called right after ``commit_checkpoint`` returned, outside the lock that orders
+    commits, so that the commits of a parallel loop's iterations can share one sync
+    (group commit): ``commit_checkpoint`` may write without syncing and leave the
+    sync to this hook. An exception fails the checkpoint as one from
+    ``commit_checkpoint`` does; ``after_checkpoint`` is called only after this
+    returned. Signals are deferred while it runs.
+
+    Stops at first non-None result.
+
+    :param run: the run.
+    :param checkpoint: what ``commit_checkpoint`` returned.
+    :returns: the checkpoint as now durable (its ``duration`` including the wait),
+        or None when there was nothing to wait for.
+    """
+
+
+@hookspec(firstresult=True)
 def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | None:
     """Durably save the run's in-flight progress now, between checkpoints.
 

@@ -251,14 +251,19 @@ class Executor:
         problem = checkpoint_id_problem(checkpoint_id)
         if problem is not None:
             raise CheckpointNotSaved(checkpoint_id, problem)
-        with self._commit_lock, self._critical_section():
-            data: dict[str, Any] = {}
+        with self._critical_section():
             try:
-                self.hook.collect_checkpoint_data(run=self.run, data=data)
-                self.run.checkpoint_data = data
-                info: CheckpointInfo | None = self.hook.commit_checkpoint(
-                    run=self.run, checkpoint_id=checkpoint_id, state=self.run.state
-                )
+                # The lock orders the writes; the wait for durability is outside
+                # it, so concurrent commits can share one sync (group commit).
+                with self._commit_lock:
+                    data: dict[str, Any] = {}
+                    self.hook.collect_checkpoint_data(run=self.run, data=data)
+                    self.run.checkpoint_data = data
+                    info: CheckpointInfo | None = self.hook.commit_checkpoint(
+                        run=self.run, checkpoint_id=checkpoint_id, state=self.run.state
+                    )
+                if info is not None:
+                    info = self.hook.sync_checkpoint(run=self.run, checkpoint=info) or info
             except Exception as exc:
                 raise CheckpointNotSaved(
                     checkpoint_id,

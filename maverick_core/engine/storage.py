@@ -489,7 +489,13 @@ class Store(Protocol):
         """Delete a run and everything of it; False if it did not exist."""
 
     def append_checkpoint(self, record: CheckpointRecord) -> None:
-        """Append one record to the run's journal, durably, in one atomic step."""
+        """Append one record to the run's journal, durably, in one atomic step.
+
+        A store may also offer ``write_checkpoint(record) -> Callable[[], None]``
+        (not part of this protocol): the write, and a function that returns once the
+        record is durable, so concurrent commits can share a sync (group commit; see
+        docs/plugins-storage.md). The checkpoint plugin uses it where it exists.
+        """
 
     def read_checkpoints(
         self, run_id: str, after_seq: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,75 @@ def test_after_checkpoint_follows_each_commit(write_workflow, run_in_process, re
     run_in_process(write_workflow(LOOP), objects=(recorder,))
     commits = [(a["checkpoint_id"], a["seq"]) for n, a in recorder.calls if n == "after_checkpoint"]
     assert commits == [("item_0", 1), ("item_1", 2), ("item_2", 3)]
+
+
+PARALLEL_CHECKPOINTS = """
+version: "1.0"
+name: group
+steps:
+  - name: each
+    type: loop
+    for_each: ${{ range(32) }}
+    max_concurrency: 8
+    steps:
+      - name: work
+        type: shell
+        command: echo "${{ index }}"
+      - name: done
+        type: checkpoint
+        checkpoint_id: item_${{ index }}
+"""
+
+
+def test_sync_checkpoint_shares_syncs_and_precedes_after_checkpoint(
+    write_workflow, run_in_process, monkeypatch
+):
+    from maverick_core.builtin.filestore import segments
+
+    real_sync = segments.sync_file
+    durable: set[int] = set()
+    syncs: list[int] = []
+
+    def slow_sync(fd: int) -> None:
+        # what is in the journal when a sync starts is durable when it returns
+        written = {
+            r.seq
+            for r in segments.read_records("r", Path("journal"), segments.read_fd(fd))
+            if hasattr(r, "seq")
+        }
+        time.sleep(0.004)  # a slow disk: other iterations commit meanwhile
+        real_sync(fd)
+        syncs.append(fd)
+        durable.update(written)
+
+    reported: list[tuple[int, bool]] = []
+
+    class Reporter:
+        @hookimpl
+        def after_checkpoint(self, run: Any, checkpoint: Any) -> None:
+            reported.append((checkpoint.seq, checkpoint.seq in durable))
+
+    monkeypatch.setattr(segments, "sync_file", slow_sync)
+    result = run_in_process(write_workflow(PARALLEL_CHECKPOINTS), objects=(Reporter(),))
+    assert result.status == "completed"
+    assert sorted(seq for seq, _ in reported) == list(range(1, 33))
+    assert all(was_durable for _, was_durable in reported)
+    assert len(syncs) < 32  # concurrent commits shared syncs
+
+
+def test_sync_checkpoint_failure_fails_the_checkpoint_and_is_never_reported(
+    write_workflow, run_in_process, recorder
+):
+    class FailingSync:
+        @hookimpl(tryfirst=True)
+        def sync_checkpoint(self, run: Any, checkpoint: Any) -> Any:
+            raise OSError(5, "Input/output error")
+
+    result = run_in_process(write_workflow(LOOP), objects=(FailingSync(), recorder))
+    assert result.status == "failed"
+    assert "was NOT saved" in (result.error or "")
+    assert "Input/output error" in (result.error or "")
+    assert not [n for n, _ in recorder.calls if n == "after_checkpoint"]
 
 
 def test_commit_checkpoint_receives_the_state_with_the_checkpoint_step_in_it(

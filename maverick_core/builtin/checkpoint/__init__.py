@@ -36,6 +36,14 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
 
 
 @hookimpl
+def sync_checkpoint(run: Run, checkpoint: CheckpointInfo) -> CheckpointInfo | None:
+    """Wait until the checkpoint is durable (sharing a sync with concurrent commits)."""
+    from maverick_core.builtin.checkpoint import journal as checkpointing
+
+    return checkpointing.sync_checkpoint(run, checkpoint)
+
+
+@hookimpl
 def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | None:
     """Keep the in-flight progress with the run record, durably."""
     from maverick_core.builtin.checkpoint import journal as checkpointing

@@ -29,8 +29,8 @@ an edit the damaged segment is kept as evidence and appends go to a new segment.
 Group commit: :meth:`Segment.write` puts a frame in place (in the page cache) and
 returns its end offset; :meth:`Segment.wait_durable` returns once a sync that began
 after that write has finished. The first waiter syncs everything written so far; the
-waiters that arrive during its sync wait for it and then for one more sync, made by
-one of them, instead of each syncing again.
+waiters that arrive during its sync wait instead of syncing again, and the leader
+syncs once more for them (up to four syncs in all) before one of them has to lead.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ MAX_CHUNK = 1 << 20
 SECTOR = 512
 """The unit a crash is assumed to write whole (what SQLite also assumes by default)."""
 
+_LEADER_ROUNDS = 4
 _HEADER = struct.Struct("<4sII")
 _FIELDS = struct.Struct("<qdIIII")
 _TEXT = "surrogatepass"
@@ -306,16 +307,25 @@ class Segment:
                 self._cond.wait()
             self._syncing = True
             target = self.size
-        try:
-            sync_file(self.fd)
-        except OSError as error:
+        # The leader goes on syncing while frames keep arriving (a few rounds at
+        # most): their writers are waiting, and handing the next sync to one of
+        # them would first have to wake it.
+        for _ in range(_LEADER_ROUNDS):
+            try:
+                sync_file(self.fd)
+            except OSError as error:
+                with self._cond:
+                    self._syncing = False
+                    self._fail(str(error))
+                raise
             with self._cond:
-                self._syncing = False
-                self._fail(str(error))
-            raise
+                self.synced = max(self.synced, target)
+                self._cond.notify_all()
+                if self.size <= self.synced or self.fd < 0:
+                    break
+                target = self.size
         with self._cond:
             self._syncing = False
-            self.synced = max(self.synced, target)
             self._cond.notify_all()
 
     # -------------------------------------------------------------- closing

@@ -1,0 +1,153 @@
+"""Group commit and the preallocated-journal floor: issue 13, targets 2 and 3.
+
+Functions for ``benchmarks/run.py`` (each takes the directory the stores use):
+
+- ``prealloc_floor_ms(base, record_size, count)``: the median ``pwrite`` of one
+  record over zeros written and synced ahead, plus ``sync_file``
+  (:func:`disk.prealloc_overwrite_seconds`), in milliseconds: the floor of a commit
+  to the file store's preallocated journal, beside ``fsync_floor_ms`` (append +
+  ``sync_file``).
+- ``group_commit_ratio(base, record_size, iterations, rounds)``: cost per checkpoint
+  in a parallel loop (``workflows/parallel.yaml``: ``max_concurrency: 8``, a
+  checkpoint per iteration) divided by the append floor, measured side by side.
+  Returns a :class:`GroupCommit` with the parts; ``.ratio`` is the figure (target
+  <= 0.5).
+
+*Cost per checkpoint* is what the checkpoints add to the loop: (wall time of the
+loop committing after every iteration - wall time of the same loop whose
+checkpoint step is skipped) / iterations, medians over rounds that alternate the
+two loops and the floor. While one commit waits for its sync, the other iterations
+go on and their commits share the next sync, so the cost falls below one sync.
+
+``python benchmarks/group_commit.py [--iterations N] [--rounds R] [--json]`` prints
+the figures (and with ``--json`` one JSON object on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import attrs
+from disk import append_fdatasync_seconds, prealloc_overwrite_seconds
+from harness import install_workflow, make_project, run_workflow, scrub_environment
+
+from maverick_core.api import Status
+
+PARALLEL = "parallel.yaml"
+
+
+def prealloc_floor_ms(base: Path, record_size: int, count: int) -> float:
+    """Median overwrite of preallocated zeros + ``sync_file``, in milliseconds."""
+    return prealloc_overwrite_seconds(base, record_size, count) * 1000
+
+
+@attrs.frozen
+class GroupCommit:
+    """Per-checkpoint cost at concurrency 8 against the floors, medians over rounds."""
+
+    iterations: int
+    with_checkpoints_seconds: float
+    without_checkpoints_seconds: float
+    floor_seconds: float
+    prealloc_floor_seconds: float
+
+    @property
+    def per_checkpoint_seconds(self) -> float:
+        """What one checkpoint adds to the loop's wall time."""
+        added = self.with_checkpoints_seconds - self.without_checkpoints_seconds
+        return max(added, 0.0) / self.iterations
+
+    @property
+    def ratio(self) -> float:
+        """``group_commit_ratio``: cost per checkpoint / append + fdatasync floor."""
+        return self.per_checkpoint_seconds / self.floor_seconds
+
+    @property
+    def prealloc_ratio(self) -> float:
+        """The same cost against the preallocated-overwrite floor."""
+        return self.per_checkpoint_seconds / self.prealloc_floor_seconds
+
+
+def group_commit_ratio(base: Path, record_size: int, iterations: int, rounds: int) -> GroupCommit:
+    """Alternate the floors, the checkpointing loop and the loop without checkpoints."""
+    with_checkpoints: list[float] = []
+    without: list[float] = []
+    floors: list[float] = []
+    preallocs: list[float] = []
+    for index in range(rounds):
+        floors.append(append_fdatasync_seconds(base, record_size, 100))
+        preallocs.append(prealloc_overwrite_seconds(base, record_size, 100))
+        for checkpoints, times in ((True, with_checkpoints), (False, without)):
+            project = make_project(base, f"group-{index}-{int(checkpoints)}")
+            workflow = install_workflow(project, PARALLEL)
+            result = run_workflow(
+                project, workflow, {"count": iterations, "checkpoints": checkpoints}
+            )
+            if result.outcome.status != Status.COMPLETED:
+                raise RuntimeError(f"the parallel loop ended {result.outcome.status}")
+            if checkpoints and len(result.commit_seconds) != iterations:
+                raise RuntimeError(
+                    f"expected {iterations} commits, timed {len(result.commit_seconds)}"
+                )
+            times.append(result.seconds)
+    return GroupCommit(
+        iterations=iterations,
+        with_checkpoints_seconds=statistics.median(with_checkpoints),
+        without_checkpoints_seconds=statistics.median(without),
+        floor_seconds=statistics.median(floors),
+        prealloc_floor_seconds=statistics.median(preallocs),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the figures (and with --json, one JSON object on stdout)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--record-size", type=int, default=300)
+    parser.add_argument("--tmpdir", help="directory for the stores (default: the system's)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    scrub_environment()
+    with tempfile.TemporaryDirectory(prefix="maverick-group-", dir=args.tmpdir) as tmp:
+        result = group_commit_ratio(Path(tmp), args.record_size, args.iterations, args.rounds)
+    out = sys.stderr if args.json else sys.stdout
+    rows = [
+        ("fsync_floor_ms (append + fdatasync)", result.floor_seconds * 1000),
+        ("prealloc_floor_ms (overwrite + fdatasync)", result.prealloc_floor_seconds * 1000),
+        (
+            "loop with checkpoints, ms per iteration",
+            result.with_checkpoints_seconds * 1000 / args.iterations,
+        ),
+        (
+            "loop without, ms per iteration",
+            result.without_checkpoints_seconds * 1000 / args.iterations,
+        ),
+        ("ms per checkpoint at concurrency 8", result.per_checkpoint_seconds * 1000),
+        ("group_commit_ratio (target <= 0.5)", result.ratio),
+        ("  against the prealloc floor", result.prealloc_ratio),
+    ]
+    for label, value in rows:
+        print(f"{label:<44} {value:8.3f}", file=out)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "fsync_floor_ms": result.floor_seconds * 1000,
+                    "prealloc_floor_ms": result.prealloc_floor_seconds * 1000,
+                    "group_commit_ms": result.per_checkpoint_seconds * 1000,
+                    "group_commit_ratio": result.ratio,
+                    "iterations": args.iterations,
+                    "rounds": args.rounds,
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
