@@ -208,6 +208,8 @@ class Segment:
         self.size = size
         """Where the next frame goes: the end of the last one."""
         self.allocated = allocated
+        # the commit whose frame ends past this grows the file (a quarter chunk early)
+        self._grow_at = allocated - min(allocated, MAX_CHUNK) // 4
         self.synced = size
         """Bytes before this offset are durable."""
         self.rotate = False
@@ -275,16 +277,11 @@ class Segment:
             start = self.size
             end = start + len(frame)
             try:
-                chunk = min(max(self.allocated, FIRST_CHUNK), MAX_CHUNK)
-                if end + chunk // 4 > self.allocated:
-                    grown = -(-(end + chunk) // 4096) * 4096
-                    _fill_zeros(self.fd, self.allocated, grown)
-                    self.allocated = grown
-                view = memoryview(frame)
-                while view:
-                    written = os.pwrite(self.fd, view, start)
-                    view = view[written:]
-                    start += written
+                if end > self._grow_at:
+                    self._grow(end)
+                written = os.pwrite(self.fd, frame, start)
+                while written < len(frame):  # a short write: go on where it stopped
+                    written += os.pwrite(self.fd, frame[written:], start + written)
             except OSError as error:
                 self._fail(str(error))
                 raise
@@ -310,7 +307,8 @@ class Segment:
         # The leader goes on syncing while frames keep arriving (a few rounds at
         # most): their writers are waiting, and handing the next sync to one of
         # them would first have to wake it.
-        for _ in range(_LEADER_ROUNDS):
+        rounds = 0
+        while True:
             try:
                 sync_file(self.fd)
             except OSError as error:
@@ -318,15 +316,22 @@ class Segment:
                     self._syncing = False
                     self._fail(str(error))
                 raise
+            rounds += 1
             with self._cond:
                 self.synced = max(self.synced, target)
                 self._cond.notify_all()
-                if self.size <= self.synced or self.fd < 0:
-                    break
+                if self.size <= self.synced or rounds == _LEADER_ROUNDS:
+                    self._syncing = False
+                    return
                 target = self.size
-        with self._cond:
-            self._syncing = False
-            self._cond.notify_all()
+
+    def _grow(self, end: int) -> None:
+        """Write zeros up to a whole chunk past ``end`` (64 KiB, doubling to 1 MiB)."""
+        chunk = min(max(self.allocated, FIRST_CHUNK), MAX_CHUNK)
+        grown = -(-(end + chunk) // 4096) * 4096
+        _fill_zeros(self.fd, self.allocated, grown)
+        self.allocated = grown
+        self._grow_at = grown - min(grown, MAX_CHUNK) // 4
 
     # -------------------------------------------------------------- closing
 
