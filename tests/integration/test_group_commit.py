@@ -50,17 +50,18 @@ def _lines(path: Path) -> list[str]:
 
 
 def _committed(cli: MaverickCLI) -> set[int]:
-    """Iterations whose step the store holds as completed."""
+    """Iterations whose step the latest checkpoint holds as completed."""
     listed = cli("runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [run] = json.loads(listed.stdout)
     shown = cli("runs", "show", run["run_id"], "--json")
     assert shown.returncode == 0, shown.stderr
-    steps = json.loads(shown.stdout)["steps"]
     return {
-        int(path[len("each[") : path.index("]")])
-        for path, step in steps.items()
-        if path.endswith("].work") and step["status"] == "completed"
+        int(step["path"][len("each[") : step["path"].index("]")])
+        for step in json.loads(shown.stdout)["steps"]
+        if step["path"].endswith("].work")
+        and step["status"] == "completed"
+        and step["in_checkpoint"]
     }
 
 
