@@ -108,7 +108,9 @@ def test_deleting_the_lock_file_does_not_let_a_second_process_execute_the_run(
     lines = (tmp_path / "work.log").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["first", "second"]
     with FileStore(run_dir.parent) as store:
-        assert [r.seq for r in store.read_checkpoints(run_dir.name)] == [1]
+        # the first process's checkpoint, then its final record: nothing from the second
+        records = list(store.read_checkpoints(run_dir.name))
+        assert [(r.seq, r.kind) for r in records] == [(1, "delta"), (2, "final")]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see process states")
