@@ -10,7 +10,9 @@ Functions for ``benchmarks/run.py`` (each takes the directory the stores use):
   parallel loop (``workflows/parallel.yaml``: ``max_concurrency: 8``, a checkpoint
   per iteration) divided by ``floor_seconds``, the append floor the caller measured
   in the same run (measured here when None). Target <= 0.5.
-  :func:`measure_group_commit` returns the parts as a :class:`GroupCommit`.
+- ``measure_group_commit(base, record_size, iterations, rounds)``: the same
+  measurement with its parts, a :class:`GroupCommit` (``.ratio``,
+  ``.per_checkpoint_seconds``, ``.prealloc_ratio``): what ``run.py`` calls.
 
 *Cost per checkpoint* is what the checkpoints add to the loop: (wall time of the
 loop committing after every iteration - wall time of the same loop whose
