@@ -245,8 +245,13 @@ class ResumeTimes:
 def _resume_once(
     project: Path, workflow: Path, marker: Path, env: dict[str, str]
 ) -> tuple[float, float]:
-    """Launch one resume; return (seconds to the first re-run step, process wall time)."""
+    """Launch one resume; return (seconds to the first re-run step, process wall time).
+
+    The project's state is first put back as the run left it (see
+    :func:`_keep_state`), so every resume reads the same state.
+    """
     marker.unlink(missing_ok=True)
+    _restore_state(project)
     command = [*maverick_command(), "--project-dir", str(project), "run", str(workflow)]
     launched = time.monotonic()
     proc = subprocess.run(
@@ -266,11 +271,29 @@ def _resume_once(
     return float(marker.read_text(encoding="ascii")) - launched, finished - launched
 
 
+PRISTINE = ".maverick-as-the-run-left-it"
+
+
+def _keep_state(project: Path) -> None:
+    """Copy the project's state directory aside, as the measured run left it."""
+    shutil.copytree(project / ".maverick", project / PRISTINE, symlinks=True)
+
+
+def _restore_state(project: Path) -> None:
+    """Put the state kept by :func:`_keep_state` back (nothing when none was kept)."""
+    if (project / PRISTINE).is_dir():
+        shutil.rmtree(project / ".maverick")
+        shutil.copytree(project / PRISTINE, project / ".maverick", symlinks=True)
+
+
 def resume_times(base: Path, large: Scaling, small_count: int, rounds: int) -> ResumeTimes:
     """Resume a run with ``small_count`` checkpoints and the scaling run, alternately.
 
-    Both runs end in a step that stamps the time and fails, so each resume leaves
-    the run unfinished, committing nothing new: every round resumes the same state.
+    Both runs end in a step that stamps the time and fails, so a resume commits no
+    checkpoint; but each attempt's end is recorded (the run record's attempts, the
+    final state appended to the journal), so each resume would read a little more
+    than the one before. The state is therefore copied aside once and put back
+    before every resume: every round resumes exactly the same state.
     """
     project = make_project(base, "resume-small")
     workflow = install_workflow(project, LOOP)
@@ -278,6 +301,8 @@ def resume_times(base: Path, large: Scaling, small_count: int, rounds: int) -> R
     result = run_workflow(project, workflow, {"count": small_count, "marker": str(marker)})
     _expect(result.outcome.status, Status.FAILED, "small resume run")
     env = subprocess_env(base)
+    _keep_state(project)
+    _keep_state(large.project)
     # One warm-up each: the first start fills the page and bytecode caches.
     _resume_once(project, workflow, marker, env)
     _resume_once(large.project, large.workflow, large.marker, env)
