@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # a user's own config or store settings must never leak into a test
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    # the entry-point cache too: a test's plugins on its own sys.path stay its own
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     for name in ISOLATED_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     )
     from maverick_core.engine.registries import (
         AddOption,
+        LazyStepType,
         RegisterAction,
         RegisterAgent,
         RegisterExpressionFunction,
@@ -136,6 +137,7 @@ _EXPORTS: dict[str, str] = {
     "Scope": "maverick_core.engine.context",
     "StepContext": "maverick_core.engine.context",
     "StepType": "maverick_core.engine.context",
+    "LazyStepType": "maverick_core.engine.registries",
     "Condition": "maverick_core.engine.dsl.model",
     "Count": "maverick_core.engine.dsl.model",
     "Data": "maverick_core.engine.dsl.model",
@@ -259,6 +261,7 @@ __all__ = [
     "InputSpec",
     "Interrupted",
     "LazyCommand",
+    "LazyStepType",
     "LockHeld",
     "LockHolder",
     "MaverickError",

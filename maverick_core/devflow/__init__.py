@@ -61,12 +61,11 @@ WORKFLOW_COMMANDS: dict[str, str] = {
 
 @hookimpl
 def register_step_types(register: RegisterStepType) -> None:
-    """Register the ``agent`` and ``validate`` step types."""
-    from maverick_core.devflow.agents import AgentStepType
-    from maverick_core.devflow.validation import ValidateStepType
+    """Register the ``agent`` and ``validate`` step types (each loads when a workflow uses it)."""
+    from maverick_core.api import LazyStepType
 
-    register(AgentStepType())
-    register(ValidateStepType())
+    register(LazyStepType("agent", "maverick_core.devflow.agents:AgentStepType"))
+    register(LazyStepType("validate", "maverick_core.devflow.validation:ValidateStepType"))
 
 
 @hookimpl

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from pathlib import Path
@@ -14,7 +13,6 @@ import attrs
 from maverick_core.engine import safeyaml
 from maverick_core.engine.durability import ENV_VAR, set_durability
 from maverick_core.engine.errors import DefinitionError, MaverickError, StepFailed
-from maverick_core.engine.processes import run_process
 from maverick_core.engine.stash import Stash
 from maverick_core.engine.storage import Project
 
@@ -84,6 +82,8 @@ def origin_url(root: Path) -> str | None:
             text = config_path.read_bytes()[: 1 << 20].decode("utf-8", "surrogateescape")
         except OSError:
             return None
+    import configparser  # here: most projects name themselves in maverick.yaml
+
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text, source=str(config_path))
@@ -247,6 +247,8 @@ def retire_legacy_gitignore(directory: Path) -> None:
             return
     except (OSError, UnicodeDecodeError):
         return
+    from maverick_core.engine.processes import run_process
+
     try:
         tracked = run_process(
             ["git", "ls-files", "--error-unmatch", "--", ".gitignore"],

@@ -23,7 +23,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -114,7 +113,8 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o600) -> None:
     :raises OSError: the temporary file is removed first.
     """
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    # os.urandom is what secrets.token_hex reads, without importing hashlib at start-up
+    temp = target.with_name(f".{target.name}.{os.urandom(8).hex()}.tmp")
     try:
         fd = os.open(
             temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode

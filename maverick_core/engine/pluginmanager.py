@@ -8,10 +8,8 @@ Third-party plugins arrive through the entry-point group ``maverick``; setting
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
-from importlib import metadata
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -19,6 +17,7 @@ import attrs
 import pluggy
 
 from maverick_core import hookspecs
+from maverick_core.engine.entrypoints import entry_points
 from maverick_core.engine.errors import MaverickError, PluginError
 from maverick_core.engine.registries import Registries
 
@@ -169,16 +168,15 @@ def make_plugin_manager(
 
 
 def _load_entry_points(pm: MaverickPluginManager, blocked: set[str]) -> None:
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
         if ep.name in blocked or ep.name in pm.infos:
             continue
-        dist = ep.dist
         info = PluginInfo(
             name=ep.name,
             origin="entry point",
             module=ep.value,
-            distribution=dist.metadata["Name"] if dist else "",
-            version=dist.version if dist else "",
+            distribution=ep.distribution,
+            version=ep.version,
         )
         try:
             plugin = ep.load()
@@ -201,6 +199,8 @@ def check_pending(pm: MaverickPluginManager) -> None:
                 continue
             plugin_name = pm.get_name(impl.plugin) or "?"
             info = pm.infos.get(plugin_name, PluginInfo(plugin_name, "?", "?"))
+            import difflib
+
             specs = [n for n in known if getattr(pm.hook, n).spec is not None]
             close = difflib.get_close_matches(name, specs, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""

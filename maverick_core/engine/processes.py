@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 
 from maverick_core.engine.errors import StepFailed
+from maverick_core.engine.liveness import process_start_time
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -243,7 +244,7 @@ class ProcessLedger:
         """Replace the file with ``procs`` (no fsync: a machine crash kills them too)."""
         entries = {
             "mark": self.mark,
-            "groups": [{"pgid": proc.pid, "start": _start_time(proc.pid)} for proc in procs],
+            "groups": [{"pgid": proc.pid, "start": process_start_time(proc.pid)} for proc in procs],
         }
         with contextlib.suppress(OSError):
             temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
@@ -258,15 +259,6 @@ class ProcessLedger:
             os.unlink(self.path)
 
 
-def _start_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
-
-
 def reap_orphans(path: Path, grace: float = 3.0) -> list[int]:
     """Terminate the process groups a previous executor of the run left in ``path``.
 
@@ -277,8 +269,6 @@ def reap_orphans(path: Path, grace: float = 3.0) -> list[int]:
 
     :returns: the group ids that were terminated.
     """
-    import psutil
-
     try:
         ledger = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -287,6 +277,13 @@ def reap_orphans(path: Path, grace: float = 3.0) -> list[int]:
         ledger = {}
     mark = ledger.get("mark")
     entries = ledger.get("groups")
+    if not isinstance(mark, str) and not entries:
+        # nothing to look for (a fresh run has no ledger): spare the start psutil
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return []
+    import psutil
+
     groups: set[int] = set()
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or not isinstance(entry.get("pgid"), int):

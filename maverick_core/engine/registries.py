@@ -26,6 +26,7 @@ tells it what to pass::
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     import pluggy
 
-    from maverick_core.engine.context import StepType
+    from maverick_core.engine.context import StepContext, StepType
     from maverick_core.engine.dsl.model import Step
     from maverick_core.engine.storage import Project, Serializer, Store
 
@@ -102,6 +103,85 @@ class RegisterWorkflowSource(Protocol):
     """``register(name, directory, precedence)``: lower precedence numbers win."""
 
     def __call__(self, name: str, directory: Path, precedence: int, /) -> None: ...
+
+
+# ----------------------------------------------------------------------------- lazy step types
+
+
+class LazyStepType:
+    """A step type named now and imported when a workflow first uses it.
+
+    ``register(LazyStepType("agent", "myplugin.agents:AgentStepType"))`` registers
+    the YAML ``type: agent`` without importing ``myplugin.agents``; the reference
+    (``"module:attribute"``, a class or factory called with no arguments) is loaded
+    the first time the loader asks for the step's ``model`` or a step of that type
+    runs. So ``maverick run`` of a workflow that uses only ``shell`` steps imports no
+    other step type's module.
+    """
+
+    def __init__(self, name: str, reference: str) -> None:
+        self.name = name
+        self.reference = reference
+        self._loaded: StepType | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> StepType:
+        """The real step type (imported and made on first use).
+
+        :raises PluginError: when the reference cannot be imported or names another type.
+        """
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = self._make()
+        return self._loaded
+
+    def _make(self) -> StepType:
+        from importlib import import_module
+
+        from maverick_core.engine.errors import PluginError
+
+        module_name, _, attribute = self.reference.partition(":")
+        try:
+            factory = getattr(import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"step type '{self.name}': cannot load {self.reference}: {exc}"
+            ) from None
+        step_type: StepType = factory()
+        if step_type.name != self.name:
+            raise PluginError(
+                f"step type '{self.name}': {self.reference} makes step type '{step_type.name}'"
+            )
+        return step_type
+
+    @property
+    def model(self) -> type[Step]:
+        """The attrs model the loader structures steps of this type into."""
+        return self.load().model
+
+    def run(self, ctx: StepContext, step: Any) -> Any:
+        """Run ``step`` with the real step type."""
+        return self.load().run(ctx, step)
+
+    def __repr__(self) -> str:
+        return f"LazyStepType({self.name!r}, {self.reference!r})"
+
+
+class StepModels(Mapping[str, "type[Step]"]):
+    """YAML ``type`` -> step model, loading a lazy step type's model when it is looked up."""
+
+    def __init__(self, step_types: Mapping[str, Registration[StepType]]) -> None:
+        self._step_types = step_types
+
+    def __getitem__(self, name: str) -> type[Step]:
+        return self._step_types[name].value.model
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._step_types)
+
+    def __len__(self) -> int:
+        return len(self._step_types)
 
 
 # ----------------------------------------------------------------------------- collection
@@ -233,6 +313,6 @@ class Registries:
         """Name -> plain Python function callable in ``${{ }}`` expressions."""
         return self.kind("expression_functions")
 
-    def step_models(self) -> dict[str, type[Step]]:
-        """YAML ``type`` -> step model class, for the loader."""
-        return {name: reg.value.model for name, reg in self.step_types.items()}
+    def step_models(self) -> Mapping[str, type[Step]]:
+        """YAML ``type`` -> step model class, for the loader (each loaded when looked up)."""
+        return StepModels(self.step_types)

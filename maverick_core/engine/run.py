@@ -10,7 +10,7 @@ a commit costs what changed, not the run's history.
 
 from __future__ import annotations
 
-import secrets
+import os
 import threading
 import time
 from enum import StrEnum
@@ -299,7 +299,8 @@ def new_run_id(workflow_name: str, now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow_name)
     safe = safe.lstrip("-_")[:40] or "run"
-    return f"{safe}-{stamp}-{secrets.token_hex(2)}"
+    # os.urandom is what secrets.token_hex reads, without importing hashlib at start-up
+    return f"{safe}-{stamp}-{os.urandom(2).hex()}"
 
 
 def finished_iteration(

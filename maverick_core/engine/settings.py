@@ -24,7 +24,6 @@ the same as leaving it out.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -280,6 +279,8 @@ def check_settings(
         if section is None and name in blocked_sections:
             continue
         if section is None:
+            import difflib  # here: only a mistake needs a suggestion
+
             close = difflib.get_close_matches(str(name), list(sections), n=1)
             if lenient_sections and not close:
                 continue
@@ -350,6 +351,8 @@ def _check(
             elif isinstance(extra, dict):
                 _check(item, extra, child, settings, errors)
             elif not extra:
+                import difflib
+
                 close = difflib.get_close_matches(str(key), list(properties), n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"keys: {', '.join(properties)}"
                 errors.append(

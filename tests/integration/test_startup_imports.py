@@ -74,6 +74,47 @@ def test_commands_that_run_no_workflow_import_no_expression_engine_and_no_devflo
     assert heavy == []
 
 
+ONLY_WHEN_USED = (
+    "maverick_core.builtin.flow.types",
+    "maverick_core.builtin.flow.trystep",
+    "maverick_core.devflow.agents",
+    "maverick_core.devflow.presets",
+    "maverick_core.devflow.validation",
+    "maverick_msgpack.serializer",
+    "msgpack",
+    "psutil",
+)
+"""Modules a run of one ``shell`` step must not import: other step types, msgpack, psutil."""
+
+
+def test_running_a_shell_step_imports_no_other_step_type_no_msgpack_and_no_psutil(
+    write_workflow, project: Path
+) -> None:
+    write_workflow(GREET, "greet.yaml")
+    modules = imported_modules(project, "run", "greet.yaml")
+    assert "maverick_core.builtin.steps.types" in modules  # the step type that ran
+    assert sorted(m for m in modules if m in ONLY_WHEN_USED) == []
+
+
+def test_a_workflow_loads_the_step_types_it_uses(write_workflow, project: Path) -> None:
+    write_workflow(
+        """
+        version: "1.0"
+        name: looping
+        steps:
+          - name: each
+            type: loop
+            for_each: [1, 2]
+            steps:
+              - {name: hello, type: shell, command: echo hi}
+        """,
+        "looping.yaml",
+    )
+    modules = imported_modules(project, "run", "looping.yaml")
+    assert "maverick_core.builtin.flow.types" in modules
+    assert "maverick_core.devflow.agents" not in modules
+
+
 def test_asking_for_a_store_collects_no_step_types(project: Path) -> None:
     from maverick_core.engine.pluginmanager import make_plugin_manager, open_store
     from maverick_core.engine.storage import Project

@@ -76,3 +76,20 @@ def test_a_lock_holder_records_its_start_time_outside_equality() -> None:
     assert holder.started_at == process_start_time(os.getpid())
     assert holder == LockHolder(pid=holder.pid, host=holder.host, acquired_at=1.0, token="t")
     assert holder.is_alive_locally()
+
+
+def test_a_start_time_read_from_proc_is_the_one_psutil_gives(
+    child: subprocess.Popen[bytes],
+) -> None:
+    import psutil
+
+    # the process ledger compares the two exactly: a /proc figure must equal psutil's
+    for pid in (os.getpid(), child.pid):
+        assert process_start_time(pid) == psutil.Process(pid).create_time()
+
+
+def test_this_host_is_named_as_socket_names_it() -> None:
+    import socket
+
+    assert LockHolder.current(1.0).host == socket.gethostname()
+    assert LockHolder.current(1.0).is_local()

@@ -19,7 +19,6 @@ import contextlib
 import functools
 import gc
 import re
-import secrets
 import threading
 import time
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -42,7 +41,6 @@ from maverick_core.builtin.checkpoint.history import (
 )
 from maverick_core.engine.config import Config, state_dir
 from maverick_core.engine.describe import configured_store
-from maverick_core.engine.dsl.model import LoopStep
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
 from maverick_core.engine.pluginmanager import get_serializer
 from maverick_core.engine.run import (
@@ -369,7 +367,10 @@ def open_run(config: Config, request: RunRequest) -> Run:
 
 
 def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
-    # inputs pulls in the loader and the expression engine: `maverick runs` needs neither
+    # inputs pulls in the loader and the expression engine, secrets hashlib: `maverick
+    # runs` needs none of them
+    import secrets
+
     from maverick_core.engine.inputs import complete_inputs
 
     workflow = request.workflow
@@ -470,6 +471,8 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
 
 
 def _resume(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
+    import secrets  # here, as in _fresh
+
     workflow = request.workflow
     found = _find_run(store, request)
     loaded = load_state(config, store, found.run_id, until=request.from_checkpoint)
@@ -655,6 +658,8 @@ def _count(number: int, noun: str) -> str:
 
 
 def _explain_step(run: Run, step: Any) -> str:
+    from maverick_core.engine.dsl.model import LoopStep  # here: runs list needs no model
+
     state = run.state
 
     def restored(path: str) -> StepRecord | None:

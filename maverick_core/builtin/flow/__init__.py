@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 @hookimpl
 def register_step_types(register: RegisterStepType) -> None:
     """Register loop, branch, subworkflow and try."""
-    from maverick_core.builtin.flow.trystep import TryStepType
-    from maverick_core.builtin.flow.types import BranchStepType, LoopStepType, SubworkflowStepType
+    from maverick_core.engine.registries import LazyStepType
 
-    register(LoopStepType())
-    register(BranchStepType())
-    register(SubworkflowStepType())
-    register(TryStepType())
+    # each step type loads when a workflow uses it
+    register(LazyStepType("loop", "maverick_core.builtin.flow.types:LoopStepType"))
+    register(LazyStepType("branch", "maverick_core.builtin.flow.types:BranchStepType"))
+    register(LazyStepType("subworkflow", "maverick_core.builtin.flow.types:SubworkflowStepType"))
+    register(LazyStepType("try", "maverick_core.builtin.flow.trystep:TryStepType"))

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 @hookimpl
 def register_step_types(register: RegisterStepType) -> None:
     """Register shell, python and checkpoint."""
-    from maverick_core.builtin.steps.types import CheckpointStepType, PythonStepType, ShellStepType
+    from maverick_core.engine.registries import LazyStepType
 
-    register(ShellStepType())
-    register(PythonStepType())
-    register(CheckpointStepType())
+    # each step type loads when a workflow uses it
+    register(LazyStepType("shell", "maverick_core.builtin.steps.types:ShellStepType"))
+    register(LazyStepType("python", "maverick_core.builtin.steps.types:PythonStepType"))
+    register(LazyStepType("checkpoint", "maverick_core.builtin.steps.types:CheckpointStepType"))

@@ -10,63 +10,55 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import msgpack
-
 from maverick_core import hookimpl
-from maverick_core.api import Serializer, find_non_plain
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from maverick_core.api import Serializer
+    from maverick_msgpack.serializer import MsgpackSerializer
+
 __all__ = ["MsgpackSerializer", "register_serializers"]
 
 
-class MsgpackSerializer:
-    """Plain data as MessagePack bytes, exact on the round trip."""
+def __getattr__(name: str) -> Any:
+    # the serializer (and msgpack) load when asked for, not when maverick starts
+    if name == "MsgpackSerializer":
+        from maverick_msgpack.serializer import MsgpackSerializer
+
+        return MsgpackSerializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _DeferredMsgpack:
+    """The registered serializer: loads :class:`MsgpackSerializer` (and msgpack) on first use.
+
+    Every command that opens a store collects the serializers; only one that reads or
+    writes msgpack checkpoints should pay for importing msgpack.
+    """
 
     name = "msgpack"
 
-    def dumps(self, data: Any) -> bytes:
-        """Encode plain data.
+    def __init__(self) -> None:
+        self._serializer: MsgpackSerializer | None = None
 
-        :raises TypeError: for a value that is not plain data (names where it is).
-        :raises ValueError: for an integer outside msgpack's 64-bit range, or text
-            that is not valid Unicode.
-        """
-        try:
-            # strict_types: a tuple (or any subclass) is refused, not silently made a list.
-            packed: bytes = msgpack.packb(data, use_bin_type=True, strict_types=True)
-        except OverflowError as error:
-            raise ValueError(
-                "msgpack serializer: an integer is outside msgpack's range "
-                f"(-2**63 .. 2**64-1): {error}"
-            ) from None
-        except UnicodeEncodeError as error:
-            raise ValueError(f"msgpack serializer: text is not valid Unicode: {error}") from None
-        except TypeError as error:
-            problem = find_non_plain(data, exact=True, also=(bytes,))
-            raise TypeError(f"msgpack serializer: {problem or error}") from None
-        # msgpack happily packs non-str dict keys; unpacking again (in C) and
-        # comparing catches them, and only then is the culprit searched in Python.
-        try:
-            same = self.loads(packed) == data
-        except ValueError:
-            same = False
-        if not same:
-            problem = find_non_plain(data, exact=True, also=(bytes,))
-            if problem is not None:
-                raise TypeError(f"msgpack serializer: {problem}")
-        return packed
+    def _load(self) -> MsgpackSerializer:
+        if self._serializer is None:
+            from maverick_msgpack.serializer import MsgpackSerializer
+
+            self._serializer = MsgpackSerializer()
+        return self._serializer
+
+    def dumps(self, data: Any) -> bytes:
+        """:meth:`MsgpackSerializer.dumps`."""
+        return self._load().dumps(data)
 
     def loads(self, data: bytes) -> Any:
-        """Decode bytes written by :meth:`dumps`.
-
-        :raises ValueError: when the bytes are not one msgpack value of plain data.
-        """
-        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+        """:meth:`MsgpackSerializer.loads`."""
+        return self._load().loads(data)
 
 
 @hookimpl
 def register_serializers(register: Callable[[Serializer], None]) -> None:
     """Register the ``msgpack`` serializer."""
-    register(MsgpackSerializer())
+    register(_DeferredMsgpack())
