@@ -28,22 +28,25 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 CACHE_FORMAT = 1
 RECENT_SECONDS = 2.0
 """A path entry modified this recently is not cached: a change within the same timestamp
 tick would not show (2 s: FAT's granularity, the coarsest in common use)."""
 
 
-@attrs.frozen
 class EntryPointInfo:
-    """One entry point of the group: what to import and which distribution declared it."""
+    """One entry point of the group: what to import and which distribution declared it.
 
-    name: str
-    value: str  # "module" or "module:attribute.path" (extras ignored, as importlib does)
-    distribution: str
-    version: str
+    A plain class: building an attrs class costs a compile, and every start makes this one.
+    """
+
+    __slots__ = ("distribution", "name", "value", "version")
+
+    def __init__(self, name: str, value: str, distribution: str, version: str) -> None:
+        self.name = name
+        self.value = value  # "module" or "module:attribute.path" (extras ignored)
+        self.distribution = distribution
+        self.version = version
 
     def load(self) -> Any:
         """Import the module and return the object the entry point names."""

@@ -7,6 +7,11 @@ one-line message and exits with its ``exit_code``; no traceback reaches the user
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 
 class MaverickError(Exception):
     """A user-facing error: one line, an exit code (2 = usage/definition/refusal)."""
@@ -173,3 +178,15 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, StepFailed | MaverickError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice most like ``word`` (a misspelling's likely meaning), or None.
+
+    Only a mistake needs a suggestion, so :mod:`difflib` is imported here, not by
+    every command that might one day report one.
+    """
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return close[0] if close else None

@@ -9,7 +9,6 @@ is never echoed in an error.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -21,7 +20,7 @@ import yaml
 
 from maverick_core.engine import safeyaml
 from maverick_core.engine.dsl.loader import input_value_matches
-from maverick_core.engine.errors import InputError
+from maverick_core.engine.errors import InputError, closest
 from maverick_core.engine.secrets import shorten_value
 
 if TYPE_CHECKING:
@@ -155,8 +154,8 @@ def environment_inputs(
 
 def _unknown_input(workflow: Workflow, key: str) -> InputError:
     known = sorted(workflow.inputs)
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(key, known)
+    hint = f" (did you mean '{close}'?)" if close else ""
     return InputError(
         f"unknown input '{key}'{hint}; {workflow.name} takes: {', '.join(known) or 'none'}"
     )

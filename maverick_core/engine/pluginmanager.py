@@ -18,7 +18,7 @@ import pluggy
 
 from maverick_core import hookspecs
 from maverick_core.engine.entrypoints import entry_points
-from maverick_core.engine.errors import MaverickError, PluginError
+from maverick_core.engine.errors import MaverickError, PluginError, closest
 from maverick_core.engine.registries import Registries
 
 if TYPE_CHECKING:
@@ -199,11 +199,9 @@ def check_pending(pm: MaverickPluginManager) -> None:
                 continue
             plugin_name = pm.get_name(impl.plugin) or "?"
             info = pm.infos.get(plugin_name, PluginInfo(plugin_name, "?", "?"))
-            import difflib
-
             specs = [n for n in known if getattr(pm.hook, n).spec is not None]
-            close = difflib.get_close_matches(name, specs, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            close = closest(name, specs)
+            hint = f" (did you mean '{close}'?)" if close else ""
             raise PluginError(
                 f"plugin {_describe_plugin(info)} implements unknown hook '{name}'{hint}"
             )

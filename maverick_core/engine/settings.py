@@ -30,7 +30,13 @@ import attrs
 import yaml
 
 from maverick_core.engine import safeyaml
-from maverick_core.engine.errors import DefinitionError, DefinitionErrors, Location, PluginError
+from maverick_core.engine.errors import (
+    DefinitionError,
+    DefinitionErrors,
+    Location,
+    PluginError,
+    closest,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -279,15 +285,11 @@ def check_settings(
         if section is None and name in blocked_sections:
             continue
         if section is None:
-            import difflib  # here: only a mistake needs a suggestion
-
-            close = difflib.get_close_matches(str(name), list(sections), n=1)
+            close = closest(str(name), sections)
             if lenient_sections and not close:
                 continue
             hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else f"sections: {', '.join(sorted(sections))}"
+                f"did you mean '{close}'?" if close else f"sections: {', '.join(sorted(sections))}"
             )
             errors.append(
                 DefinitionError(
@@ -351,10 +353,8 @@ def _check(
             elif isinstance(extra, dict):
                 _check(item, extra, child, settings, errors)
             elif not extra:
-                import difflib
-
-                close = difflib.get_close_matches(str(key), list(properties), n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"keys: {', '.join(properties)}"
+                close = closest(str(key), properties)
+                hint = f"did you mean '{close}'?" if close else f"keys: {', '.join(properties)}"
                 errors.append(
                     DefinitionError(
                         f"unknown key ({hint})", settings.key_location(child), _format(child)

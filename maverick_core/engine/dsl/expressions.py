@@ -18,7 +18,6 @@ See ``docs/expressions.md`` for the user-facing reference.
 from __future__ import annotations
 
 import ast
-import difflib
 import inspect
 import json
 import operator
@@ -31,7 +30,7 @@ from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
-from maverick_core.engine.errors import EvaluationError, ExpressionError
+from maverick_core.engine.errors import EvaluationError, ExpressionError, closest
 from maverick_core.engine.secrets import shorten_value
 
 __all__ = [
@@ -269,9 +268,9 @@ def _available_keys(mapping: Mapping[Any, Any]) -> str:
 def _missing_key(mapping: Mapping[Any, Any], key: Any) -> str:
     hint = ""
     if isinstance(key, str):
-        close = difflib.get_close_matches(key, [k for k in mapping if isinstance(k, str)], n=1)
+        close = closest(key, [k for k in mapping if isinstance(k, str)])
         if close:
-            hint = f"did you mean {close[0]!r}? "
+            hint = f"did you mean {close!r}? "
     return f"no key {_short_repr(key)} ({hint}{_available_keys(mapping)})"
 
 
@@ -1404,8 +1403,8 @@ class _Compiler:
     def _unknown_name(self, name: str) -> str:
         if name in self._functions:
             return f"{name!r} is a function; call it, e.g. {name}(...)"
-        close = difflib.get_close_matches(name, [*self._allowed, *_CONSTANT_NAMES], n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest(name, [*self._allowed, *_CONSTANT_NAMES])
+        hint = f"did you mean {close!r}? " if close else ""
         seen = ", ".join(self._allowed) if self._allowed else "no names here"
         return f"unknown name {name!r} ({hint}expressions see {seen})"
 
@@ -1698,8 +1697,8 @@ class _Compiler:
     def _unknown_function(self, name: str) -> str:
         if name in self._allowed_set or name in _CONSTANT_NAMES:
             return f"{name!r} is not a function"
-        close = difflib.get_close_matches(name, list(self._functions), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest(name, self._functions)
+        hint = f"did you mean {close!r}? " if close else ""
         return f"unknown function {name!r} ({hint}see the function table in the docs)"
 
     _HANDLERS: Mapping[type[ast.AST], Callable[[_Compiler, Any, int], _Code]] = {

@@ -15,7 +15,6 @@ Loading happens in four passes, each keeping every node's position:
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import json
 import math
@@ -59,6 +58,7 @@ from maverick_core.engine.errors import (
     ExpressionError,
     Location,
     PluginError,
+    closest,
 )
 
 if TYPE_CHECKING:
@@ -372,8 +372,8 @@ class _UnknownType(ValueError):
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def _class_fields(cls: Any) -> list[str]:
