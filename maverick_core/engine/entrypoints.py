@@ -130,7 +130,10 @@ def _write(file: Path, state: list[list[Any]], found: list[EntryPointInfo]) -> N
 def entry_points(group: str) -> list[EntryPointInfo]:
     """The entry points of ``group``, in :func:`importlib.metadata.entry_points` order."""
     state = _path_state()
-    file = _cache_file(group, state)
+    try:
+        file = _cache_file(group, state)
+    except RuntimeError:  # no home directory to keep a cache in (an unnamed uid)
+        return _scan(group)
     found = _read(file, state)
     if found is None:
         found = _scan(group)

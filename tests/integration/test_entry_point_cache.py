@@ -105,3 +105,16 @@ def test_an_unreadable_cache_is_ignored(cli, tmp_path: Path) -> None:
     for file in cache_files():
         file.write_text("{not json")
     assert listed(cli, site)["cached"] == ("maverick-cached", "1.0")
+
+
+def test_a_cache_directory_that_cannot_be_made_is_no_error(cli, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    install(site)
+    settle(site)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), *PATH]), "XDG_CACHE_HOME": str(blocked)}
+    result = cli("plugins", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "cached" in {p["name"] for p in json.loads(result.stdout)}
