@@ -1,4 +1,5 @@
-"""Startup stays cheap: commands that run no workflow import no expression engine, no devflow.
+"""Startup stays cheap: commands that run no workflow import no expression engine, no devflow,
+no msgpack and no psutil; a run imports the step types its workflow uses and no others.
 
 Checked in a real ``python -X importtime`` process running the console entry point on
 a real project with a run in its store.
@@ -15,7 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from pathlib import Path
 
-HEAVY = ("maverick_core.engine.dsl.expressions",)
+HEAVY = ("maverick_core.engine.dsl.expressions", "msgpack", "psutil")
 """Modules a command that runs no workflow must never import."""
 
 GREET = """
