@@ -149,10 +149,12 @@ class Executor:
                 )
                 self.run.state.set(path, StepRecord(Status.SKIPPED, None, started_at=time.time()))
                 scope.steps[step.name] = {"output": None, "status": Status.SKIPPED}
-                self.hook.on_step_skipped(run=self.run, step=step, path=path, reason=reason)
+                if _listened(self.hook.on_step_skipped):
+                    self.hook.on_step_skipped(run=self.run, step=step, path=path, reason=reason)
                 return
 
-        self.hook.before_step(run=self.run, step=step, path=path)
+        if _listened(self.hook.before_step):
+            self.hook.before_step(run=self.run, step=step, path=path)
         started_at, started = time.time(), time.monotonic()
         ctx = StepContext(self, scope, path, step)
         try:
@@ -198,7 +200,8 @@ class Executor:
         )
         self.run.state.set(path, record)
         scope.steps[step.name] = {"output": output, "status": Status.COMPLETED}
-        self.hook.after_step(run=self.run, step=step, path=path, record=record)
+        if _listened(self.hook.after_step):
+            self.hook.after_step(run=self.run, step=step, path=path, record=record)
         pending = ctx.checkpoints + ([step.name] if step.checkpoint else [])
         for checkpoint_id in pending:
             try:
@@ -257,7 +260,8 @@ class Executor:
                 # it, so concurrent commits can share one sync (group commit).
                 with self._commit_lock:
                     data: dict[str, Any] = {}
-                    self.hook.collect_checkpoint_data(run=self.run, data=data)
+                    if _listened(self.hook.collect_checkpoint_data):
+                        self.hook.collect_checkpoint_data(run=self.run, data=data)
                     self.run.checkpoint_data = data
                     info: CheckpointInfo | None = self.hook.commit_checkpoint(
                         run=self.run, checkpoint_id=checkpoint_id, state=self.run.state
@@ -269,7 +273,7 @@ class Executor:
                     checkpoint_id,
                     f"checkpoint '{checkpoint_id}' was NOT saved: {describe_error(exc)}",
                 ) from None
-        if info is not None:
+        if info is not None and _listened(self.hook.after_checkpoint):
             self.hook.after_checkpoint(run=self.run, checkpoint=info)
         return info
 
@@ -339,6 +343,17 @@ class Executor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _listened(caller: Any) -> bool:
+    """True when some plugin implements the notification hook ``caller``.
+
+    Calling a hook nobody implements still costs pluggy about a microsecond
+    (argument checks, a copy of the empty implementation list, the call loop):
+    more than a trivial step's own work. The executor asks before each per-step
+    notification, every time (a plugin registered mid-run is heard at once).
+    """
+    return bool(caller.get_hookimpls())
 
 
 def _ledger_for(run: Run) -> ProcessLedger | None:

@@ -79,9 +79,10 @@ class LoopStepType:
                 raise
             result = {name: value["output"] for name, value in scope.steps.items()}
             ctx.record(ipath, StepRecord(Status.COMPLETED, result))
-            hook.on_iteration_finish(
-                run=ctx.run, step=step, path=ctx.path, index=index, status=Status.COMPLETED
-            )
+            if hook.on_iteration_finish.get_hookimpls():  # an empty hook call costs a µs
+                hook.on_iteration_finish(
+                    run=ctx.run, step=step, path=ctx.path, index=index, status=Status.COMPLETED
+                )
             return result
 
         if concurrency == 1 or len(items) <= 1:
