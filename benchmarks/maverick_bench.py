@@ -547,7 +547,7 @@ def maverick_chain(base: Path, steps: int, rounds: int, store: str | None) -> Pe
     once()  # warm-up, as for the peers
     seconds = _median([once() for _ in range(rounds)])
     if label == "file":
-        settings = "file store (journal append + fdatasync per commit), json, checkpoint: true"
+        settings = "file store (preallocated journal: pwrite + fdatasync per commit), json"
     elif label == "sqlite":
         settings = "maverick-sqlite store, checkpoint: true on every step, WAL, synchronous=FULL"
     else:
