@@ -27,7 +27,6 @@ version: "1.0"
 name: story
 inputs:
   token: {type: string, secret: true, required: true}
-  pause: {type: number, default: 0}
 steps:
   - name: first
     type: shell
@@ -39,7 +38,7 @@ steps:
     env: {TOKEN: "${{ inputs.token }}"}
   - name: gate
     type: shell
-    command: sleep "${{ inputs.pause }}" && test -f ready && echo gate >> log
+    command: if [ -f hold ]; then sleep 30; fi; test -f ready && echo gate >> log
   - name: never
     type: shell
     when: ${{ false }}
@@ -218,7 +217,8 @@ def test_resume_after_a_failure_restores_the_checkpoint_not_the_final_state(stor
 
 
 def test_resume_after_an_interrupt_restores_the_checkpoint_not_the_final_state(story, cli):
-    proc = cli.start("run", "wf.yaml", "-i", f"token={SECRET}", "-i", "pause=30")
+    (story / "hold").touch()  # 'gate' waits: the interrupt comes while it runs
+    proc = cli.start("run", "wf.yaml", "-i", f"token={SECRET}")
     read_until(proc, "ok second")
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
@@ -234,6 +234,7 @@ def test_resume_after_an_interrupt_restores_the_checkpoint_not_the_final_state(s
     assert "  not reached gate" in text and "  done        second (" in text
     assert text.splitlines()[-1] == f"resume with: maverick run wf.yaml --resume {run_id}"
 
+    (story / "hold").unlink()
     (story / "ready").touch()
     resumed = cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
