@@ -102,7 +102,7 @@ class Profile:
 
 
 FULL = Profile("full", 1000, 1000, 7, 5, 9, 5000, 7, 9, 15, 7)
-QUICK = Profile("quick", 300, 300, 3, 3, 3, 2000, 3, 3, 5, 3)
+QUICK = Profile("quick", 300, 300, 3, 3, 5, 2000, 3, 3, 5, 3)
 
 
 @attrs.define
