@@ -63,6 +63,36 @@ def test_a_value_that_cannot_be_persisted_names_its_path():
     )
 
 
+def test_plain_output_is_copied_so_a_later_change_by_the_step_cannot_reach_the_record():
+    produced = {"files": ["a.py", {"name": "b.py", "lines": [1, 2]}], "ok": True, "n": None}
+    normalized = normalize(produced, "steps.s.output")
+    produced["files"][1]["lines"].append(3)  # the action keeps and changes its own value
+    produced["ok"] = False
+    assert normalized == {
+        "files": ["a.py", {"name": "b.py", "lines": [1, 2]}],
+        "ok": True,
+        "n": None,
+    }
+
+
+def test_too_deep_plain_output_still_names_where_it_is_too_deep():
+    value: list[object] = []
+    inner = value
+    for _ in range(250):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    with pytest.raises(StepFailed) as info:
+        normalize(value, "steps.deep.output")
+    assert info.value.message.startswith("steps.deep.output[0][0]")
+    assert "nested too deeply" in info.value.message
+
+
+def test_a_plain_container_with_a_non_plain_value_inside_names_that_value():
+    with pytest.raises(StepFailed) as info:
+        normalize({"rows": [{"ok": 1}, {"ok": object()}]}, "steps.s.output")
+    assert info.value.message == "steps.s.output.rows[1].ok: object is not serializable"
+
+
 def test_a_step_whose_output_cannot_be_persisted_fails_with_the_path(
     write_workflow, run_in_process
 ):
