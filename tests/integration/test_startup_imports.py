@@ -116,6 +116,14 @@ def test_a_workflow_loads_the_step_types_it_uses(write_workflow, project: Path) 
     assert "maverick_core.devflow.agents" not in modules
 
 
+def test_listing_runs_loads_no_checkpointing_code(cli, write_workflow, project: Path) -> None:
+    write_workflow(GREET, "greet.yaml")
+    assert cli("run", "greet.yaml").returncode == 0
+    modules = imported_modules(project, "runs", "list")
+    assert "maverick_core.builtin.filestore.store" in modules  # the runs were read
+    assert "maverick_core.builtin.checkpoint.journal" not in modules
+
+
 def test_asking_for_a_store_collects_no_step_types(project: Path) -> None:
     from maverick_core.engine.pluginmanager import make_plugin_manager, open_store
     from maverick_core.engine.storage import Project

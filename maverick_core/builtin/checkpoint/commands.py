@@ -22,9 +22,10 @@ def _config(store: str | None) -> Any:
 
 
 def _store(store: str | None) -> Any:
-    from maverick_core.builtin.checkpoint.journal import store_for
+    # describe's, not the journal's: listing runs needs no checkpointing code
+    from maverick_core.engine.describe import configured_store
 
-    return store_for(_config(store))
+    return configured_store(_config(store))
 
 
 def _when(stamp: float) -> str:
