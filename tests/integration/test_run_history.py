@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from maverick_core.builtin.filestore import segments
 from maverick_core.testing import read_until
 
 if TYPE_CHECKING:
@@ -129,9 +130,11 @@ def test_a_final_record_torn_by_a_kill_leaves_the_checkpoint_to_show_and_resume(
     assert cli("run", "wf.yaml", "-i", f"token={SECRET}").returncode == 1
     run_id = latest(cli)
     [journal] = sorted((story / ".maverick" / "checkpoints" / run_id).glob("journal*"))
-    # a kill while the final record was being written leaves half of its line
-    data = journal.read_bytes()
-    journal.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 40])
+    # a kill while the final record was being written leaves the start of its frame
+    data = bytearray(journal.read_bytes())
+    start, end = segments.frame_spans(bytes(data))[-1]
+    data[start + 40 : end] = bytes(end - start - 40)
+    journal.write_bytes(bytes(data))
     shown = show(cli, run_id)
     assert shown["state_from"] == "checkpoint" and "damaged" in shown["damage"]
     assert steps_of(shown)["second"]["state"] == "not_reached"
