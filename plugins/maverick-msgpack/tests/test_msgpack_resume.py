@@ -67,10 +67,20 @@ def outputs(result: subprocess.CompletedProcess[str]) -> Any:
 
 
 def serializers_used(project: Path) -> set[str]:
-    journals = (project / ".maverick" / "checkpoints").rglob("journal-*.log")
-    # one record per b"\n"-terminated line; binary payloads may hold b"\r", so no splitlines()
-    lines = [line for j in journals for line in j.read_bytes().split(b"\n") if line]
-    return {line.split(b" ")[4].decode() for line in lines}
+    """The serializer of every journal record, read through the store API."""
+    from maverick_core.api import CheckpointRecord, Project, open_store
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+
+    store = open_store(make_plugin_manager(autoload=False), "file:", Project(project, "p"))
+    try:
+        return {
+            record.serializer
+            for run in store.list_runs()
+            for record in store.read_checkpoints(run.run_id)
+            if isinstance(record, CheckpointRecord)
+        }
+    finally:
+        store.close()
 
 
 def test_msgpack_is_listed_as_a_serializer() -> None:

@@ -49,7 +49,7 @@ DAMAGE: dict[str, Callable[[Path], object]] = {
     "not-json": lambda d: (d / "run.json").write_bytes(b"\xff\xfe{"),
     "record-not-a-checkpoint": lambda d: append_record(d, b"[1, 2, 3]"),
     "record-step-status-int": lambda d: append_record(d, b'{"records": {"a": {"status": 5}}}'),
-    "journal-garbage": lambda d: [p.write_bytes(b"\x00garbage") for p in d.glob("journal-*.log")],
+    "journal-garbage": lambda d: [p.write_bytes(b"\x00garbage") for p in d.glob("journal-*")],
 }
 
 
