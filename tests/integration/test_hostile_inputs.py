@@ -216,11 +216,9 @@ def set_field(run_dir: Path, **changes: object) -> None:
     (run_dir / "run.json").write_text(json.dumps(data))
 
 
-def append_odd_record(run_dir: Path, payload: bytes) -> None:
+def append_odd_record(run_dir: Path, payload: bytes, kind: str = "delta") -> None:
     store = FileStore(run_dir.parent)
-    store.append_checkpoint(
-        make_record(run_dir.name, 2, "odd", "delta", time.time(), "json", payload)
-    )
+    store.append_checkpoint(make_record(run_dir.name, 2, "odd", kind, time.time(), "json", payload))
     store.close()
 
 
@@ -241,6 +239,20 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "record-not-a-checkpoint": lambda d: append_odd_record(d, b"[1, 2, 3]"),
     "record-data-a-list": lambda d: append_odd_record(d, b'{"records": {}, "data": [1]}'),
     "record-deep": lambda d: append_odd_record(d, b"[" * 100000 + b"]" * 100000),
+    "meta-history-odd": lambda d: set_field(
+        d,
+        status="running",
+        meta={
+            "attempts": [{"started_at": "x", "outcome": None, "number": []}, {}],
+            "summary": "x",
+            "resume_command": 3,
+            "progress": {"a": 1},
+        },
+    ),
+    "final-record-odd": lambda d: append_odd_record(
+        d, b'{"records": {}, "base": "x", "outputs": [1], "attempt": {}}', kind="final"
+    ),
+    "final-record-not-a-checkpoint": lambda d: append_odd_record(d, b"[1]", kind="final"),
 }
 
 
@@ -253,6 +265,7 @@ def test_damaged_run_state_is_a_message_for_every_runs_command(
     for args in (
         ("runs", "list"),
         ("runs", "show", run_dir.name, "--json"),
+        ("runs", "show", run_dir.name),
         ("run", "good.yaml", "--resume"),
         ("runs", "prune", "--older-than", "0s"),
         ("runs", "delete", run_dir.name),

@@ -174,6 +174,8 @@ def show_lines(data: dict[str, Any]) -> list[str]:
     if progress:
         lines.append("in flight (saved between checkpoints; a resume continues from here):")
     for path, by_plugin in progress.items():
+        if not isinstance(by_plugin, dict):
+            continue
         tried = (by_plugin.get("retry") or {}).get("attempts") or []
         if tried:
             lines.append(f"  {path}: {len(tried)} failed attempts, next is {len(tried) + 1}")

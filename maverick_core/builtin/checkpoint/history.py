@@ -79,7 +79,7 @@ def attempts_of(record: RunRecord) -> list[dict[str, Any]]:
     stored = record.meta.get(ATTEMPTS)
     if isinstance(stored, list) and all(isinstance(a, dict) for a in stored):
         return [dict(a) for a in stored]
-    resumes = [r for r in record.meta.get("resumes") or [] if isinstance(r, dict)]
+    resumes = [r for r in _list(record.meta.get("resumes")) if isinstance(r, dict)]
     starts: list[tuple[float, str | None, int | None]] = [(record.created_at, None, None)]
     for resume in resumes:
         at = resume.get("at")
@@ -117,7 +117,8 @@ def close_killed_attempts(attempts: list[dict[str, Any]], last_seen: float) -> N
     for attempt in attempts:
         if attempt.get("outcome") is None:
             attempt["outcome"] = KILLED
-            attempt["ended_at"] = max(last_seen, float(attempt.get("started_at") or 0))
+            started = attempt.get("started_at")
+            attempt["ended_at"] = max(last_seen, started if _is_number(started) else 0.0)
             attempt["end_estimated"] = True
 
 
@@ -139,6 +140,11 @@ def attempts_duration(attempts: list[dict[str, Any]], now: float | None = None) 
         if _is_number(start) and _is_number(end):
             total += max(0.0, float(end) - float(start))
     return total
+
+
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else empty (a run record's meta is free-form)."""
+    return value if isinstance(value, list) else []
 
 
 def _is_number(value: Any) -> TypeGuard[float]:
@@ -177,7 +183,7 @@ def final_payload(
 
 def agent_cost(record: RunRecord) -> float | None:
     """What the run's agent calls cost over every attempt; None when no call said."""
-    calls = [c for c in record.meta.get("agent_calls") or [] if isinstance(c, dict)]
+    calls = [c for c in _list(record.meta.get("agent_calls")) if isinstance(c, dict)]
     costs = [float(c["cost_usd"]) for c in calls if _is_number(c.get("cost_usd"))]
     return round(sum(costs), 6) if costs else None
 
@@ -312,7 +318,7 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
         records, state_from = dict(loaded.records), "checkpoint"
         attempt_number = None
     attempt_start = _attempt_start(attempts, attempt_number)
-    calls = [c for c in record.meta.get("agent_calls") or [] if isinstance(c, dict)]
+    calls = [c for c in _list(record.meta.get("agent_calls")) if isinstance(c, dict)]
     steps = _steps(
         records,
         list(record.fingerprints),
@@ -324,7 +330,9 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
     counts = _top_counts(steps)
     outputs = ordered_outputs(final.get("outputs") or {}) if final is not None else {}
     meta = record.meta
-    base = meta.get(RESUME_COMMAND) or f"maverick run {record.workflow}"
+    command = meta.get(RESUME_COMMAND)
+    base = command if isinstance(command, str) and command else f"maverick run {record.workflow}"
+    progress = meta.get("progress")
     last = loaded.history[-1] if loaded.history else None
     return {
         "run_id": record.run_id,
@@ -348,7 +356,7 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
             else {"seq": last[0], "checkpoint_id": last[1], "created_at": last[2]}
         ),
         "damage": loaded.damage,
-        "in_flight": meta.get("progress") or {},
+        "in_flight": progress if isinstance(progress, dict) else {},
         "agent_calls": calls,
         "totals": {
             "duration": round(attempts_duration(attempts, None if holder_gone else now), 3),
