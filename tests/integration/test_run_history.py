@@ -145,6 +145,11 @@ def test_a_final_record_torn_by_a_kill_leaves_the_checkpoint_to_show_and_resume(
 
 
 def final_records(project: Path, run_id: str) -> list[dict[str, Any]]:
+    """The run's final records, decoded."""
+    return [json.loads(payload) for payload in final_payloads(project, run_id)]
+
+
+def final_payloads(project: Path, run_id: str) -> list[bytes]:
     """The payloads of the run's final records, read through the store API."""
     from maverick_core.api import Project, open_store
     from maverick_core.engine.pluginmanager import make_plugin_manager
@@ -152,7 +157,7 @@ def final_records(project: Path, run_id: str) -> list[dict[str, Any]]:
     store = open_store(make_plugin_manager(autoload=False), "file:", Project(project, "p"))
     try:
         return [
-            json.loads(record.payload)
+            record.payload
             for record in store.read_checkpoints(run_id)
             if getattr(record, "kind", None) == "final"
         ]
