@@ -88,6 +88,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )
         """,
     ),
+    # 2: run listings page by page (query_runs): keyset paging over (created_at,
+    # run_id) in listing order for each filter. The run id is compared bytewise
+    # (COLLATE "C"), as every store orders it, whatever the database's collation.
+    2: (
+        "DROP INDEX maverick_runs_newest",
+        "CREATE INDEX maverick_runs_listing ON maverick_runs"
+        ' (project, created_at DESC, run_id COLLATE "C" DESC)',
+        "CREATE INDEX maverick_runs_by_workflow ON maverick_runs"
+        ' (project, workflow, created_at DESC, run_id COLLATE "C" DESC)',
+        "CREATE INDEX maverick_runs_by_status ON maverick_runs"
+        ' (project, status, created_at DESC, run_id COLLATE "C" DESC)',
+    ),
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

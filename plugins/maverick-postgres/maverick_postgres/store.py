@@ -19,8 +19,11 @@ from maverick_core.api import (
     LockHeld,
     LockHolder,
     Project,
+    RunPage,
+    RunQuery,
     RunRecord,
     StoreError,
+    page_of,
     record_from_row,
     record_values,
 )
@@ -41,6 +44,32 @@ _RUN_COLUMNS = (
     " inputs, secret_inputs, fingerprints, meta"
 )
 _RECORD_COLUMNS = ", ".join(RECORD_COLUMNS)
+
+
+def listing_sql(project: str, query: RunQuery) -> tuple[str, list[Any]]:
+    """The ``SELECT`` (and its parameters) of one page of ``query`` in ``project``.
+
+    Takes one row more than the limit, so :func:`~maverick_core.api.page_of` knows
+    whether another page follows.
+    """
+    sql = "SELECT " + _RUN_COLUMNS + " FROM maverick_runs WHERE project = %s"
+    params: list[Any] = [project]
+    if query.workflow is not None:
+        sql += " AND workflow = %s"
+        params.append(query.workflow)
+    if query.statuses:
+        sql += " AND status = ANY(%s)"
+        params.append(list(query.statuses))
+    if query.since is not None:
+        sql += " AND created_at >= %s"
+        params.append(float(query.since))
+    after = query.after()
+    if after is not None:
+        sql += ' AND (created_at, run_id COLLATE "C") < (%s, %s)'
+        params += after
+    sql += ' ORDER BY created_at DESC, run_id COLLATE "C" DESC LIMIT %s'
+    params.append(query.limit + 1)
+    return sql, params
 
 
 class PostgresStore:
@@ -160,6 +189,20 @@ class PostgresStore:
                     (self._name, workflow),
                 ).fetchall()
         return [self._run_from_row(row) for row in rows]
+
+    def query_runs(self, query: RunQuery) -> RunPage:
+        """One page of runs, newest first: keyset paging over ``(created_at, run_id)``.
+
+        The run id is ordered bytewise (``COLLATE "C"``), as the indexes are, so each
+        filter is served by an index in listing order and a page reads only its rows.
+
+        :raises QueryError: for a bad limit, status or cursor.
+        """
+        query.check()
+        sql, params = listing_sql(self._name, query)
+        with self._transaction("listing runs") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return page_of((self._run_from_row(row) for row in rows), query)
 
     def delete_run(self, run_id: str) -> bool:
         """Delete the run, its journal, snapshot and lease; False if there was no run.

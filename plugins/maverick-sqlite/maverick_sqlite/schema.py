@@ -67,6 +67,18 @@ MIGRATIONS: list[list[str]] = [
             FOREIGN KEY (project, run_id) REFERENCES runs (project, run_id) ON DELETE CASCADE
         )""",
     ],
+    # 2: run listings page by page (query_runs): the status as a column, filled from
+    # the records already there, and indexes in listing order for each filter.
+    [
+        "ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT ''",
+        """UPDATE runs SET status = CASE
+            WHEN json_valid(record) THEN coalesce(json_extract(record, '$.status'), '')
+            ELSE '' END""",
+        "DROP INDEX runs_newest_first",
+        "CREATE INDEX runs_newest_first ON runs (project, created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_by_workflow ON runs (project, workflow, created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_by_status ON runs (project, status, created_at DESC, run_id DESC)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

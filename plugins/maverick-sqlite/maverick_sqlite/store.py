@@ -31,9 +31,12 @@ from maverick_core.api import (
     LockHeld,
     LockHolder,
     Project,
+    RunPage,
+    RunQuery,
     RunRecord,
     StoreError,
     durability,
+    page_of,
     process_alive,
     process_start_time,
     record_from_row,
@@ -113,9 +116,16 @@ class SQLiteStore:
         """Insert the run; StoreError if it exists."""
         try:
             self._db.execute(
-                "INSERT INTO runs (project, run_id, workflow, created_at, record) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self.project, run.run_id, run.workflow, run.created_at, _run_json(run)),
+                "INSERT INTO runs (project, run_id, workflow, status, created_at, record) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    self.project,
+                    run.run_id,
+                    run.workflow,
+                    run.status,
+                    run.created_at,
+                    _run_json(run),
+                ),
             )
         except sqlite3.IntegrityError:
             raise StoreError(f"run {run.run_id} already exists in {self.path}") from None
@@ -126,9 +136,16 @@ class SQLiteStore:
         """Replace the run's record; StoreError if there is no such run."""
         try:
             cursor = self._db.execute(
-                "UPDATE runs SET workflow = ?, created_at = ?, record = ? "
+                "UPDATE runs SET workflow = ?, status = ?, created_at = ?, record = ? "
                 "WHERE project = ? AND run_id = ?",
-                (run.workflow, run.created_at, _run_json(run), self.project, run.run_id),
+                (
+                    run.workflow,
+                    run.status,
+                    run.created_at,
+                    _run_json(run),
+                    self.project,
+                    run.run_id,
+                ),
             )
         except sqlite3.Error as error:
             raise self._error(f"update run {run.run_id}", error) from None
@@ -156,6 +173,38 @@ class SQLiteStore:
         except sqlite3.Error as error:
             raise self._error("list runs", error) from None
         return [self._run_from_json(row[0]) for row in rows]
+
+    def query_runs(self, query: RunQuery) -> RunPage:
+        """One page of runs, newest first: keyset paging over ``(created_at, run_id)``.
+
+        The indexes ``(project[, workflow | status], created_at, run_id)`` serve each
+        filter in listing order, so a page reads only its rows.
+
+        :raises QueryError: for a bad limit, status or cursor.
+        """
+        query.check()
+        sql = "SELECT record FROM runs WHERE project = ?"
+        params: list[Any] = [self.project]
+        if query.workflow is not None:
+            sql += " AND workflow = ?"
+            params.append(query.workflow)
+        if query.statuses:
+            sql += f" AND status IN ({', '.join('?' * len(query.statuses))})"
+            params += query.statuses
+        if query.since is not None:
+            sql += " AND created_at >= ?"
+            params.append(float(query.since))
+        after = query.after()
+        if after is not None:
+            sql += " AND (created_at, run_id) < (?, ?)"
+            params += after
+        sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
+        params.append(query.limit + 1)
+        try:
+            rows = self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise self._error("list runs", error) from None
+        return page_of((self._run_from_json(row[0]) for row in rows), query)
 
     def delete_run(self, run_id: str) -> bool:
         """Delete the run and (by cascade) its checkpoints, snapshot and lock.

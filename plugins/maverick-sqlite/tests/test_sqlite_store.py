@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 import subprocess
@@ -9,12 +10,20 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 from maverick_sqlite import SQLiteStore
-from maverick_sqlite.schema import SCHEMA_VERSION
+from maverick_sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 from maverick_core.engine.errors import LockHeld, StoreError
-from maverick_core.engine.storage import DamagedRecord, LockHolder, Project
+from maverick_core.engine.storage import (
+    DamagedRecord,
+    LockHolder,
+    Project,
+    RunQuery,
+    encode_cursor,
+    query_runs,
+)
 from maverick_core.testing.conformance import StoreConformance, delta, make_run
 from maverick_core.testing.platforms import AsOnMacOS
 
@@ -218,3 +227,61 @@ def test_a_holder_whose_lock_row_was_taken_stops_writing(
         store.append_checkpoint(delta("r1", 2))
     assert [r.seq for r in second_store.read_checkpoints("r1")] == [1, 2]
     second_store.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        RunQuery(),
+        RunQuery(workflow="fly"),
+        RunQuery(statuses=("failed",)),
+        RunQuery(statuses=("failed", "running")),
+        RunQuery(workflow="fly", statuses=("failed",), since=1010.0),
+        RunQuery(cursor=encode_cursor(1030.0, "r30")),
+    ],
+)
+def test_a_page_of_runs_is_read_through_an_index_in_listing_order(
+    store: SQLiteStore, query: RunQuery
+) -> None:
+    for index in range(40):
+        status = ("running", "failed")[index % 2]
+        workflow = ("fly", "review")[index // 2 % 2]
+        store.create_run(make_run(f"r{index}", workflow, 1000.0 + index, status=status))
+    executed: list[str] = []
+    store._db.set_trace_callback(executed.append)
+    query_runs(store, query)
+    store._db.set_trace_callback(None)
+    plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + executed[-1])]
+    assert all("USING INDEX" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+def test_a_version_1_database_upgrades_in_place(project: Project) -> None:
+    """A database written by the release before run listings lists and pages by status."""
+    path = project.root / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE maverick_schema (version INTEGER NOT NULL)")
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("INSERT INTO maverick_schema VALUES (1)")
+        for index, status in enumerate(["completed", "failed", "running"]):
+            run = make_run(f"old-{index}", "fly", 1000.0 + index, status=status)
+            db.execute(
+                "INSERT INTO runs (project, run_id, workflow, created_at, record) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ("proj", run.run_id, run.workflow, run.created_at, json.dumps(attrs.asdict(run))),
+            )
+        db.execute(
+            "INSERT INTO checkpoints (project, run_id, seq, checkpoint_id, kind, created_at,"
+            " serializer, payload, checksum) VALUES ('proj', 'old-1', 1, 'a', 'delta', 1.0,"
+            " 'json', x'7b7d', 'c')"
+        )
+    store = SQLiteStore.open("sqlite:///old.db", project)
+    assert [r.run_id for r in query_runs(store, RunQuery(statuses=("failed",))).runs] == ["old-1"]
+    assert [r.run_id for r in query_runs(store, RunQuery(limit=2)).runs] == ["old-2", "old-1"]
+    assert [r.seq for r in store.read_checkpoints("old-1")] == [1]
+    store.update_run(attrs.evolve(store.get_run("old-2"), status="completed"))
+    done = query_runs(store, RunQuery(statuses=("completed",)))
+    assert [r.run_id for r in done.runs] == ["old-2", "old-0"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM maverick_schema").fetchall() == [(SCHEMA_VERSION,)]
