@@ -33,7 +33,7 @@ def markers(store: FileStore) -> list[str]:
 
 
 def ids(store: FileStore, **query: object) -> list[str]:
-    return [r.run_id for r in query_runs(store, RunQuery(**query)).runs]  # type: ignore[arg-type]
+    return [r.run_id for r in query_runs(store, RunQuery(**query)).runs]
 
 
 def test_a_store_of_the_previous_release_lists_and_gets_its_index(tmp_path: Path) -> None:
@@ -107,6 +107,16 @@ def test_a_status_changed_behind_the_index_s_back_is_shown_as_run_json_says(
     assert listed.status == "completed"
     assert markers(store) == [marker_name(listed)]
     assert ids(store, statuses=("completed",)) == ["r1"]
+
+
+def test_a_created_at_edited_by_hand_moves_the_run_in_the_listing(store: FileStore) -> None:
+    for index in range(4):
+        store.create_run(make_run(f"r{index}", created_at=1000.0 + index))
+    record = store.base / "r3" / "run.json"
+    record.write_text(record.read_text().replace('"created_at": 1003.0', '"created_at": 10.0'))
+    assert ids(store, limit=2) == ["r2", "r1"]
+    assert ids(store) == ["r2", "r1", "r0", "r3"]
+    assert len(markers(store)) == 4
 
 
 def test_a_marker_of_a_deleted_run_is_removed_by_the_next_listing(store: FileStore) -> None:

@@ -27,9 +27,10 @@ step with it:
 - ``delete_run`` removes the markers after the directory; a marker whose run
   directory is gone is removed by the next reader.
 
-A run on a page whose ``run.json`` disagrees with its marker (a status changed by
-a release older than the index) is shown as ``run.json`` says and its marker
-repaired; until a listing reads it, a status filter may miss it.
+A run on a page whose ``run.json`` disagrees with its marker (changed by a release
+older than the index, or by hand) is shown as ``run.json`` says and its marker
+repaired (the page is selected again if that moves the run); until a listing reads
+it, a filter may miss it.
 
 The holder also flocks the run directory itself: an inode that is never replaced,
 so deleting ``lock`` (a user reading "run is being executed by pid N" may well do
@@ -366,7 +367,7 @@ class FileStore:
             except OSError as error:
                 raise StoreError(f"cannot list runs in {self.base}: {error}") from None
             run_dirs = {e.name: e for e in entries if e.is_dir(follow_symlinks=False)}
-            known: dict[str, RunRecord] = {}
+            known: dict[str, RunRecord | None] = {}
             for run_id in markers.keys() - run_dirs.keys():
                 _remove_markers(index_fd, [m.name for m in markers.pop(run_id)])
             for run_id, entry in run_dirs.items():
@@ -380,43 +381,59 @@ class FileStore:
                 known[run_id] = run
                 markers[run_id] = [_repair_markers(index_fd, run, found or [])]
             tag = None if query.workflow is None else workflow_tag(query.workflow)
-            candidates = [
-                marker
-                for (marker,) in markers.values()
-                if (tag is None or marker.tag == tag)
-                and (not query.statuses or marker.status in query.statuses)
-                and (query.since is None or marker.created_at >= query.since)
-                and (after is None or marker.order_key < after)
-            ]
-            candidates.sort(key=lambda m: m.order_key, reverse=True)
-            return page_of(self._confirmed(candidates, known, query, index_fd), query)
+            while True:
+                candidates = [
+                    marker
+                    for (marker,) in markers.values()
+                    if (tag is None or marker.tag == tag)
+                    and (not query.statuses or marker.status in query.statuses)
+                    and (query.since is None or marker.created_at >= query.since)
+                    and (after is None or marker.order_key < after)
+                ]
+                candidates.sort(key=lambda m: m.order_key, reverse=True)
+                runs = self._confirmed(candidates, markers, known, query, index_fd)
+                if runs is not None:
+                    return page_of(runs, query)
 
     def _confirmed(
         self,
         candidates: list[_Marker],
-        known: dict[str, RunRecord],
+        markers: dict[str, list[_Marker]],
+        known: dict[str, RunRecord | None],
         query: RunQuery,
         index_fd: int | None,
-    ) -> Iterator[RunRecord]:
-        """The candidates' records as ``run.json`` has them, when they still match."""
+    ) -> list[RunRecord] | None:
+        """The page's runs (one more than the limit) as their ``run.json`` has them.
+
+        A run whose ``run.json`` disagrees with its marker (changed by a writer that
+        does not keep the index) gets its marker repaired; if that moves the run in
+        the listing order, None: the caller selects again from the repaired markers.
+        """
+        runs: list[RunRecord] = []
         for marker in candidates:
-            run = known.get(marker.run_id)
-            if run is None:
+            if marker.run_id in known:
+                run = known[marker.run_id]
+            else:
                 try:
                     run = self._read_run_file(self.base / marker.run_id)
                 except StoreError as error:
                     self.unreadable.append(str(error))
-                    continue
+                    run = None
+                known[marker.run_id] = run
             if run is None:
-                continue  # deleted since the listing
+                continue  # unreadable, or deleted since the listing
             if marker_name(run) != marker.name:
-                # changed by a writer that does not keep the index: trust run.json
-                _repair_markers(index_fd, run, [marker])
-                if run_order_key(run) != marker.order_key or not query.matches(run):
+                markers[run.run_id] = [_repair_markers(index_fd, run, [marker])]
+                if run_order_key(run) != marker.order_key:
+                    return None
+                if not query.matches(run):
                     continue
             elif query.workflow is not None and run.workflow != query.workflow:
                 continue  # another workflow with the same tag
-            yield run
+            runs.append(run)
+            if len(runs) > query.limit:
+                break
+        return runs
 
     def _read_for_index(self, entry: os.DirEntry[str]) -> RunRecord | None:
         """A run's record for the index, noting an unreadable or incomplete run."""
