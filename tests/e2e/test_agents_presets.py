@@ -192,7 +192,7 @@ def test_on_agent_activity_shows_what_the_agent_does_under_its_step(tmp_path: Pa
 def test_on_agent_usage_totals_in_runs_show_equal_what_the_clis_reported(tmp_path: Path) -> None:
     mav = repo(tmp_path, "claude")
     assert mav.run("fly", "--branch-name", "feature").returncode == 0
-    shown = json.loads(mav.run("runs", "list", "--json").stdout)
+    shown = json.loads(mav.run("runs", "list", "--json").stdout)["runs"]
     run_id = shown[0]["run_id"]
     data = json.loads(mav.run("runs", "show", run_id, "--json").stdout)
     assert data["totals"]["cost_usd"] == pytest.approx(0.25 * 3 + 0.1)

@@ -81,7 +81,7 @@ def test_on_agent_session_is_kept_until_the_call_answers(tmp_path: Path) -> None
     event = kill_when_session_recorded(
         mav, "fly", "--branch-name", "feature", hang="implementer:phase-1"
     )
-    run_id = json.loads(mav.run("runs", "list", "--json").stdout)[0]["run_id"]
+    run_id = json.loads(mav.run("runs", "list", "--json").stdout)["runs"][0]["run_id"]
     meta = json.loads(mav.run("runs", "show", run_id, "--json").stdout)["meta"]
     assert meta["agent_sessions"]["phases[0].implement"]["session_id"] == event["session_id"]
     assert mav.run("fly", "--resume").returncode == 0

@@ -165,7 +165,7 @@ def test_fly_stops_before_touching_anything_when_a_preflight_check_fails(
     assert "maverick fly did not start" in result.stdout and "--no-preflight" in result.stdout
     assert git(repo, "branch", "--format=%(refname:short)") == "main"
     assert mav.events() == []
-    assert mav.run("runs", "list", "--json").stdout.strip() == "[]"
+    assert json.loads(mav.run("runs", "list", "--json").stdout) == {"runs": [], "next_cursor": None}
 
     skipped = mav.run("refuel", "--no-preflight", "--dry-run")
     assert skipped.returncode == 0, skipped.stdout + skipped.stderr

@@ -71,7 +71,7 @@ class Harness:
     def latest_run(self) -> dict[str, Any]:
         result = self.maverick("runs", "list", "--json")
         assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)[0]
+        return json.loads(result.stdout)["runs"][0]
 
     def show(self, run_id: str) -> dict[str, Any]:
         result = self.maverick("runs", "show", run_id, "--json")

@@ -420,7 +420,7 @@ def test_a_step_that_refuses_a_user_value_exits_2_without_a_resume_hint(
 
 def test_shell_completion_offers_workflow_names_and_run_ids(cli, good):
     assert cli("run", "greet.yaml").returncode == 0
-    run_id = json.loads(cli("runs", "list", "--json").stdout)[0]["run_id"]
+    run_id = json.loads(cli("runs", "list", "--json").stdout)["runs"][0]["run_id"]
     names = cli(
         env={
             "COMP_WORDS": "maverick run f",

@@ -446,7 +446,7 @@ steps:
         text=True,
         timeout=60,
     )
-    assert json.loads(listed.stdout)[0]["status"] == "interrupted"
+    assert json.loads(listed.stdout)["runs"][0]["status"] == "interrupted"
     resumed = subprocess.run(
         [*maverick_executable(), "run", "slow.yaml", "--resume"],
         cwd=project,

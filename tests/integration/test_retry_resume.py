@@ -59,7 +59,7 @@ def test_a_run_stopped_between_attempts_resumes_at_the_attempt_it_was_on(project
     assert proc.returncode == (-9 if sig == signal.SIGKILL else 130)
     assert counter.read_text().count("x") == 1
 
-    run_id = json.loads(maverick(project, "runs", "list", "--json").stdout)[0]["run_id"]
+    run_id = json.loads(maverick(project, "runs", "list", "--json").stdout)["runs"][0]["run_id"]
     shown = maverick(project, "runs", "show", run_id)
     assert "  fetch: 1 failed attempts, next is 2" in shown.stdout
     assert "      attempt 1: command exited with status 7: fetch failed" in shown.stdout
@@ -95,7 +95,7 @@ steps:
     ran = maverick(project, "run", "wf.yaml")
     assert ran.returncode == 0, ran.stderr
     assert "ok fetch (shell, " in ran.stdout and ", 2 attempts)" in ran.stdout
-    run_id = json.loads(maverick(project, "runs", "list", "--json").stdout)[0]["run_id"]
+    run_id = json.loads(maverick(project, "runs", "list", "--json").stdout)["runs"][0]["run_id"]
     shown = maverick(project, "runs", "show", run_id).stdout.splitlines()
     at = next(i for i, line in enumerate(shown) if " fetch (" in line)
     assert shown[at].startswith("  done        fetch (") and shown[at].endswith(", 2 attempts)")

@@ -58,7 +58,7 @@ def test_resume_with_an_empty_run_id_is_refused_like_runs_show(project: Path, cl
 def test_a_damaged_run_record_is_named_by_resume(project: Path, cli: Cli) -> None:
     (project / "wf.yaml").write_text(FAILING.format(name="damaged"))
     assert cli("run", "wf.yaml").returncode == 1
-    run_id = json.loads(cli("runs", "list", "--json").stdout)[0]["run_id"]
+    run_id = json.loads(cli("runs", "list", "--json").stdout)["runs"][0]["run_id"]
     (project / ".maverick" / "checkpoints" / run_id / "run.json").write_text("{")
     refused = cli("run", "wf.yaml", "--resume")
     assert refused.returncode == 2
@@ -85,7 +85,7 @@ def test_a_run_directory_without_a_record_is_listed_as_incomplete_and_pruned(
 
     listed = cli("runs", "list")
     assert f"{old.name}  ?" in listed.stdout and "incomplete" in listed.stdout
-    rows = json.loads(cli("runs", "list", "--json", "--status", "incomplete").stdout)
+    rows = json.loads(cli("runs", "list", "--json", "--status", "incomplete").stdout)["runs"]
     assert {r["run_id"] for r in rows} == {old.name, fresh.name}
 
     pruned = cli("runs", "prune", "--older-than", "1d")
@@ -93,4 +93,4 @@ def test_a_run_directory_without_a_record_is_listed_as_incomplete_and_pruned(
     assert f"deleted {old.name}" in pruned.stdout
     assert not old.exists()
     assert fresh.exists()  # it may be a run being created right now
-    assert len(json.loads(cli("runs", "list", "--json", "--status", "failed").stdout)) == 1
+    assert len(json.loads(cli("runs", "list", "--json", "--status", "failed").stdout)["runs"]) == 1

@@ -127,7 +127,7 @@ def everything_a_user_sees(token: str, creds: dict[str, Any]) -> tuple[bytes, li
         assert [r.returncode for r in results] == [1, 1, 0], results[0].stderr
         listed = maverick(project, env, "runs", "list", "--json")
         results.append(listed)
-        for run in json.loads(listed.stdout):
+        for run in json.loads(listed.stdout)["runs"]:
             results.append(maverick(project, env, "runs", "show", run["run_id"]))
             results.append(maverick(project, env, "runs", "show", run["run_id"], "--json"))
         finish = json.loads(results[2].stdout.splitlines()[-1])

@@ -23,7 +23,7 @@ def stored(project: Path) -> bytes:
 
 
 def latest_run_id(cli: Cli) -> str:
-    runs = json.loads(cli("runs", "list", "--json").stdout)
+    runs = json.loads(cli("runs", "list", "--json").stdout)["runs"]
     return str(runs[0]["run_id"])
 
 

@@ -81,7 +81,7 @@ def test_a_store_without_query_runs_pages_as_one_with_it(
             cursor = page.next_cursor
 
     fallback = ListingOnlyStore(file_store)
-    assert every_page(fallback) == every_page(file_store)  # type: ignore[arg-type]
+    assert every_page(fallback) == every_page(file_store)
 
 
 def test_a_cursor_round_trips_its_position_exactly() -> None:
@@ -91,6 +91,6 @@ def test_a_cursor_round_trips_its_position_exactly() -> None:
 
 def test_the_fallback_refuses_bad_queries_as_the_stores_do(file_store: FileStore) -> None:
     with pytest.raises(QueryError, match="invalid cursor"):
-        query_runs(ListingOnlyStore(file_store), RunQuery(cursor="garbage!"))  # type: ignore[arg-type]
+        query_runs(ListingOnlyStore(file_store), RunQuery(cursor="garbage!"))
     with pytest.raises(QueryError, match="limit must be between 1 and 1000, not 0"):
-        query_runs(ListingOnlyStore(file_store), RunQuery(limit=0))  # type: ignore[arg-type]
+        query_runs(ListingOnlyStore(file_store), RunQuery(limit=0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sys
 import time
 from typing import Any
@@ -54,33 +55,75 @@ def runs() -> None:
     """Runs kept in the checkpoint store."""
 
 
+def _complete_statuses(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    return [s for s in (*(s.value for s in RUN_STATUSES), INCOMPLETE) if s.startswith(incomplete)]
+
+
 @runs.command("list")
 @click.option("--workflow", metavar="NAME", help="Only runs of this workflow.")
-@click.option("--status", type=click.Choice([*(s.value for s in RUN_STATUSES), INCOMPLETE]))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    metavar="STATUS",
+    shell_complete=_complete_statuses,
+    help="Only runs in this status: running, failed, interrupted, completed or "
+    "incomplete (repeat for several).",
+)
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only runs created since WHEN: an age (30m, 2h, 3d, 1w) or an ISO date or "
+    "date-time (2026-12-01, 2026-12-01T09:30).",
+)
+@click.option(
+    "--limit", default="50", show_default=True, metavar="N", help="Runs per page (1 to 1000)."
+)
+@click.option("--cursor", metavar="CURSOR", help="Show the page after the one that printed it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {runs, next_cursor}.")
 @store_option
-def list_runs(workflow: str | None, status: str | None, as_json: bool, store: str | None) -> None:
-    """List runs, newest first.
+def list_runs(
+    workflow: str | None,
+    statuses: tuple[str, ...],
+    since: str | None,
+    limit: str,
+    cursor: str | None,
+    as_json: bool,
+    store: str | None,
+) -> None:
+    """List runs, newest first, a page at a time, with duration and agent cost.
 
-    A run directory left without its record (maverick was killed while creating the
-    run) is listed as ``incomplete``; ``maverick runs prune`` removes it.
+    When more runs follow, the last line gives the command for the next page
+    (``--json``: ``next_cursor``). A run directory left without its record
+    (maverick was killed while creating the run) is listed as ``incomplete`` on the
+    first page; ``maverick runs prune`` removes it.
     """
+    from maverick_core.builtin.checkpoint.listing import parse_since, row_line, run_row
+    from maverick_core.engine.storage import MAX_QUERY_LIMIT, QueryError, RunQuery, query_runs
+
+    now = time.time()
+    known = [*(s.value for s in RUN_STATUSES), INCOMPLETE]
+    for status in statuses:
+        if status not in known:
+            raise QueryError(f"--status {status!r}: use one of {', '.join(known)}")
+    if not re.fullmatch(r"\s*\d+\s*", limit) or not 1 <= int(limit) <= MAX_QUERY_LIMIT:
+        raise QueryError(f"--limit {limit!r}: use a whole number from 1 to {MAX_QUERY_LIMIT}")
+    query = RunQuery(
+        workflow=workflow,
+        statuses=tuple(s for s in statuses if s != INCOMPLETE),
+        since=None if since is None else parse_since(since, now),
+        limit=int(limit),
+        cursor=cursor,
+    )
+    query.check()
+    only_incomplete = bool(statuses) and not query.statuses
     opened = _store(store)
     try:
-        found = opened.list_runs(workflow=workflow)
+        page = query_runs(opened, query)
     finally:
         opened.close()
-    rows = [
-        {
-            "run_id": r.run_id,
-            "workflow": r.workflow,
-            "status": r.status,
-            "created_at": r.created_at,
-            "updated_at": r.updated_at,
-        }
-        for r in found
-    ]
-    if workflow is None:
+    rows = [] if only_incomplete else [run_row(run, now) for run in page.runs]
+    if cursor is None and workflow is None and (not statuses or INCOMPLETE in statuses):
         rows += [
             {
                 "run_id": i.run_id,
@@ -88,25 +131,38 @@ def list_runs(workflow: str | None, status: str | None, as_json: bool, store: st
                 "status": INCOMPLETE,
                 "created_at": i.modified_at,
                 "updated_at": i.modified_at,
+                "duration": None,
+                "cost_usd": None,
             }
             for i in getattr(opened, "incomplete", [])
+            if query.since is None or i.modified_at >= query.since
         ]
         rows.sort(key=lambda row: (row["created_at"], row["run_id"]), reverse=True)
-    rows = [row for row in rows if status in (None, row["status"])]
+    next_cursor = None if only_incomplete else page.next_cursor
     for problem in getattr(opened, "unreadable", []):
         click.echo(f"note: skipped a damaged run: {problem}", err=True)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({"runs": rows, "next_cursor": next_cursor}, indent=2))
         return
     if not rows:
         click.echo("no runs")
         return
     for row in rows:
-        name = row["workflow"] if row["workflow"] is not None else "?"
-        line = f"{row['run_id']}  {name:<12} {row['status']:<11} {_when(row['created_at'])}"
+        line = row_line(row)
         if row["status"] == INCOMPLETE:
             line += "  (no run record: killed while starting; maverick runs prune removes it)"
         click.echo(line)
+    if next_cursor is not None:
+        again = ["maverick", "runs", "list"]
+        for flag, values in (
+            ("--workflow", [workflow]),
+            ("--status", list(statuses)),
+            ("--since", [since]),
+            ("--limit", [limit.strip()] if limit.strip() != "50" else []),
+            ("--store", [store]),
+        ):
+            again += [part for value in values if value is not None for part in (flag, value)]
+        click.echo(f"more runs: {shlex.join([*again, '--cursor', next_cursor])}")
 
 
 @runs.command("show")
@@ -323,11 +379,12 @@ def delete_run(run_ids: tuple[str, ...], store: str | None) -> None:
 
 def parse_age(text: str) -> float:
     """``7d``, ``12h``, ``30m``, ``45s`` → seconds."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
-    if not match:
+    from maverick_core.builtin.checkpoint.listing import age_seconds
+
+    seconds = age_seconds(text)
+    if seconds is None:
         raise click.BadParameter(f"{text!r}: use a number with s, m, h, d or w (e.g. 7d)")
-    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-    return float(match.group(1)) * unit
+    return seconds
 
 
 @runs.command("prune")

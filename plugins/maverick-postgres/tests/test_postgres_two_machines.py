@@ -105,7 +105,7 @@ def test_a_run_killed_on_one_machine_is_finished_by_another_after_the_lease_expi
         text=True,
         check=True,
     )
-    [run] = json.loads(listed.stdout)
+    [run] = json.loads(listed.stdout)["runs"]
     assert run["status"] == "running"
 
     refused = subprocess.run(
