@@ -74,7 +74,7 @@ def interrupted_then_resumed_fly(project: Path) -> str:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         listed = [
-            r for r in json.loads(maverick(project, "runs", "list", "--json"))
+            r for r in json.loads(maverick(project, "runs", "list", "--json"))["runs"]
             if r["workflow"] == "fly" and r["status"] == "running"
         ]  # fmt: skip
         if listed:
