@@ -73,7 +73,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from urllib.parse import quote, unquote
 
 import attrs
@@ -92,7 +92,6 @@ from maverick_core.engine.storage import (
     RunQuery,
     RunRecord,
     page_of,
-    run_order_key,
 )
 
 if TYPE_CHECKING:
@@ -361,36 +360,38 @@ class FileStore:
             # run.json, so a marker whose run is not listed belongs to a deleted run.
             markers = _list_markers(index_fd)
             try:
-                entries = [e for e in os.scandir(self.base) if not e.name.startswith(".")]
+                names = {name for name in os.listdir(self.base) if not name.startswith(".")}
             except FileNotFoundError:
                 return RunPage(runs=[], next_cursor=None)
             except OSError as error:
                 raise StoreError(f"cannot list runs in {self.base}: {error}") from None
-            run_dirs = {e.name: e for e in entries if e.is_dir(follow_symlinks=False)}
             known: dict[str, RunRecord | None] = {}
-            for run_id in markers.keys() - run_dirs.keys():
+            for run_id in markers.keys() - names:
                 _remove_markers(index_fd, [m.name for m in markers.pop(run_id)])
-            for run_id, entry in run_dirs.items():
+            for run_id in names:
                 found = markers.get(run_id)
                 if found is not None and len(found) == 1:
-                    continue
-                run = self._read_for_index(entry)
+                    continue  # a marker is made only for a run directory
+                run = self._read_for_index(run_id)
                 if run is None:
                     markers.pop(run_id, None)
                     continue
                 known[run_id] = run
                 markers[run_id] = [_repair_markers(index_fd, run, found or [])]
             tag = None if query.workflow is None else workflow_tag(query.workflow)
+            since = None if query.since is None else time_key(query.since)
+            start = None if after is None else (time_key(after[0]), after[1])
             while True:
+                # plain tuples compared in C: (key, run_id) first, as listings order
                 candidates = [
                     marker
                     for (marker,) in markers.values()
                     if (tag is None or marker.tag == tag)
                     and (not query.statuses or marker.status in query.statuses)
-                    and (query.since is None or marker.created_at >= query.since)
-                    and (after is None or marker.order_key < after)
+                    and (since is None or marker.key >= since)
+                    and (start is None or (marker.key, marker.run_id) < start)
                 ]
-                candidates.sort(key=lambda m: m.order_key, reverse=True)
+                candidates.sort(reverse=True)
                 runs = self._confirmed(candidates, markers, known, query, index_fd)
                 if runs is not None:
                     return page_of(runs, query)
@@ -424,7 +425,7 @@ class FileStore:
                 continue  # unreadable, or deleted since the listing
             if marker_name(run) != marker.name:
                 markers[run.run_id] = [_repair_markers(index_fd, run, [marker])]
-                if run_order_key(run) != marker.order_key:
+                if (time_key(run.created_at), run.run_id) != (marker.key, marker.run_id):
                     return None
                 if not query.matches(run):
                     continue
@@ -435,16 +436,23 @@ class FileStore:
                 break
         return runs
 
-    def _read_for_index(self, entry: os.DirEntry[str]) -> RunRecord | None:
-        """A run's record for the index, noting an unreadable or incomplete run."""
+    def _read_for_index(self, name: str) -> RunRecord | None:
+        """A run's record for the index, noting an unreadable or incomplete run
+        (anything that is not a real directory is passed over, as by ``list_runs``)."""
+        path = self.base / name
         try:
-            run = self._read_run_file(Path(entry.path))
+            info = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        try:
+            run = self._read_run_file(path)
         except StoreError as error:
             self.unreadable.append(str(error))
             return None
         if run is None:
-            with contextlib.suppress(OSError):
-                self.incomplete.append(IncompleteRun(entry.name, entry.stat().st_mtime))
+            self.incomplete.append(IncompleteRun(name, info.st_mtime))
         return run
 
     # ----------------------------------------------------------- checkpoints
@@ -802,19 +810,15 @@ _SIGN = 1 << 63
 _ALL_BITS = (1 << 64) - 1
 
 
-@attrs.frozen
-class _Marker:
-    """A parsed index entry: what a listing filters and sorts by."""
+class _Marker(NamedTuple):
+    """A parsed index entry. As a tuple it orders as listings do: ``(key, run_id)``,
+    the key being :func:`time_key` of ``created_at``."""
 
-    name: str
-    created_at: float
+    key: str
+    run_id: str
     status: str
     tag: str
-    run_id: str
-
-    @property
-    def order_key(self) -> tuple[float, str]:
-        return (self.created_at, self.run_id)
+    name: str
 
 
 def time_key(created_at: float) -> str:
@@ -822,13 +826,6 @@ def time_key(created_at: float) -> str:
     (bits,) = struct.unpack(">Q", struct.pack(">d", created_at))
     bits = bits ^ _ALL_BITS if bits & _SIGN else bits | _SIGN
     return f"{bits:016x}"
-
-
-def _time_of(key: str) -> float:
-    bits = int(key, 16)
-    bits = bits & ~_SIGN if bits & _SIGN else bits ^ _ALL_BITS
-    value: float = struct.unpack(">d", struct.pack(">Q", bits))[0]
-    return value
 
 
 def workflow_tag(workflow: str) -> str:
@@ -850,15 +847,11 @@ def _marker_variants(run: RunRecord) -> list[str]:
 
 def _parse_marker(name: str) -> _Marker | None:
     parts = name.split("-", 3)
-    if len(parts) != 4 or parts[1] not in _STATUSES or len(parts[0]) != 16 or len(parts[2]) != 8:
-        return None
-    try:
-        created_at = _time_of(parts[0])
-    except ValueError:
+    if len(parts) != 4 or len(parts[0]) != 16 or parts[1] not in _STATUSES or len(parts[2]) != 8:
         return None
     if not parts[3] or parts[3].startswith("."):
         return None
-    return _Marker(name=name, created_at=created_at, status=parts[1], tag=parts[2], run_id=parts[3])
+    return _Marker(parts[0], parts[3], parts[1], parts[2], name)
 
 
 def _list_markers(index_fd: int | None) -> dict[str, list[_Marker]]:
