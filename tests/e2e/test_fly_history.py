@@ -27,7 +27,7 @@ def steps_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def shown(mav: Maverick) -> tuple[dict[str, Any], str]:
-    run_id = json.loads(mav.run("runs", "list", "--json").stdout)[0]["run_id"]
+    run_id = json.loads(mav.run("runs", "list", "--json").stdout)["runs"][0]["run_id"]
     as_json = mav.run("runs", "show", run_id, "--json")
     assert as_json.returncode == 0, as_json.stderr
     text = mav.run("runs", "show", run_id)
@@ -65,8 +65,11 @@ def test_runs_show_after_a_completed_fly_has_the_steps_after_the_last_checkpoint
     implement = next(line for line in lines if line.split()[1:2] == ["phases[0].implement"])
     assert implement.endswith(", $0.25)")
 
-    summary = json.loads(mav.run("runs", "list", "--json").stdout)[0]
+    summary = json.loads(mav.run("runs", "list", "--json").stdout)["runs"][0]
     assert summary["status"] == "completed"
+    # the listing's columns come from the summary the run wrote when it ended
+    assert summary["cost_usd"] == data["totals"]["cost_usd"]
+    assert summary["duration"] == pytest.approx(data["totals"]["duration"], abs=0.01)
 
 
 def test_runs_show_tells_a_killed_then_resumed_fly_as_two_attempts(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def ran(project: Path) -> list[str]:
 
 
 def latest(cli: MaverickCLI) -> str:
-    listed = json.loads(cli("runs", "list", "--json").stdout)
+    listed = json.loads(cli("runs", "list", "--json").stdout)["runs"]
     return str(listed[0]["run_id"])
 
 
