@@ -53,7 +53,7 @@ def _committed(cli: MaverickCLI) -> set[int]:
     """Iterations whose step the latest checkpoint holds as completed."""
     listed = cli("runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    [run] = json.loads(listed.stdout)
+    [run] = json.loads(listed.stdout)["runs"]
     shown = cli("runs", "show", run["run_id"], "--json")
     assert shown.returncode == 0, shown.stderr
     return {
