@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -71,11 +72,12 @@ def test_a_lock_link_is_refused_and_its_target_kept(
     assert victim.read_text() == "keep me\n"
 
 
+@pytest.mark.parametrize("name", ["journal-1.jnl", "journal-1.log"])
 def test_a_journal_link_is_refused_and_its_target_kept(
-    store: FileStore, run_dir: Path, victim: Path
+    store: FileStore, run_dir: Path, victim: Path, name: str
 ) -> None:
-    (run_dir / "journal-1.log").symlink_to(victim)
-    with pytest.raises(StoreError, match=r"journal-1\.log is a symbolic link"):
+    (run_dir / name).symlink_to(victim)
+    with pytest.raises(StoreError, match=rf"{re.escape(name)} is a symbolic link"):
         store.append_checkpoint(delta("r1", 1))
     assert victim.read_text() == "keep me\n"
     [damaged] = list(store.read_checkpoints("r1"))
@@ -125,10 +127,11 @@ def test_a_run_directory_that_is_a_link_is_refused(
         store.get_run("r1")
 
 
+@pytest.mark.parametrize("name", ["journal-1.jnl", "journal-1.log"])
 def test_a_fifo_in_place_of_the_journal_is_refused_without_blocking(
-    store: FileStore, run_dir: Path
+    store: FileStore, run_dir: Path, name: str
 ) -> None:
-    os.mkfifo(run_dir / "journal-1.log")
+    os.mkfifo(run_dir / name)
     with pytest.raises(StoreError, match="not a file maverick wrote"):
         store.append_checkpoint(delta("r1", 1))
     [damaged] = list(store.read_checkpoints("r1"))
