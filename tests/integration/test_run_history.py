@@ -296,3 +296,38 @@ def test_runs_show_of_an_unknown_run_is_one_line_and_exit_2(story, cli, run_id):
     shown = cli("runs", "show", run_id)
     assert shown.returncode == 2 and shown.stderr.count("\n") == 1
     assert shown.stderr.startswith("error: ")
+
+
+RETRYING = """
+version: "1.0"
+name: retrying
+steps:
+  - name: prepare
+    type: shell
+    command: echo ready
+    checkpoint: true
+  - name: fetch
+    type: shell
+    command: echo "fetch failed" >&2; exit 7
+    retry: {max_attempts: 3, backoff: 30, on: [7]}
+  - name: after
+    type: shell
+    command: echo after
+"""
+
+
+def test_a_step_under_way_is_shown_running_and_interrupted_once_its_process_is_gone(project, cli):
+    (project / "wf.yaml").write_text(RETRYING)
+    proc = cli.start("run", "wf.yaml")
+    try:
+        read_until(proc, "note: fetch: attempt 1 of 3 failed")
+        run_id = latest(cli)
+        # between two attempts: the step has no record yet, its retry progress is saved
+        states = {s["path"]: s["state"] for s in show(cli, run_id)["steps"]}
+        assert states == {"prepare": "done", "fetch": "running", "after": "not_reached"}
+    finally:
+        proc.kill()
+        proc.wait()
+    states = {s["path"]: s["state"] for s in show(cli, run_id)["steps"]}
+    assert states["fetch"] == "interrupted"
+    assert "  interrupted fetch" in cli("runs", "show", run_id).stdout

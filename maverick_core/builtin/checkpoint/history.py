@@ -255,8 +255,10 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
       agent}``. ``status`` is the step record's (``completed`` ...); ``state``
       is what to show: ``done``, ``restored`` (completed by an earlier attempt),
       ``failed``, ``skipped``, ``running``, ``interrupted``, ``not_reached``.
-      ``in_checkpoint``: a resume restores it. ``agent``: the step's agent activity,
-      calls and cost, when it has any;
+      ``in_checkpoint``: a resume restores it. In a run still running (or killed),
+      steps under way (an agent session or retry progress kept in the run record)
+      are ``running``, or ``interrupted`` once their process is gone. ``agent``: the
+      step's agent activity, calls and cost, when it has any;
     - ``state_from``: ``"final"`` (the state recorded when the latest attempt ended)
       or ``"checkpoint"`` (the last checkpoint: the run is running or was killed);
     - ``checkpoints``: ``{seq, checkpoint_id, created_at, kind, size, intact}`` (or
@@ -326,6 +328,7 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
         attempt_start,
         record.status,
         calls,
+        _in_flight(record, state_from, holder_gone),
     )
     counts = _top_counts(steps)
     outputs = ordered_outputs(final.get("outputs") or {}) if final is not None else {}
@@ -402,6 +405,22 @@ def _holder_gone(record: RunRecord) -> bool:
     return holder.get("host") == socket.gethostname() and not process_alive(holder["pid"], None)
 
 
+def _in_flight(record: RunRecord, state_from: str, holder_gone: bool) -> dict[str, str]:
+    """Steps the latest attempt started and recorded nothing for yet: the agent calls
+    and retries under way (kept durably when they start), and their parents."""
+    if state_from != "checkpoint":
+        return {}
+    state = "running" if record.status == Status.RUNNING and not holder_gone else "interrupted"
+    found: dict[str, str] = {}
+    for key in ("agent_sessions", "progress"):
+        value = record.meta.get(key)
+        for path in value if isinstance(value, dict) else {}:
+            while path and path not in found:
+                found[path] = state
+                path = _parent(path) or ""
+    return found
+
+
 def _attempt_start(attempts: list[dict[str, Any]], number: Any) -> float:
     """When the attempt whose state is shown started (records older than it were restored)."""
     chosen = [a for a in attempts if a.get("number") == number] or attempts[-1:]
@@ -435,9 +454,14 @@ def _steps(
     attempt_start: float,
     run_status: str,
     calls: list[dict[str, Any]],
+    in_flight: dict[str, str],
 ) -> dict[str, dict[str, Any]]:
     """Step entries in workflow order: a tree walk (iterations by index, other
-    children in the order they first ran, top-level steps in the workflow's order)."""
+    children in the order they first ran, top-level steps in the workflow's order).
+
+    ``in_flight`` maps the paths of steps that started but have no record (an agent
+    call or retry under way) to their state (``running``, or ``interrupted`` when
+    the process that ran them is gone)."""
     children: dict[str | None, list[str]] = {}
     known: set[str] = set()
 
@@ -453,6 +477,8 @@ def _steps(
     for name in top_order:
         add(name)
     for path in records:
+        add(path)
+    for path in in_flight:
         add(path)
 
     def index(path: str) -> int:
@@ -480,6 +506,8 @@ def _steps(
                 run_status,
                 calls_by_path.get(path, []),
             )
+            if path in in_flight and (path not in records or not records[path].done):
+                result[path]["state"] = in_flight[path]
             walk(path, depth + 1)
 
     walk(None, 0)
