@@ -8,11 +8,15 @@ is refused naming its field.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from maverick_core.engine.run import Status, StepRecord
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.mark.parametrize(
@@ -64,3 +68,23 @@ def test_a_record_that_is_not_what_to_plain_writes_is_refused_naming_its_field(
     with pytest.raises(ValueError) as info:
         StepRecord.from_plain(plain)
     assert message in str(info.value)
+
+
+def test_a_checkpoint_holding_a_refused_record_names_the_step(maverick_project: Path) -> None:
+    from maverick_core.builtin.checkpoint.journal import decode_record
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+    from maverick_core.engine.storage import make_record
+
+    records = {
+        "each[0].work": {"status": "completed", "output": 0},
+        "each[1].work": {"status": "done", "output": 1},
+    }
+    payload = json.dumps({"records": records}).encode()
+    record = make_record("run-1", 3, "work", "delta", 1.0, "json", payload)
+    config = make_config(make_plugin_manager(), maverick_project)
+    with pytest.raises(ValueError) as info:
+        decode_record(config, record)
+    assert str(info.value) == (
+        "record of step 'each[1].work': step record field 'status' is 'done', not a step status"
+    )
