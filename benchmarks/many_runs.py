@@ -14,6 +14,12 @@ a flat mapping (``runs_list_file_1000_s``, ``runs_list_file_10000_s``,
 the same stores (the viewer's first page), build them with :func:`build_store`
 (N realistic runs at a store URL, for a project directory) and time it against them.
 
+The viewer's first runs page (``maverick ui``, plugins/maverick-ui): an HTTP GET of
+``/`` on a running viewer over the same kind of stores, at the same sizes, is
+:func:`viewer_figures` (``ui_first_page_file_1000_s``, ``ui_first_page_file_10000_s``,
+``ui_first_page_file_growth``, and the same for ``postgres``; target 0.3 s each);
+``python benchmarks/many_runs.py --viewer`` prints both tables.
+
 Runs are written through the Store API (``create_run``, ``append_checkpoint``,
 ``update_run``), so each store holds exactly the files or rows its real code
 writes: run records shaped as the checkpoint plugin shapes them (inputs,
@@ -27,12 +33,15 @@ import contextlib
 import hashlib
 import json
 import random
+import re
 import resource
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,13 +267,92 @@ def listing_figures(sizes: Sequence[int] = SIZES, rounds: int = 5) -> dict[str, 
     return figures
 
 
+# ----------------------------------------------------------------------------- the viewer
+
+VIEWER_PAGE_ROWS = 50
+"""Runs on the viewer's first page (``maverick ui``'s default page size)."""
+
+
+def time_viewer_page(root: Path, url: str, rounds: int, env: dict[str, str]) -> float:
+    """Median seconds of an HTTP GET of ``/`` on ``maverick ui --store URL`` in ``root``.
+
+    The viewer runs as a person starts it (a real subprocess on a free port); the
+    first request warms it and is not counted. Each answer must hold a full page.
+    """
+    command = [*maverick_command(), "ui", "--port", "0", "--store", url]
+    proc = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"(http://\S+)", proc.stdout.readline())
+        if found is None:
+            raise RuntimeError(f"maverick ui did not start: {proc.stderr.read()[-2000:]}")
+        times = []
+        for round_index in range(rounds + 1):
+            started = time.perf_counter()
+            with urllib.request.urlopen(found.group(1), timeout=60) as answer:
+                body = answer.read().decode()
+            elapsed = time.perf_counter() - started
+            rows = body.count('<tr>\n      <td><a href="/runs/')
+            if rows != VIEWER_PAGE_ROWS:
+                raise RuntimeError(f"the viewer's first page held {rows} runs")
+            if round_index:
+                times.append(elapsed)
+        return statistics.median(times)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def viewer_figures(sizes: Sequence[int] = SIZES, rounds: int = 5) -> dict[str, float]:
+    """The viewer's first runs page (``maverick ui``, HTTP GET ``/``) per store and size.
+
+    Needs ``plugins/maverick-ui`` installed. Keys, ``<store>`` being ``file`` and, when
+    a PostgreSQL server can be started here, ``postgres``:
+    ``ui_first_page_<store>_<size>_s`` (wall seconds, median) and
+    ``ui_first_page_<store>_growth`` (the largest size's over the smallest's). The
+    target: each at most 0.3 s, about flat.
+    """
+    scrub_environment()
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="maverick-many-runs-ui-") as tmp, _postgres_url() as pg:
+        base = Path(tmp)
+        env = subprocess_env(base)
+        stores = [("file", "file:")] + ([("postgres", pg)] if pg else [])
+        for label, url in stores:
+            root = make_project(base, f"ui-{label}")
+            built = 0
+            for size in sorted(sizes):
+                build_store(url, root, size - built, start=built)
+                built = size
+                page = time_viewer_page(root, url, rounds, env)
+                figures[f"ui_first_page_{label}_{size}_s"] = round(page, 4)
+            first, last = min(sizes), max(sizes)
+            figures[f"ui_first_page_{label}_growth"] = round(
+                figures[f"ui_first_page_{label}_{last}_s"]
+                / figures[f"ui_first_page_{label}_{first}_s"],
+                3,
+            )
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--viewer", action="store_true", help="also time maverick ui's first runs page"
+    )
     args = parser.parse_args()
     figures = listing_figures(args.sizes, args.rounds)
+    if args.viewer:
+        figures.update(viewer_figures(args.sizes, args.rounds))
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
@@ -285,6 +373,15 @@ def main() -> int:
         print(f"{label:<10}{cells}{figures[f'runs_list_{label}_growth']:>9.2f}x")
     worst = max(v for k, v in figures.items() if k.startswith("runs_list") and k.endswith("0_s"))
     print(f"target: each <= {TARGET_SECONDS} s, about flat; slowest {worst:.3f} s")
+    if args.viewer:
+        print(f"maverick ui, GET / (first page; median of {args.rounds}, seconds)")
+        for label in ("file", "postgres"):
+            if f"ui_first_page_{label}_growth" not in figures:
+                continue
+            cells = "".join(
+                f"{figures[f'ui_first_page_{label}_{size}_s']:>14.3f}" for size in sizes
+            )
+            print(f"{label:<10}{cells}{figures[f'ui_first_page_{label}_growth']:>9.2f}x")
     return 0
 
 
