@@ -258,6 +258,7 @@ class BlockedRun:
         self.project = project
         self.gates = gates
         gates.mkdir()
+        known = running_runs(project, "watch")
         self.proc = subprocess.Popen(
             [*maverick_executable(), "run", "ui-workflows/blocked.yaml", "-i", f"gates={gates}"],
             cwd=project,
@@ -266,7 +267,7 @@ class BlockedRun:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.run_id = _wait_for_run(project, "watch", self.proc)
+        self.run_id = _wait_for_run(project, "watch", self.proc, known)
 
     def open_gate(self, number: int) -> None:
         """Let gate step ``number`` finish."""
@@ -291,22 +292,23 @@ class Runs:
         self.ids = ids
 
 
-def _wait_for_run(project: Path, workflow: str, proc: subprocess.Popen[bytes]) -> str:
-    """The id of the run ``proc`` started, once the store lists it as running."""
+def running_runs(project: Path, workflow: str) -> set[str]:
+    """The ids of ``workflow``'s runs the store lists as running."""
+    listing = maverick(project, "runs", "list", "--workflow", workflow, "--json")
+    shown = json.loads(listing.stdout)
+    rows = shown["runs"] if isinstance(shown, dict) else shown  # {runs, next_cursor}
+    return {row["run_id"] for row in rows if row["status"] == "running"}
 
-    def listed() -> list[str]:
-        shown = json.loads(
-            maverick(project, "runs", "list", "--workflow", workflow, "--json").stdout
-        )
-        rows = shown["runs"] if isinstance(shown, dict) else shown  # {runs, next_cursor}
-        return [row["run_id"] for row in rows if row["status"] == "running"]
 
-    known = set(listed())
+def _wait_for_run(
+    project: Path, workflow: str, proc: subprocess.Popen[bytes], known: set[str]
+) -> str:
+    """The id of the run ``proc`` started: running, and not among ``known``."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        new = [run_id for run_id in listed() if run_id not in known]
+        new = running_runs(project, workflow) - known
         if new:
-            return new[0]
+            return new.pop()
         time.sleep(0.1)
     raise AssertionError(f"no new {workflow} run appeared (exit status {proc.poll()})")
 
