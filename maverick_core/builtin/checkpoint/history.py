@@ -334,7 +334,8 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
     outputs = ordered_outputs(final.get("outputs") or {}) if final is not None else {}
     meta = record.meta
     command = meta.get(RESUME_COMMAND)
-    base = command if isinstance(command, str) and command else f"maverick run {record.workflow}"
+    if not (isinstance(command, str) and command):
+        command = f"maverick run {record.workflow}"
     progress = meta.get("progress")
     last = loaded.history[-1] if loaded.history else None
     return {
@@ -368,7 +369,7 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
             "agent_calls": len(calls),
         },
         "resume_command": (
-            None if record.status == Status.COMPLETED else f"{base} --resume {record.run_id}"
+            None if record.status == Status.COMPLETED else f"{command} --resume {record.run_id}"
         ),
         "meta": meta,
     }
