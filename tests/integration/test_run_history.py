@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -331,3 +332,36 @@ def test_a_step_under_way_is_shown_running_and_interrupted_once_its_process_is_g
     states = {s["path"]: s["state"] for s in show(cli, run_id)["steps"]}
     assert states["fetch"] == "interrupted"
     assert "  interrupted fetch" in cli("runs", "show", run_id).stdout
+
+
+def test_a_step_finished_after_the_last_checkpoint_shows_while_the_run_runs(story, cli):
+    (story / "hold").touch()  # 'gate' waits: 'second' finished, no checkpoint holds it
+    proc = cli.start("run", "wf.yaml", "-i", f"token={SECRET}")
+    try:
+        read_until(proc, "ok second")
+        run_id = latest(cli)
+        deadline = time.monotonic() + 20  # shown within half a second; a loaded machine waits
+        while True:
+            data = show(cli, run_id)
+            second = steps_of(data)["second"]
+            if second["state"] == "done" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert data["status"] == "running" and data["state_from"] == "checkpoint"
+        assert second["state"] == "done" and not second["in_checkpoint"]
+        assert second["output"]["stdout"].startswith("two ")
+        assert steps_of(data)["gate"]["state"] == "not_reached"
+        assert SECRET not in json.dumps(data)
+    finally:
+        proc.kill()
+        proc.wait()
+    stored = "".join(p.read_text() for p in (story / ".maverick").rglob("run.json"))
+    assert SECRET not in stored
+
+    # a view, never a resume point: the resume runs 'second' again, and forgets the view
+    (story / "hold").unlink()
+    (story / "ready").touch()
+    resumed = cli("run", "wf.yaml", "--resume", "-i", f"token={SECRET}")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert ran(story) == ["first", "second", "second", "gate", "last"]
+    assert "live" not in show(cli, run_id)["meta"]

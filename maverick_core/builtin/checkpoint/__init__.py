@@ -15,7 +15,15 @@ if TYPE_CHECKING:
     import click
 
     from maverick_core.engine.config import Config
-    from maverick_core.engine.run import CheckpointInfo, Run, RunOutcome, RunRequest, RunState
+    from maverick_core.engine.dsl.model import Step
+    from maverick_core.engine.run import (
+        CheckpointInfo,
+        Run,
+        RunOutcome,
+        RunRequest,
+        RunState,
+        StepRecord,
+    )
     from maverick_core.engine.storage import Store
 
 
@@ -49,6 +57,14 @@ def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | Non
     from maverick_core.builtin.checkpoint import journal as checkpointing
 
     return checkpointing.commit_progress(run, progress)
+
+
+@hookimpl
+def after_step(run: Run, step: Step, path: str, record: StepRecord) -> None:
+    """Show the finished step in the run record within half a second (off its path)."""
+    from maverick_core.builtin.checkpoint import journal as checkpointing
+
+    checkpointing.note_step(run, path, record)
 
 
 @hookimpl

@@ -19,6 +19,7 @@ prints exactly it and viewers render it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -319,6 +320,7 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
     else:
         records, state_from = dict(loaded.records), "checkpoint"
         attempt_number = None
+        records.update(_live_records(record, records))
     attempt_start = _attempt_start(attempts, attempt_number)
     calls = [c for c in _list(record.meta.get("agent_calls")) if isinstance(c, dict)]
     steps = _steps(
@@ -390,6 +392,20 @@ def _read_final(config: Config, final: Any) -> dict[str, Any] | None:
     if not isinstance(payload.get("outputs"), dict):
         payload["outputs"] = {}
     return payload
+
+
+def _live_records(record: RunRecord, known: dict[str, StepRecord]) -> dict[str, StepRecord]:
+    """The steps the latest attempt finished after its last checkpoint (``meta["live"]``,
+    kept while it runs; see :mod:`~maverick_core.builtin.checkpoint.live`)."""
+    from maverick_core.builtin.checkpoint.live import LIVE
+
+    live = record.meta.get(LIVE)
+    found: dict[str, StepRecord] = {}
+    for path, plain in live.items() if isinstance(live, dict) else ():
+        if isinstance(path, str) and path not in known:
+            with contextlib.suppress(ValueError):
+                found[path] = StepRecord.from_plain(plain)
+    return found
 
 
 def _holder_gone(record: RunRecord) -> bool:

@@ -39,6 +39,7 @@ from maverick_core.builtin.checkpoint.history import (
     step_counts,
     summarize,
 )
+from maverick_core.builtin.checkpoint.live import LIVE, LiveSteps
 from maverick_core.engine.config import Config, state_dir
 from maverick_core.engine.describe import configured_store
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
@@ -307,6 +308,14 @@ class Session:
     lock: threading.Lock = attrs.field(factory=threading.Lock)
     # records written but not yet known durable: seq -> (wait for it, commit start)
     waits: dict[int, tuple[Callable[[], None], float]] = attrs.field(factory=dict)
+    # finished steps not yet in a checkpoint, shown while the run runs (meta["live"])
+    live: LiveSteps | None = None
+
+    def note_step(self, path: str, record: StepRecord) -> None:
+        """Show a finished step before the next checkpoint holds it (best effort)."""
+        if self.live is None:
+            self.live = LiveSteps(lambda steps: self.update_meta(LIVE, lambda _old: steps))
+        self.live.note(path, record)
 
     def save_run(self, **changes: Any) -> None:
         """Update the run record (status, meta...) durably; secrets never reach it."""
@@ -575,6 +584,8 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
     )
     meta[ATTEMPTS] = attempts
     meta.update(_resume_command(config))
+    # what the killed attempt finished after its last checkpoint runs again now
+    meta.pop(LIVE, None)
     if request.from_checkpoint:
         meta.pop("progress", None)
     meta["holder"] = _holder_meta(holder)
@@ -734,6 +745,8 @@ def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> Checkpoi
     session.seq += 1
     session.rewind = False
     session.base_seq = session.seq
+    if session.live is not None:
+        session.live.committed(records)
     session.last_data = dict(run.checkpoint_data)
     session.bytes_since_snapshot += len(body)
     if due or full:
@@ -823,6 +836,8 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
     session = run.stash.get(SESSION, None)
     if session is None:
         return
+    if session.live is not None:
+        session.live.close()
     try:
         now = time.time()
         attempts = attempts_of(session.record)
@@ -840,6 +855,7 @@ def workflow_finish(run: Run, outcome: RunOutcome) -> None:
             meta.pop("error", None)
         finish_attempt(attempts, now, outcome.status.value, outcome.error)
         meta[ATTEMPTS] = attempts
+        meta.pop(LIVE, None)  # the final record holds every step now
         meta[SUMMARY] = summarize(
             session.record, attempts, step_counts(run, outcome.status), outcome.outputs
         )
@@ -903,3 +919,10 @@ def agent_records(run: Run) -> dict[str, Any] | None:
     if session is None or not session.agents:
         return None
     return session.agents
+
+
+def note_step(run: Run, path: str, record: StepRecord) -> None:
+    """Keep a finished step where ``runs show`` and the viewer see it before a checkpoint."""
+    session = run.stash.get(SESSION, None)
+    if session is not None:
+        session.note_step(path, record)
