@@ -268,6 +268,17 @@ class BlockedRun:
             stderr=subprocess.DEVNULL,
         )
         self.run_id = _wait_for_run(project, "watch", self.proc, known)
+        self._wait_for_checkpoint("start")
+
+    def _wait_for_checkpoint(self, checkpoint_id: str) -> None:
+        """Until the run has committed ``checkpoint_id`` (its first step is then done)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            shown = json.loads(maverick(self.project, "runs", "show", self.run_id, "--json").stdout)
+            if any(c.get("checkpoint_id") == checkpoint_id for c in shown["checkpoints"]):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"run {self.run_id} never committed {checkpoint_id}")
 
     def open_gate(self, number: int) -> None:
         """Let gate step ``number`` finish."""
