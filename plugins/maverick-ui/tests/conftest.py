@@ -221,7 +221,6 @@ steps:
     type: shell
     env: {GATES: "${{ inputs.gates }}"}
     command: 'while [ ! -f "$GATES/gate-1" ]; do sleep 0.05; done; echo gate one open'
-    checkpoint: true
   - name: second_gate
     type: shell
     env: {GATES: "${{ inputs.gates }}"}
