@@ -75,9 +75,11 @@ TARGETS: dict[str, tuple[str, float]] = {
     "peer_ratio_dbos_sqlite": ("<=", 0.8),
     "peer_ratio_dbos_postgres": ("<=", 0.8),
     "peer_ratio_burr": ("<=", 0.5),
-    # issue 12: `maverick runs list --limit 50` among 1,000 and 10,000 runs (table only)
+    # issue 12: `maverick runs list --limit 50` and the viewer's first runs page among
+    # 1,000 and 10,000 runs (table only)
     **{
-        f"runs_list_{store}_{size}_s": ("<=", 0.3)
+        f"{what}_{store}_{size}_s": ("<=", 0.3)
+        for what in ("runs_list", "ui_first_page")
         for store in ("file", "postgres")
         for size in (1000, 10000)
     },
@@ -294,6 +296,7 @@ def measure(base: Path, profile: Profile, progress: Progress, listing: bool = Tr
     _measure_peers(base, profile, progress, results)
     if listing:
         _measure_listing(profile, progress, results)
+        _measure_viewer(profile, progress, results)
     else:
         results.notes.append(
             "runs list among 10,000 runs (issue 12): not measured in --quick (building the "
@@ -392,6 +395,35 @@ def _measure_listing(profile: Profile, progress: Progress, results: Results) -> 
         growth = figures.get(f"runs_list_{store}_growth")
         if growth is not None:
             results.info(f"runs list, {store} store: 10,000 runs / 1,000 runs", f"{growth:.2f}")
+
+
+def _measure_viewer(profile: Profile, progress: Progress, results: Results) -> None:
+    """Issue 12: the viewer's first runs page (HTTP GET ``/`` on ``maverick ui``) among
+    1,000 and 10,000 runs, from ``benchmarks/many_runs.py``'s ``viewer_figures``."""
+    viewer = _optional_function("many_runs", "viewer_figures")
+    if viewer is None or importlib.util.find_spec("maverick_ui") is None:
+        results.notes.append(
+            "the viewer's first page (issue 12): not measured: plugins/maverick-ui is not installed"
+        )
+        return
+    try:
+        figures: dict[str, float] = progress.step(
+            f"the viewer's first page among 1,000 and 10,000 runs x {profile.cli_rounds}",
+            lambda: viewer(rounds=profile.cli_rounds),
+        )
+    except Exception as error:  # another module: say what went wrong, go on
+        results.notes.append(f"the viewer's first page: failed: {_one_line(error)}")
+        return
+    for store in ("file", "postgres"):
+        for size in (1000, 10000):
+            key = f"ui_first_page_{store}_{size}_s"
+            if key in figures:
+                value = figures[key]
+                label = f"maverick ui first runs page, {store} store, {size:,} runs (s)"
+                results.figure(key, value, f"{value * 1000:.0f} ms", label)
+        growth = figures.get(f"ui_first_page_{store}_growth")
+        if growth is not None:
+            results.info(f"viewer first page, {store} store: 10,000 runs / 1,000", f"{growth:.2f}")
 
 
 def _one_line(error: BaseException) -> str:
