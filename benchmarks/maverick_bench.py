@@ -467,7 +467,8 @@ class Startup:
     baseline_uncached_seconds: float
 
 
-def _wall(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+def wall_seconds(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Wall seconds of one run of ``command`` (output discarded; it must succeed)."""
     started = time.perf_counter()
     subprocess.run(
         command,
@@ -493,11 +494,11 @@ def cli_startup(base: Path, rounds: int) -> Startup:
     for cached in (True, False):
         env = subprocess_env(base, bytecode_cache=cached)
         for _ in range(2):  # warm the page and bytecode caches for both
-            _wall(maverick, base, env)
-            _wall(baseline, base, env)
+            wall_seconds(maverick, base, env)
+            wall_seconds(baseline, base, env)
         for _ in range(rounds):
-            times.setdefault((cached, True), []).append(_wall(maverick, base, env))
-            times.setdefault((cached, False), []).append(_wall(baseline, base, env))
+            times.setdefault((cached, True), []).append(wall_seconds(maverick, base, env))
+            times.setdefault((cached, False), []).append(wall_seconds(baseline, base, env))
     return Startup(
         maverick_seconds=_median(times[True, True]),
         baseline_seconds=_median(times[True, False]),

@@ -27,15 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import attrs
 from harness import install_workflow, make_project
-from maverick_bench import maverick_command, subprocess_env
+from maverick_bench import maverick_command, subprocess_env, wall_seconds
 
 BASELINE_IMPORTS = "import click, pluggy, yaml, attrs, cattrs"
 ONE_STEP = """\
@@ -91,17 +89,7 @@ class StartupFigures:
 
 
 def _wall_ms(command: list[str], cwd: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-    )
-    return (time.perf_counter() - started) * 1000
+    return wall_seconds(command, cwd, env) * 1000
 
 
 def measure_startup(base: Path, rounds: int) -> StartupFigures:
