@@ -154,3 +154,50 @@ def test_incomplete_and_damaged_runs_are_reported_by_a_listing(store: FileStore)
     assert ids(store) == ["r1"]
     assert [i.run_id for i in store.incomplete] == ["half"]
     assert len(store.unreadable) == 1 and "bad" in store.unreadable[0]
+
+
+def pages(store: FileStore, **query: object) -> list[str]:
+    """Every run the query lists, page by page (limit 7), in listing order."""
+    listed: list[str] = []
+    cursor = None
+    while True:
+        page = query_runs(store, RunQuery(limit=7, cursor=cursor, **query))  # type: ignore[arg-type]
+        listed += [r.run_id for r in page.runs]
+        if page.next_cursor is None:
+            return listed
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["consistent-index", "repaired-index"])
+def test_pages_follow_created_at_then_run_id_whether_the_index_is_whole_or_repaired(
+    store: FileStore, broken: bool
+) -> None:
+    # ties of created_at across statuses and workflows: the names' own order
+    # (key, status, tag, id) is not the listing's (key, id)
+    statuses = ("running", "completed", "failed", "interrupted")
+    records = [
+        make_run(
+            f"run-{index:03d}",
+            workflow="fly" if index % 3 else "review",
+            created_at=1_780_000_000.0 + index // 4,
+            status=statuses[(index * 7) % 4],
+        )
+        for index in range(60)
+    ]
+    for record in records:
+        store.create_run(record)
+    if broken:  # a lost marker and a stray name: the listing repairs, then answers
+        os.unlink(store.base / INDEX_DIR / marker_name(records[5]))
+        (store.base / INDEX_DIR / "not-a-marker").touch()
+
+    def expected(keep: object = lambda r: True) -> list[str]:
+        chosen = [r for r in records if keep(r)]  # type: ignore[operator]
+        return [r.run_id for r in sorted(chosen, key=lambda r: (r.created_at, r.run_id))][::-1]
+
+    assert pages(store) == expected()
+    assert pages(store, statuses=("failed", "running")) == expected(
+        lambda r: r.status in ("failed", "running")
+    )
+    assert pages(store, workflow="review") == expected(lambda r: r.workflow == "review")
+    since = 1_780_000_000.0 + 7
+    assert pages(store, since=since) == expected(lambda r: r.created_at >= since)

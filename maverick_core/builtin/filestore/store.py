@@ -13,9 +13,11 @@ Beside the runs, ``<base>/.index/`` (0700) holds one empty marker file (0600) pe
 run, named ``<created_at key>-<status>-<workflow tag>-<run_id>``: the key is the
 16 hex digits of ``created_at``'s bits, ordered as the float is, and the tag the
 first 8 hex digits of the workflow name's SHA-256. A page of ``query_runs`` reads
-the two directories' names, filters and sorts the markers, and reads ``run.json``
-only for the runs on the page. ``run.json`` is the truth, the index a hint kept in
-step with it:
+the two directories' names and ``run.json`` only for the runs on the page. When the
+index holds exactly one marker per run (the usual case) the names are sorted once in
+C and only the markers from the cursor down to the page's end are parsed; otherwise
+every marker is parsed and the index repaired as below, and the next listing is the
+fast one. ``run.json`` is the truth, the index a hint kept in step with it:
 
 - ``create_run`` writes ``run.json``, then the marker; a run without a marker (a
   crash between the two, a store written before the index existed, a run created
@@ -62,6 +64,7 @@ record, so reading "after the snapshot" opens only the segments written since.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import fcntl
@@ -95,7 +98,7 @@ from maverick_core.engine.storage import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 RUN_FILE = "run.json"
 SNAPSHOT_FILE = "snapshot"
@@ -358,13 +361,17 @@ class FileStore:
         with self._index(create=True) as index_fd:
             # The index is listed before the runs: a marker is made after its run's
             # run.json, so a marker whose run is not listed belongs to a deleted run.
-            markers = _list_markers(index_fd)
+            listed = _index_names(index_fd)
             try:
                 names = {name for name in os.listdir(self.base) if not name.startswith(".")}
             except FileNotFoundError:
                 return RunPage(runs=[], next_cursor=None)
             except OSError as error:
                 raise StoreError(f"cannot list runs in {self.base}: {error}") from None
+            page = self._consistent_page(listed, names, query, after, index_fd)
+            if page is not None:
+                return page
+            markers = _markers_by_run(listed)
             known: dict[str, RunRecord | None] = {}
             for run_id in markers.keys() - names:
                 _remove_markers(index_fd, [m.name for m in markers.pop(run_id)])
@@ -396,9 +403,71 @@ class FileStore:
                 if runs is not None:
                     return page_of(runs, query)
 
+    def _consistent_page(
+        self,
+        listed: list[str],
+        names: set[str],
+        query: RunQuery,
+        after: tuple[float, str] | None,
+        index_fd: int | None,
+    ) -> RunPage | None:
+        """The page, parsing only the markers it passes over, when the index holds
+        exactly one marker per run directory and nothing else; None otherwise (the
+        caller then repairs the index from every name, as the first listing of a
+        store written before the index does).
+
+        The names sort as the listing orders runs up to ties of the time key (the
+        status comes before the run id in a name), so they are sorted once in C, and
+        walked from the cursor's position down, a group of equal keys at a time.
+        """
+        run_ids = [name.split("-", 3)[-1] for name in listed]
+        if len(run_ids) != len(names) or set(run_ids) != names:
+            return None  # a run without a marker, a run with two, a stray name
+        listed.sort()
+        end = len(listed)
+        if after is not None:
+            # every name whose key is at most the cursor's; its own key's group is
+            # ordered by run id below
+            end = bisect.bisect_right(listed, time_key(after[0]) + "~")
+        start = None if after is None else (time_key(after[0]), after[1])
+        tag = None if query.workflow is None else workflow_tag(query.workflow)
+        since = None if query.since is None else time_key(query.since)
+
+        def candidates() -> Iterator[_Marker]:
+            index = end
+            while index > 0:
+                key = listed[index - 1][:16]
+                first = index - 1
+                while first > 0 and listed[first - 1][:16] == key:
+                    first -= 1
+                if since is not None and key < since:
+                    return
+                group: list[_Marker] = []
+                for name in listed[first:index]:
+                    parsed = _parse_marker(name)
+                    if parsed is None:
+                        raise _StaleIndexError
+                    group.append(parsed)
+                group.sort(reverse=True)  # (key, run id) descending, as listings order
+                for marker in group:
+                    if (
+                        (tag is None or marker.tag == tag)
+                        and (not query.statuses or marker.status in query.statuses)
+                        and (start is None or (marker.key, marker.run_id) < start)
+                    ):
+                        yield marker
+                index = first
+
+        markers: dict[str, list[_Marker]] = {}
+        try:
+            runs = self._confirmed(candidates(), markers, {}, query, index_fd)
+        except _StaleIndexError:
+            return None
+        return None if runs is None else page_of(runs, query)
+
     def _confirmed(
         self,
-        candidates: list[_Marker],
+        candidates: Iterable[_Marker],
         markers: dict[str, list[_Marker]],
         known: dict[str, RunRecord | None],
         query: RunQuery,
@@ -854,15 +923,23 @@ def _parse_marker(name: str) -> _Marker | None:
     return _Marker(parts[0], parts[3], parts[1], parts[2], name)
 
 
-def _list_markers(index_fd: int | None) -> dict[str, list[_Marker]]:
-    """The index's markers by run id (a name that is not a marker is ignored)."""
+class _StaleIndexError(Exception):
+    """A name in the index is not a marker: list the slow way, which ignores it."""
+
+
+def _index_names(index_fd: int | None) -> list[str]:
+    """The names in the index (none when it cannot be listed)."""
     if index_fd is None:
-        return {}
-    markers: dict[str, list[_Marker]] = {}
+        return []
     try:
-        names = os.listdir(index_fd)
+        return os.listdir(index_fd)
     except OSError:
-        return {}
+        return []
+
+
+def _markers_by_run(names: list[str]) -> dict[str, list[_Marker]]:
+    """The index's markers by run id (a name that is not a marker is ignored)."""
+    markers: dict[str, list[_Marker]] = {}
     for name in names:
         marker = _parse_marker(name)
         if marker is not None:
