@@ -43,6 +43,14 @@ ISOLATED_VARIABLES = ("MAVERICK_STORE", "MAVERICK_SERIALIZER", "MAVERICK_DURABIL
 """Environment variables that say how a user's runs are stored; a test must not inherit them."""
 
 
+def in_ci() -> bool:
+    """``$CI`` is set (and not false): a test whose prerequisite is missing there must
+    fail, not skip (CI runs everything)."""
+    import os
+
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 @pytest.fixture
 def maverick_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project directory, ``tmp_path / "proj"``, with a ``maverick.yaml``.
@@ -119,6 +127,7 @@ __all__ = [
     "MaverickCLI",
     "RunResult",
     "git",
+    "in_ci",
     "json_events",
     "make_git_repo",
     "maverick_cli",

@@ -140,6 +140,26 @@ def find_pg_ctl() -> Path:
     )
 
 
+@contextlib.contextmanager
+def postgres_for_tests() -> Iterator[PostgresServer]:
+    """A started server for a test fixture, stopped after: the test skips when
+    PostgreSQL is not installed here, and fails when that happens in CI."""
+    import pytest
+
+    from maverick_core.testing import in_ci
+
+    try:
+        server = start_postgres_server()
+    except PostgresUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"CI needs PostgreSQL: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def start_postgres_server(
     *, dbname: str = DEFAULT_DATABASE, durable: bool = False
 ) -> PostgresServer:

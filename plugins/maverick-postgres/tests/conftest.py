@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import TYPE_CHECKING
 
 import pytest
 from maverick_postgres import PostgresStore
-from maverick_postgres.testing import PostgresServer, PostgresUnavailable, start_postgres_server
+from maverick_postgres.testing import PostgresServer, postgres_for_tests
 
 from maverick_core.engine.storage import Project
 
@@ -17,27 +16,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def in_ci() -> bool:
-    """``$CI`` is set (and not false): a CI job must not pass by skipping its database."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the whole session (``maverick_postgres.testing``).
 
     Skips when PostgreSQL is not installed, except in CI, where that fails the test.
     """
-    try:
-        server = start_postgres_server()
-    except PostgresUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"CI needs PostgreSQL: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    try:
+    with postgres_for_tests() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,18 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from maverick_ui.testing import launch_chromium
+
 REPO = Path(__file__).resolve().parents[3]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FAILING = """\
 version: "1.0"
 name: nightly
@@ -137,7 +128,7 @@ def shoot(base: str, run_id: str, out: Path) -> list[Path]:
 
     shots = [out / "ui-runs.png", out / "ui-run.png", out / "ui-diagram.png"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1440, "height": 360})
         page.goto(base + "/")
         page.screenshot(path=str(shots[0]), full_page=True)

@@ -20,8 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from maverick_ui.testing import CHROMIUM, launch_chromium
 
-from maverick_core.testing import GIT_IDENTITY, ISOLATED_VARIABLES, maverick_executable, read_until
+from maverick_core.testing import (
+    GIT_IDENTITY,
+    ISOLATED_VARIABLES,
+    in_ci,
+    maverick_executable,
+    read_until,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -30,23 +37,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[3]
 FLY_DEMO = REPO / "examples" / "fly-demo"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 URL_LINE = re.compile(r"maverick ui: (http://\S+)")
-
-
-def in_ci() -> bool:
-    """``$CI`` is set (and not false): browser tests must run there, never skip."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -162,7 +153,7 @@ def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright)
         try:
             yield launched
         finally:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import in_ci, maverick, run_id_of
+from .conftest import maverick, run_id_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -59,18 +59,10 @@ def test_the_viewer_reads_a_sqlite_store(
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL server (``maverick_postgres.testing``); required in CI."""
-    from maverick_postgres.testing import PostgresUnavailable, start_postgres_server
+    from maverick_postgres.testing import postgres_for_tests
 
-    try:
-        server = start_postgres_server()
-    except PostgresUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"CI needs PostgreSQL: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    try:
+    with postgres_for_tests() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.postgres
