@@ -367,63 +367,57 @@ def _measure_listing(profile: Profile, progress: Progress, results: Results) -> 
     (file, and PostgreSQL when a server can start) and times the listing; these
     rows are in the table, not in the JSON object.
     """
-    listing = _optional_function("many_runs", "listing_figures")
-    if listing is None:
-        results.notes.append(
-            "runs list among 10,000 runs (issue 12): not measured: benchmarks/many_runs.py "
-            "is not in this tree yet"
-        )
-        return
-    try:
-        figures: dict[str, float] = progress.step(
-            f"runs list among 1,000 and 10,000 runs x {profile.cli_rounds}",
-            lambda: listing(rounds=profile.cli_rounds),
-        )
-    except Exception as error:  # another engineer's module: say what went wrong, go on
-        results.notes.append(f"runs list among many runs: failed: {_one_line(error)}")
-        return
-    for store in ("file", "postgres"):
-        if f"runs_list_{store}_1000_s" not in figures:
-            results.notes.append(f"runs list on the {store} store: not measured (no server)")
-            continue
-        for size in (1000, 10000):
-            key = f"runs_list_{store}_{size}_s"
-            if key in figures:
-                value = figures[key]
-                label = f"runs list --limit 50, {store} store, {size:,} runs (s)"
-                results.figure(key, value, f"{value * 1000:.0f} ms", label)
-        growth = figures.get(f"runs_list_{store}_growth")
-        if growth is not None:
-            results.info(f"runs list, {store} store: 10,000 runs / 1,000 runs", f"{growth:.2f}")
+    _measure_many_runs(
+        profile, progress, results, "listing_figures", "runs_list", "runs list --limit 50"
+    )
 
 
 def _measure_viewer(profile: Profile, progress: Progress, results: Results) -> None:
     """Issue 12: the viewer's first runs page (HTTP GET ``/`` on ``maverick ui``) among
     1,000 and 10,000 runs, from ``benchmarks/many_runs.py``'s ``viewer_figures``."""
-    viewer = _optional_function("many_runs", "viewer_figures")
-    if viewer is None or importlib.util.find_spec("maverick_ui") is None:
+    if importlib.util.find_spec("maverick_ui") is None:
         results.notes.append(
             "the viewer's first page (issue 12): not measured: plugins/maverick-ui is not installed"
         )
         return
+    _measure_many_runs(
+        profile, progress, results, "viewer_figures", "ui_first_page", "the viewer's first page"
+    )
+
+
+def _measure_many_runs(
+    profile: Profile, progress: Progress, results: Results, function: str, key: str, what: str
+) -> None:
+    """Put ``many_runs.<function>``'s ``<key>_<store>_<size>_s`` figures (and growth) in
+    the table; what cannot be measured becomes a note."""
+    measure = _optional_function("many_runs", function)
+    if measure is None:
+        results.notes.append(
+            f"{what} among 10,000 runs (issue 12): not measured: benchmarks/many_runs.py "
+            f"has no {function}"
+        )
+        return
     try:
         figures: dict[str, float] = progress.step(
-            f"the viewer's first page among 1,000 and 10,000 runs x {profile.cli_rounds}",
-            lambda: viewer(rounds=profile.cli_rounds),
+            f"{what} among 1,000 and 10,000 runs x {profile.cli_rounds}",
+            lambda: measure(rounds=profile.cli_rounds),
         )
-    except Exception as error:  # another module: say what went wrong, go on
-        results.notes.append(f"the viewer's first page: failed: {_one_line(error)}")
+    except Exception as error:  # another engineer's module: say what went wrong, go on
+        results.notes.append(f"{what} among many runs: failed: {_one_line(error)}")
         return
     for store in ("file", "postgres"):
+        if f"{key}_{store}_1000_s" not in figures:
+            results.notes.append(f"{what} on the {store} store: not measured (no server)")
+            continue
         for size in (1000, 10000):
-            key = f"ui_first_page_{store}_{size}_s"
-            if key in figures:
-                value = figures[key]
-                label = f"maverick ui first runs page, {store} store, {size:,} runs (s)"
-                results.figure(key, value, f"{value * 1000:.0f} ms", label)
-        growth = figures.get(f"ui_first_page_{store}_growth")
+            name = f"{key}_{store}_{size}_s"
+            if name in figures:
+                value = figures[name]
+                label = f"{what}, {store} store, {size:,} runs (s)"
+                results.figure(name, value, f"{value * 1000:.0f} ms", label)
+        growth = figures.get(f"{key}_{store}_growth")
         if growth is not None:
-            results.info(f"viewer first page, {store} store: 10,000 runs / 1,000", f"{growth:.2f}")
+            results.info(f"{what}, {store} store: 10,000 runs / 1,000 runs", f"{growth:.2f}")
 
 
 def _one_line(error: BaseException) -> str:
