@@ -64,7 +64,8 @@ class LiveSteps:
 
     def __init__(self, write: Callable[[dict[str, Any] | None], None]) -> None:
         self._write = write
-        self._steps: dict[str, dict[str, Any]] = {}
+        # the records themselves: their summaries are made on the timer's thread
+        self._steps: dict[str, StepRecord] = {}
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._pending = False
@@ -72,12 +73,11 @@ class LiveSteps:
 
     def note(self, path: str, record: StepRecord) -> None:
         """Keep ``path``'s record; the timer writes it within :data:`LIVE_INTERVAL`."""
-        entry = summary(record)
         with self._lock:
             if self._closed:
                 return
             self._steps.pop(path, None)
-            self._steps[path] = entry
+            self._steps[path] = record
             while len(self._steps) > MAX_LIVE:
                 del self._steps[next(iter(self._steps))]
             self._schedule()
@@ -115,8 +115,9 @@ class LiveSteps:
             self._pending = False
             if self._closed:
                 return
-            steps = dict(self._steps)
+            records = dict(self._steps)
         try:
+            steps = {path: summary(record) for path, record in records.items()}
             self._write(steps or None)
         except Exception:
             # a view: the next write, checkpoint or final record says it durably
