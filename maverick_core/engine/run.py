@@ -13,41 +13,22 @@ from __future__ import annotations
 import os
 import threading
 import time
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from maverick_core.engine.secrets import SecretMasker
-from maverick_core.engine.stash import Stash, StashKey
+from maverick_core.engine.stash import Stash
+
+# re-exported: the run module is where code that runs workflows finds them
+from maverick_core.engine.status import RESUMABLE as RESUMABLE
+from maverick_core.engine.status import Status as Status
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from maverick_core.engine.config import Config
     from maverick_core.engine.dsl.model import Workflow
-
-
-class Status(StrEnum):
-    """The status of a run or of a step record.
-
-    A :class:`~enum.StrEnum`: each member equals (and serializes as) its value, so
-    records written before the enum existed read back unchanged.
-    """
-
-    RUNNING = "running"
-    """A run executing (or killed while it was); a loop header still iterating."""
-    COMPLETED = "completed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    """A step whose ``when`` was false."""
-    INTERRUPTED = "interrupted"
-    """A run stopped by SIGINT, SIGTERM or SIGHUP."""
-
-    @property
-    def done(self) -> bool:
-        """True for step statuses a resume restores instead of running again."""
-        return self in (Status.COMPLETED, Status.SKIPPED)
 
 
 _STATUS_BY_VALUE: dict[str, Status] = {member.value: member for member in Status}
@@ -70,11 +51,6 @@ def _checked_number(key: str, number: Any) -> float:
     if isinstance(number, bool) or not isinstance(number, int | float):
         raise ValueError(f"step record field {key!r} is {number!r}, not a number")
     return float(number)
-
-
-RESUMABLE: StashKey[bool] = StashKey("resumable")
-"""``run.stash[RESUMABLE]`` is true once a plugin persists the run so that ``--resume``
-can continue it (the checkpoint plugin sets it; reporters then print the resume command)."""
 
 
 @attrs.frozen

@@ -30,7 +30,7 @@ import attrs
 
 from maverick_core.engine.errors import MaverickError
 from maverick_core.engine.liveness import host_name, process_alive, process_start_time
-from maverick_core.engine.run import Status
+from maverick_core.engine.status import Status
 
 if TYPE_CHECKING:
     from pathlib import Path

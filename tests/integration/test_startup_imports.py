@@ -122,6 +122,7 @@ def test_listing_runs_loads_no_checkpointing_code(cli, write_workflow, project: 
     modules = imported_modules(project, "runs", "list")
     assert "maverick_core.builtin.filestore.store" in modules  # the runs were read
     assert "maverick_core.builtin.checkpoint.journal" not in modules
+    assert "maverick_core.engine.run" not in modules  # Status comes from engine.status
 
 
 def test_asking_for_a_store_collects_no_step_types(project: Path) -> None:

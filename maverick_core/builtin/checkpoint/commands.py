@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from maverick_core.engine.errors import LockHeld, MaverickError, StoreError
-from maverick_core.engine.run import Status
+from maverick_core.engine.status import Status
 from maverick_core.engine.storage import RUN_STATUSES
 
 

@@ -8,7 +8,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from maverick_core.engine.run import Status
+from maverick_core.engine.status import Status
 from maverick_core.engine.storage import QueryError
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from maverick_core import hookimpl
-from maverick_core.engine.run import RESUMABLE, Status
 from maverick_core.engine.secrets import mask_active, shorten
+from maverick_core.engine.status import RESUMABLE, Status
 from maverick_core.engine.units import elapsed, money, tokens
 
 if TYPE_CHECKING:
