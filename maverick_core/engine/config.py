@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import attrs
-
 from maverick_core.engine import safeyaml
 from maverick_core.engine.durability import ENV_VAR, set_durability
 from maverick_core.engine.errors import DefinitionError, MaverickError, StepFailed
@@ -131,9 +129,11 @@ def normalize_remote(url: str) -> str:
     return text.removesuffix("/").removesuffix(".git").strip("/")
 
 
-@attrs.define(eq=False)
 class Config:
     """Everything a run is configured by.
+
+    A plain class, not an attrs class: every command builds this class, and an attrs
+    class costs a compile (docs/benchmarks.md, start-up).
 
     :ivar options: CLI options (``store``, ``serializer``, ``quiet``, ``json``,
         ``resume_command``, ...).
@@ -141,11 +141,24 @@ class Config:
         :class:`~maverick_core.engine.stash.StashKey` objects (``run.stash`` is per run).
     """
 
-    project: Project
-    settings: dict[str, Any]
-    pm: MaverickPluginManager
-    options: dict[str, Any] = attrs.field(factory=dict)
-    stash: Stash = attrs.field(factory=Stash)
+    __slots__ = ("__weakref__", "options", "pm", "project", "settings", "stash")
+
+    def __init__(
+        self,
+        project: Project,
+        settings: dict[str, Any],
+        pm: MaverickPluginManager,
+        options: dict[str, Any] | None = None,
+        stash: Stash | None = None,
+    ) -> None:
+        self.project = project
+        self.settings = settings
+        self.pm = pm
+        self.options: dict[str, Any] = {} if options is None else options
+        self.stash = Stash() if stash is None else stash
+
+    def __repr__(self) -> str:
+        return f"Config(project={self.project!r}, options={self.options!r})"
 
     @property
     def root(self) -> Path:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import attrs
 import yaml
 
 from maverick_core.engine import safeyaml
@@ -24,17 +23,19 @@ if TYPE_CHECKING:
 SUFFIXES = (".yaml", ".yml")
 
 
-@attrs.frozen(order=True)
-class WorkflowSource:
-    """A directory of workflows; lower precedence numbers win."""
+# NamedTuples, not attrs classes: every run imports this module, and an attrs class
+# costs a compile (docs/benchmarks.md, start-up)
+
+
+class WorkflowSource(NamedTuple):
+    """A directory of workflows; lower precedence numbers win (they sort first)."""
 
     precedence: int
     name: str
     directory: Path
 
 
-@attrs.frozen
-class WorkflowEntry:
+class WorkflowEntry(NamedTuple):
     """A workflow found in a source, for ``maverick workflows list``."""
 
     name: str

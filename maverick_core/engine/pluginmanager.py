@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
-import attrs
 import pluggy
 
 from maverick_core import hookspecs
@@ -62,9 +61,12 @@ def _with_dependents(blocked: set[str]) -> dict[str, str]:
     return reasons
 
 
-@attrs.frozen
-class PluginInfo:
-    """Where a registered plugin came from, for ``maverick plugins``."""
+class PluginInfo(NamedTuple):
+    """Where a registered plugin came from, for ``maverick plugins``.
+
+    A NamedTuple, not an attrs class: every start builds this class, and an attrs
+    class costs a compile (docs/benchmarks.md, start-up).
+    """
 
     name: str
     origin: str  # "built-in", "entry point" or "-p"

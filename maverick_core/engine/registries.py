@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
-
-import attrs
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -187,9 +185,12 @@ class StepModels(Mapping[str, "type[Step]"]):
 # ----------------------------------------------------------------------------- collection
 
 
-@attrs.frozen
-class Registration(Generic[T]):
-    """One thing a plugin registered (a step type, a store scheme, ...)."""
+class Registration(NamedTuple, Generic[T]):
+    """One thing a plugin registered (a step type, a store scheme, ...).
+
+    A NamedTuple, not an attrs class: every start builds this class, and an attrs
+    class costs a compile (docs/benchmarks.md, start-up).
+    """
 
     key: str
     value: T

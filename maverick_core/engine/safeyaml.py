@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import attrs
 import yaml
 from yaml.events import AliasEvent
 
@@ -40,9 +39,11 @@ INT_LIMIT = 1 << 63
 """Integers must lie strictly within ±2**63: what every store and serializer keeps exactly."""
 
 
-@attrs.frozen
-class Limits:
+class Limits(NamedTuple):
     """Bounds on one YAML document.
+
+    A NamedTuple, not an attrs class: every command that reads ``maverick.yaml``
+    builds this class, and an attrs class costs a compile (docs/benchmarks.md, start-up).
 
     :ivar max_bytes: the largest file read (bytes).
     :ivar max_nodes: scalars, sequences and mappings after expanding aliases.

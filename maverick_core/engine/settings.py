@@ -24,9 +24,8 @@ the same as leaving it out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-import attrs
 import yaml
 
 from maverick_core.engine import safeyaml
@@ -76,9 +75,12 @@ class AddSettings(Protocol):
     def __call__(self, name: str, schema: Mapping[str, Any], /, help: str = "") -> None: ...
 
 
-@attrs.frozen
-class Section:
-    """A ``maverick.yaml`` section and the plugin that declared it."""
+class Section(NamedTuple):
+    """A ``maverick.yaml`` section and the plugin that declared it.
+
+    A NamedTuple, not an attrs class: every command that reads ``maverick.yaml``
+    builds this class, and an attrs class costs a compile (docs/benchmarks.md, start-up).
+    """
 
     name: str
     schema: Mapping[str, Any]
@@ -113,14 +115,20 @@ def collect_sections(pm: pluggy.PluginManager) -> dict[str, Section]:
 # ----------------------------------------------------------------------------- reading
 
 
-@attrs.define
 class SettingsFile:
-    """A settings file's data, and where each key and value was written."""
+    """A settings file's data, and where each key and value was written.
 
-    filename: str
-    data: dict[str, Any] = attrs.field(factory=dict)
-    keys: dict[tuple[Any, ...], Location] = attrs.field(factory=dict)
-    values: dict[tuple[Any, ...], Location] = attrs.field(factory=dict)
+    A plain class, not an attrs class: every command that reads ``maverick.yaml``
+    builds this class, and an attrs class costs a compile (docs/benchmarks.md, start-up).
+    """
+
+    __slots__ = ("data", "filename", "keys", "values")
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.data: dict[str, Any] = {}
+        self.keys: dict[tuple[Any, ...], Location] = {}
+        self.values: dict[tuple[Any, ...], Location] = {}
 
     def key_location(self, path: tuple[Any, ...]) -> Location:
         """Where the key at ``path`` was written (its value's place when unknown)."""

@@ -128,8 +128,11 @@ INDEX_DIR = ".index"
 _STATUSES = ("running", "failed", "interrupted", "completed")
 
 
-@attrs.frozen
-class IncompleteRun:
+# NamedTuples, not attrs classes: every command that opens the store builds them, and an
+# attrs class costs a compile (docs/benchmarks.md, start-up)
+
+
+class IncompleteRun(NamedTuple):
     """A run directory without ``run.json``: what a kill during run creation leaves.
 
     :ivar modified_at: the directory's modification time (its age for ``runs prune``).
@@ -139,8 +142,7 @@ class IncompleteRun:
     modified_at: float
 
 
-@attrs.define
-class _HeldLock:
+class _HeldLock(NamedTuple):
     fd: int
     holder: LockHolder
     dir_fd: int = -1
