@@ -108,6 +108,14 @@ class CommitCost:
     step_with_checkpoint_seconds: float
     prealloc_floor_seconds: float | None = None
     """Overwrite of preallocated space + sync (None where ``disk`` cannot measure it)."""
+    after_work_floor_seconds: float | None = None
+    """The same with :data:`WORK_BEFORE_SYNC_US` of Python work before each sync."""
+    after_sync_slowdown: float | None = None
+    """How much slower a fixed piece of Python work runs right after a sync."""
+
+
+WORK_BEFORE_SYNC_US = 50
+"""About the CPU time one loop iteration of ``loop.yaml`` spends between two commits."""
 
 
 def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> CommitCost:
@@ -125,6 +133,7 @@ def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> C
     prealloc = getattr(disk, "prealloc_overwrite_seconds", None)
     floors: list[float] = []
     preallocs: list[float] = []
+    after_work: list[tuple[float, float]] = []
     replaces: list[float] = []
     commits: list[float] = []
     per_step: list[float] = []
@@ -132,6 +141,11 @@ def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> C
         floors.append(append_fdatasync_seconds(base, record_size, floor_count))
         if prealloc is not None:
             preallocs.append(prealloc(base, record_size, floor_count))
+            after_work.append(
+                disk.prealloc_after_work_seconds(
+                    base, record_size, floor_count, WORK_BEFORE_SYNC_US
+                )
+            )
         replaces.append(atomic_replace_seconds(base, record_size, max(50, floor_count // 4)))
         result = run_workflow(project, workflow, {"count": iterations})
         _expect(result.outcome.status, Status.FAILED, "commit loop")  # the final marker step fails
@@ -144,6 +158,8 @@ def commit_cost(base: Path, iterations: int, floor_count: int, rounds: int) -> C
         commit_seconds=_median(commits),
         step_with_checkpoint_seconds=_median(per_step),
         prealloc_floor_seconds=_median(preallocs) if preallocs else None,
+        after_work_floor_seconds=_median([s for s, _ in after_work]) if after_work else None,
+        after_sync_slowdown=_median([r for _, r in after_work]) if after_work else None,
     )
 
 

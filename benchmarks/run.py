@@ -329,6 +329,16 @@ def _measure_journal(
             "commit / preallocated-overwrite floor",
             f"{_ratio(cost.commit_seconds, prealloc):.2f}",
         )
+    if cost.after_work_floor_seconds is not None and cost.after_sync_slowdown is not None:
+        after = cost.after_work_floor_seconds
+        results.info(
+            f"the same floor after {mb.WORK_BEFORE_SYNC_US} us of Python work; commit / it",
+            f"{after * ms:.3f} ms, {_ratio(cost.commit_seconds, after):.2f}",
+        )
+        results.info(
+            "Python work right after a sync / the same work again at once",
+            f"{cost.after_sync_slowdown:.2f}",
+        )
     label = "per checkpoint at concurrency 8 / floor"
     group = _optional_function("group_commit", "measure_group_commit")
     if group is None:
