@@ -94,3 +94,20 @@ def test_a_run_directory_without_a_record_is_listed_as_incomplete_and_pruned(
     assert not old.exists()
     assert fresh.exists()  # it may be a run being created right now
     assert len(json.loads(cli("runs", "list", "--json", "--status", "failed").stdout)["runs"]) == 1
+
+
+def test_resume_without_an_id_takes_the_newest_unfinished_run_of_the_workflow(
+    project: Path, cli: Cli
+) -> None:
+    (project / "wf.yaml").write_text(FAILING.format(name="pick"))
+    (project / "ok.yaml").write_text(
+        'version: "1.0"\nname: pick\nsteps:\n  - {name: one, type: shell, command: "true"}\n'
+    )
+    assert cli("run", "wf.yaml").returncode == 1  # older unfinished
+    assert cli("run", "wf.yaml").returncode == 1  # newest unfinished
+    assert cli("run", "ok.yaml").returncode == 0  # newer, but completed
+    runs = json.loads(cli("runs", "list", "--json").stdout)["runs"]
+    assert [r["status"] for r in runs] == ["completed", "failed", "failed"]
+    resumed = cli("run", "wf.yaml", "--resume")
+    assert resumed.returncode == 1, resumed.stderr
+    assert f"(run {runs[1]['run_id']}" in resumed.stdout

@@ -34,11 +34,15 @@ def _when(stamp: float) -> str:
 
 
 def _complete_run_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from maverick_core.engine.storage import MAX_QUERY_LIMIT, RunQuery, query_runs
+
     try:
         with ctx:  # completion resolves contexts without making them current
             store = _store(None)
         try:
-            return [r.run_id for r in store.list_runs() if r.run_id.startswith(incomplete)]
+            # the newest runs, from the store's index: completing must stay instant
+            page = query_runs(store, RunQuery(limit=MAX_QUERY_LIMIT))
+            return [r.run_id for r in page.runs if r.run_id.startswith(incomplete)]
         finally:
             store.close()
     except Exception:  # completion must never fail, whatever the store holds

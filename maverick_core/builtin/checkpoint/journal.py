@@ -60,13 +60,16 @@ from maverick_core.engine.run import (
 from maverick_core.engine.secrets import SecretMasker
 from maverick_core.engine.stash import StashKey
 from maverick_core.engine.storage import (
+    RUN_STATUSES,
     CheckpointRecord,
     DamagedRecord,
     LockHolder,
+    RunQuery,
     RunRecord,
     Serializer,
     Store,
     make_record,
+    query_runs,
 )
 
 # keys of the run record's meta holding agent calls and in-flight agent sessions
@@ -468,6 +471,12 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
                 "resumed (start a new run without --resume)"
             )
         return found
+    # the store's index answers: the cost does not grow with the workflow's runs
+    unfinished = tuple(s.value for s in RUN_STATUSES if s != Status.COMPLETED)
+    page = query_runs(store, RunQuery(workflow=name, statuses=unfinished, limit=1))
+    if page.runs:
+        return page.runs[0]
+    # none: read every run, so an unreadable record (perhaps the one) is named
     for candidate in store.list_runs(workflow=name):
         if candidate.status != Status.COMPLETED:
             return candidate
