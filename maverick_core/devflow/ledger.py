@@ -15,8 +15,6 @@ import threading
 import weakref
 from typing import Any
 
-import attrs
-
 from maverick_core.api import Run, RunState, StashKey, StepContext, StepFailed, money
 
 # the checkpoint a run stopped by its budget resumes from
@@ -25,14 +23,26 @@ _LEDGERS: weakref.WeakKeyDictionary[Run, Ledger] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-@attrs.define(eq=False)
 class Ledger:
-    """A run's agent calls (earlier attempts' and this one's) and in-flight sessions."""
+    """A run's agent calls (earlier attempts' and this one's) and in-flight sessions.
 
-    calls: list[dict[str, Any]] = attrs.field(factory=list)
-    sessions: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    earlier: int = 0
-    max_cost: Any = None
+    A plain class, not an attrs class: every run's first step loads this module, and an
+    attrs class costs a compile (docs/benchmarks.md, start-up).
+    """
+
+    __slots__ = ("calls", "earlier", "max_cost", "sessions")
+
+    def __init__(
+        self,
+        calls: list[dict[str, Any]],
+        sessions: dict[str, dict[str, Any]],
+        earlier: int,
+        max_cost: Any,
+    ) -> None:
+        self.calls = calls
+        self.sessions = sessions
+        self.earlier = earlier
+        self.max_cost = max_cost
 
     @property
     def spent(self) -> float:

@@ -85,14 +85,20 @@ class _FieldError(ValueError):
     """A structure hook's complaint; its message is shown as is."""
 
 
-@attrs.define
 class _Marks:
-    """Where each value and key of a document is, by path."""
+    """Where each value and key of a document is, by path.
 
-    filename: str
-    values: dict[PathKey, Location] = attrs.field(factory=dict)
-    keys: dict[PathKey, Location] = attrs.field(factory=dict)
-    raw: dict[int, tuple[PathKey, Location, yaml.ScalarNode]] = attrs.field(factory=dict)
+    A plain class, not an attrs class: every run builds this class, and an attrs class
+    costs a compile (docs/benchmarks.md, start-up).
+    """
+
+    __slots__ = ("filename", "keys", "raw", "values")
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.values: dict[PathKey, Location] = {}
+        self.keys: dict[PathKey, Location] = {}
+        self.raw: dict[int, tuple[PathKey, Location, yaml.ScalarNode]] = {}
 
     def nearest(self, path: PathKey, *, key: bool = False) -> Location:
         """The mark of ``path`` (its key when ``key``), or of the closest parent."""
