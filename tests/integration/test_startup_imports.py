@@ -27,6 +27,42 @@ steps:
 """
 
 
+# an attrs class costs a compile when its module is imported; the child lists the ones
+# maverick's modules hold at exit (module-level classes: all there are)
+LIST_ATTRS_CLASSES_AT_EXIT = """
+import atexit, sys
+def report():
+    import attrs
+    for name, module in sorted(sys.modules.items()):
+        if name.startswith("maverick") and module is not None:
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == name and attrs.has(value):
+                    sys.stderr.write(f"attrs class: {name}.{value.__qualname__}\\n")
+atexit.register(report)
+from maverick_core.engine.cli import main
+sys.argv[0] = "maverick"
+main()
+"""
+
+
+def attrs_classes(project: Path, *args: str) -> list[str]:
+    """The attrs classes ``maverick ARGS`` built (by module-qualified name)."""
+    result = subprocess.run(
+        [sys.executable, "-c", LIST_ATTRS_CLASSES_AT_EXIT, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return [
+        line.removeprefix("attrs class: ")
+        for line in result.stderr.splitlines()
+        if line.startswith("attrs class: ")
+    ]
+
+
 # ``-X importtime`` reports ``import`` statements, not ``importlib.import_module`` (how
 # plugins and lazy commands are loaded), so the child also lists ``sys.modules`` at exit
 LIST_MODULES_AT_EXIT = """
@@ -77,6 +113,7 @@ def test_commands_that_run_no_workflow_import_no_expression_engine_and_no_devflo
 
 ONLY_WHEN_USED = (
     "maverick_core.builtin.flow.types",
+    "maverick_core.engine.dsl.composite",
     "maverick_core.builtin.flow.trystep",
     "maverick_core.devflow.agents",
     "maverick_core.devflow.presets",
@@ -85,7 +122,8 @@ ONLY_WHEN_USED = (
     "msgpack",
     "psutil",
 )
-"""Modules a run of one ``shell`` step must not import: other step types, msgpack, psutil."""
+"""Modules a run of one ``shell`` step must not import: other step types (and the composite
+step types' models), msgpack, psutil."""
 
 
 def test_running_a_shell_step_imports_no_other_step_type_no_msgpack_and_no_psutil(
@@ -113,6 +151,7 @@ def test_a_workflow_loads_the_step_types_it_uses(write_workflow, project: Path) 
     )
     modules = imported_modules(project, "run", "looping.yaml")
     assert "maverick_core.builtin.flow.types" in modules
+    assert "maverick_core.engine.dsl.composite" in modules
     assert "maverick_core.devflow.agents" not in modules
 
 
@@ -147,3 +186,16 @@ def test_help_loads_no_reporter(project: Path) -> None:
     # the terminal plugin's reporters (and the engine modules they need) load only when
     # a command configures a run; --help is the command users time
     assert "maverick_core.builtin.terminal.reporter" not in imported_modules(project, "--help")
+
+
+def test_help_builds_no_attrs_class_and_runs_list_only_the_store_records(
+    cli, write_workflow, project: Path
+) -> None:
+    # each attrs class costs a compile at start-up: records every command builds are
+    # NamedTuples or plain classes (docs/benchmarks.md, start-up)
+    write_workflow(GREET, "greet.yaml")
+    assert cli("run", "greet.yaml").returncode == 0
+    assert attrs_classes(project, "--help") == []
+    listed = attrs_classes(project, "runs", "list")
+    assert "maverick_core.engine.storage.RunRecord" in listed  # the report is real
+    assert [name for name in listed if not name.startswith("maverick_core.engine.storage.")] == []

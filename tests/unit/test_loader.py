@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from maverick_core.engine.dsl.composite import BUILTIN_STEP_MODELS, LoopStep
 from maverick_core.engine.dsl.loader import load_workflow_text
-from maverick_core.engine.dsl.model import BUILTIN_STEP_MODELS, LoopStep, ShellStep
+from maverick_core.engine.dsl.model import ShellStep
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors
 
 

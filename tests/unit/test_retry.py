@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from maverick_core import hookimpl
+from maverick_core.engine.dsl.composite import BUILTIN_STEP_MODELS
 from maverick_core.engine.dsl.loader import load_workflow_text
-from maverick_core.engine.dsl.model import BUILTIN_STEP_MODELS, Retry
+from maverick_core.engine.dsl.model import Retry
 from maverick_core.engine.dsl.schema import workflow_schema
 from maverick_core.engine.errors import DefinitionErrors
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from maverick_core.engine import safeyaml
 from maverick_core.engine.config import origin_url, read_settings
+from maverick_core.engine.dsl.composite import BUILTIN_STEP_MODELS
 from maverick_core.engine.dsl.loader import load_workflow, load_workflow_text
-from maverick_core.engine.dsl.model import BUILTIN_STEP_MODELS
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ _BOUNDED_CHILD = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from maverick_core.engine.dsl.loader import load_workflow_text
-from maverick_core.engine.dsl.model import BUILTIN_STEP_MODELS
+from maverick_core.engine.dsl.composite import BUILTIN_STEP_MODELS
 from maverick_core.engine.errors import DefinitionError, DefinitionErrors
 text = sys.stdin.read()
 try:

@@ -683,7 +683,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _explain_step(run: Run, step: Any) -> str:
-    from maverick_core.engine.dsl.model import LoopStep  # here: runs list needs no model
+    from maverick_core.engine.dsl.composite import LoopStep  # here: runs list needs no model
 
     state = run.state
 

@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from maverick_core.engine.discovery import load_called_workflow
-from maverick_core.engine.dsl.model import BranchStep, LoopStep, SubworkflowStep, Workflow
+from maverick_core.engine.dsl.composite import BranchStep, LoopStep, SubworkflowStep
 from maverick_core.engine.errors import InputError, MaverickError, StepFailed
 from maverick_core.engine.inputs import complete_inputs
 from maverick_core.engine.normalize import normalize
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from maverick_core.engine.context import StepContext
+    from maverick_core.engine.dsl.model import Workflow
 
 
 class LoopStepType:

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from maverick_core.engine.dsl.model import BranchStep, CheckpointStep, LoopStep, SubworkflowStep
+from maverick_core.engine.dsl.composite import BranchStep, LoopStep, SubworkflowStep
+from maverick_core.engine.dsl.model import CheckpointStep
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping

@@ -172,48 +172,10 @@ class PythonStep(Step):
 
 
 @attrs.frozen(kw_only=True)
-class LoopStep(Step):
-    """Run ``steps`` once per item of ``for_each``; output is the list of iteration results."""
-
-    for_each: Data
-    steps: list[Step]
-    max_concurrency: Count = Count(1)
-
-    def children(self) -> list[Step]:
-        return list(self.steps)
-
-
-@attrs.frozen(kw_only=True)
-class BranchOption:
-    """One option of a branch: its ``step`` runs when ``when`` is true."""
-
-    step: Step
-    when: Condition = Condition(True)
-
-
-@attrs.frozen(kw_only=True)
-class BranchStep(Step):
-    """Run the step of the first option whose ``when`` is true."""
-
-    options: list[BranchOption]
-
-    def children(self) -> list[Step]:
-        return [option.step for option in self.options]
-
-
-@attrs.frozen(kw_only=True)
 class CheckpointStep(Step):
     """Commit a checkpoint; ``checkpoint_id`` defaults to the step name."""
 
     checkpoint_id: Text | None = None
-
-
-@attrs.frozen(kw_only=True)
-class SubworkflowStep(Step):
-    """Run another workflow (a name or a path relative to this file)."""
-
-    workflow: str
-    inputs: dict[str, Data] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -233,14 +195,3 @@ class Workflow:
     outputs: dict[str, Data] = attrs.field(factory=dict)
     source: str = ""
     fingerprints: dict[str, str] = attrs.field(factory=dict)
-
-
-BUILTIN_STEP_MODELS: dict[str, type[Step]] = {
-    "shell": ShellStep,
-    "python": PythonStep,
-    "loop": LoopStep,
-    "branch": BranchStep,
-    "checkpoint": CheckpointStep,
-    "subworkflow": SubworkflowStep,
-}
-"""Models of the built-in step types (their plugins register them with run logic)."""

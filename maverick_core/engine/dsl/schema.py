@@ -12,12 +12,12 @@ from typing import Any
 
 import attrs
 
+from maverick_core.engine.dsl.composite import BranchOption
 from maverick_core.engine.dsl.model import (
     ENV_NAME,
     INPUT_TYPES,
     RETRY_KEYWORDS,
     Attempts,
-    BranchOption,
     Condition,
     Count,
     Data,

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from maverick_core.api import Workflow, workflow_mermaid
-from maverick_core.engine.dsl.model import LoopStep, ShellStep
+from maverick_core.engine.dsl.composite import LoopStep
+from maverick_core.engine.dsl.model import ShellStep
 from maverick_core.testing import maverick_executable
 
 if TYPE_CHECKING:
