@@ -199,3 +199,28 @@ def test_help_builds_no_attrs_class_and_runs_list_only_the_store_records(
     listed = attrs_classes(project, "runs", "list")
     assert "maverick_core.engine.storage.RunRecord" in listed  # the report is real
     assert [name for name in listed if not name.startswith("maverick_core.engine.storage.")] == []
+
+
+def test_the_entry_point_leaves_start_up_objects_out_of_the_final_collections(
+    project: Path,
+) -> None:
+    # the interpreter's final collections walked every class, hook and click parameter
+    # start-up made: main() collects the garbage there is, then freezes the rest
+    probe = """
+import atexit, gc, sys
+atexit.register(lambda: sys.stderr.write(f"frozen: {gc.get_freeze_count()}\\n"))
+from maverick_core.engine.cli import main
+sys.argv[0] = "maverick"
+main()
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "--help"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    frozen = int(result.stderr.rsplit("frozen: ", 1)[1].split()[0])
+    assert frozen > 10_000
