@@ -630,14 +630,15 @@ WINDOWS_MESSAGE = (
 
 
 def _skip_final_collections() -> None:
-    """At exit: collect today's garbage, then keep the interpreter from walking the rest.
+    """At exit: collect the command's garbage, then keep the interpreter from walking the rest.
 
     CPython's finalization runs full garbage collections over every object still alive,
     and start-up made many (classes, plugin hooks, click parameters): the largest part
     of what a command spent after its work was done (docs/benchmarks.md, start-up).
-    Garbage there is now is collected as before, its finalizers run; what is still
-    alive is frozen out of the final collections and the operating system reclaims it.
-    Only ``main`` registers this: it is the console entry point and ends the process.
+    What the command left as garbage is collected as before, its finalizers run; what
+    is still alive is frozen out of the final collections and the operating system
+    reclaims it. Only ``main`` registers this: it is the console entry point and ends
+    the process.
     """
     gc.collect()
     gc.freeze()
@@ -658,6 +659,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         plugin_specs, project_dir, global_args = _preparse(args)
         pm = make_plugin_manager(plugins=plugin_specs)
         group = build_cli(pm)
+        # what start-up built (modules, classes, plugin hooks, the CLI) lives until the
+        # process ends: out of every later collection, the command's own and the last
+        gc.freeze()
         group.main(
             args=args,
             prog_name="maverick",
