@@ -134,23 +134,97 @@ class StepRecord:
         return self.status is Status.COMPLETED or self.status is Status.SKIPPED
 
 
-class RunState:
-    """Step records of a run, safe to update from loop worker threads."""
+_DONE_VALUES = frozenset({Status.COMPLETED.value, Status.SKIPPED.value})
+_SIMPLE_KEYS = frozenset({"status", "output", "started_at", "duration"})
 
-    def __init__(self, records: dict[str, StepRecord] | None = None) -> None:
+
+def check_plain_records(plains: dict[str, Any]) -> None:
+    """Check that :meth:`StepRecord.from_plain` accepts every record of ``plains``.
+
+    A checkpoint's records are checked when it is read, so a refused one makes the
+    whole record damaged there (never a failure half-way through the resumed run),
+    yet they are turned into :class:`StepRecord` objects only when something reads
+    them (see :class:`RunState`). The common shape (a status string, an output,
+    float times) costs a few dict operations; any other record is checked by
+    ``from_plain`` itself.
+
+    :raises ValueError: naming the step of the first refused record.
+    """
+    statuses, simple, number = _STATUS_BY_VALUE, _SIMPLE_KEYS, float
+    for path, plain in plains.items():
+        if (
+            type(plain) is dict
+            and plain.keys() <= simple
+            and type(status := plain.get("status")) is str
+            and status in statuses
+            and type(plain.get("started_at", 0.0)) is number
+            and type(plain.get("duration", 0.0)) is number
+        ):
+            continue
+        try:
+            StepRecord.from_plain(plain)
+        except ValueError as exc:
+            raise ValueError(f"record of step {path!r}: {exc}") from None
+
+
+class RunState:
+    """Step records of a run, safe to update from loop worker threads.
+
+    ``restored`` holds a resumed run's records as plain data already checked with
+    :func:`check_plain_records`; each becomes a :class:`StepRecord` when first read,
+    so a resume of a long run does not build tens of thousands of objects for
+    records nothing asks about (a restored loop asks only for outputs, see
+    :meth:`done_output`). A record set later wins over a restored one.
+    """
+
+    def __init__(
+        self,
+        records: dict[str, StepRecord] | None = None,
+        restored: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, StepRecord] = dict(records or {})
+        self._restored: dict[str, dict[str, Any]] = dict(restored or {})
         self._changes: dict[str, StepRecord] = {}
 
     def get(self, path: str) -> StepRecord | None:
         """The record at ``path``, if any."""
-        return self._records.get(path)
+        record = self._records.get(path)
+        if record is None and self._restored:
+            plain = self._restored.get(path)
+            if plain is not None:
+                # setdefault: a record set meanwhile by another thread wins
+                record = self._records.setdefault(path, StepRecord.from_plain(plain))
+        return record
+
+    def done_output(self, path: str) -> tuple[bool, Any]:
+        """``(True, output)`` when the record at ``path`` is completed or skipped,
+        else ``(False, None)``; a restored record is not turned into an object."""
+        record = self._records.get(path)
+        if record is not None:
+            return (True, record.output) if record.done else (False, None)
+        plain = self._restored.get(path) if self._restored else None
+        if plain is not None and plain["status"] in _DONE_VALUES:
+            return True, plain.get("output")
+        return False, None
 
     def set(self, path: str, record: StepRecord) -> None:
         """Record ``path`` and remember the change for the next commit."""
         with self._lock:
             self._records[path] = record
             self._changes[path] = record
+
+    def _everything(self) -> dict[str, StepRecord]:
+        """Every record, restored ones made objects once (the caller holds the lock)."""
+        if self._restored:
+            records, from_plain = self._records, StepRecord.from_plain
+            merged = {
+                path: records.get(path) or from_plain(plain)
+                for path, plain in self._restored.items()
+            }
+            merged.update(records)
+            self._records, self._restored = merged, {}
+        return self._records
 
     def take_changes(
         self, full: bool = False
@@ -162,23 +236,32 @@ class RunState:
         """
         with self._lock:
             changes, self._changes = self._changes, {}
-            return changes, (dict(self._records) if full else {})
+            return changes, (dict(self._everything()) if full else {})
 
     def snapshot(self) -> dict[str, StepRecord]:
         """A copy of every record."""
         with self._lock:
-            return dict(self._records)
+            return dict(self._everything())
 
     def __len__(self) -> int:
-        return len(self._records)
+        with self._lock:
+            records, restored = self._records, self._restored
+            return len(restored) + sum(1 for path in records if path not in restored)
 
     def __contains__(self, path: object) -> bool:
-        return path in self._records
+        return path in self._records or path in self._restored
 
     def done_paths(self) -> list[str]:
         """Paths of completed or skipped records, in insertion order."""
         with self._lock:
-            return [p for p, r in self._records.items() if r.done]
+            records, restored = self._records, self._restored
+            paths = []
+            for path, plain in restored.items():
+                record = records.get(path)
+                if record.done if record is not None else plain["status"] in _DONE_VALUES:
+                    paths.append(path)
+            paths += [p for p, r in records.items() if r.done and p not in restored]
+            return paths
 
 
 @attrs.frozen

@@ -311,14 +311,15 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
         )
 
     base = final.get("base") if final is not None else None
+    restored = loaded.records
     if final is not None and base is None:
         records, state_from = final["records"], "final"
         attempt_number = final.get("attempt")
     elif final is not None and base == loaded.seq:
-        records, state_from = {**loaded.records, **final["records"]}, "final"
+        records, state_from = {**restored, **final["records"]}, "final"
         attempt_number = final.get("attempt")
     else:
-        records, state_from = dict(loaded.records), "checkpoint"
+        records, state_from = dict(restored), "checkpoint"
         attempt_number = None
         records.update(_live_records(record, records))
     attempt_start = _attempt_start(attempts, attempt_number)
@@ -326,7 +327,7 @@ def describe_run(config: Config, store: Store, run_id: str) -> dict[str, Any]:
     steps = _steps(
         records,
         list(record.fingerprints),
-        {p for p, r in loaded.records.items() if r.done},
+        {p for p, r in restored.items() if r.done},
         attempt_start,
         record.status,
         calls,
@@ -615,7 +616,7 @@ def _top_counts(steps: dict[str, dict[str, Any]]) -> dict[str, int]:
 
 def step_counts(run: Run, status: Status) -> dict[str, int]:
     """Top-level steps of a run that ended with ``status``, by state, for its summary."""
-    records = run.state.snapshot()
+    records = run.state  # a record per top-level step, not a copy of every record
     counts: dict[str, int] = {}
     for step in run.workflow.steps:
         record = records.get(step.name)

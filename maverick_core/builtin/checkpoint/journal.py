@@ -53,6 +53,7 @@ from maverick_core.engine.run import (
     RunState,
     Status,
     StepRecord,
+    check_plain_records,
     finished_iteration,
     new_run_id,
     paths_under,
@@ -78,6 +79,8 @@ AGENT_SESSIONS = "agent_sessions"
 MAX_COST = "max_cost_usd"
 DEFAULT_SERIALIZER = "json"
 MIN_SNAPSHOT_BYTES = 64 * 1024
+# a plain record's status when a resume restores it
+DONE_VALUES = frozenset({Status.COMPLETED.value, Status.SKIPPED.value})
 
 
 if TYPE_CHECKING:
@@ -95,9 +98,14 @@ SESSION: StashKey[Session] = StashKey("checkpoint.session")
 
 @attrs.define
 class LoadedState:
-    """A run's state as read back from its store."""
+    """A run's state as read back from its store.
 
-    records: dict[str, StepRecord] = attrs.field(factory=dict)
+    ``plains`` holds the step records as plain data, each checked to be one that
+    :meth:`StepRecord.from_plain` accepts (see :func:`check_plain_records`); the
+    resumed run makes objects of those it reads, ``records`` of them all.
+    """
+
+    plains: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     data: dict[str, Any] = attrs.field(factory=dict)
     checkpoint_id: str | None = None
     seq: int = 0
@@ -108,6 +116,12 @@ class LoadedState:
     history: list[tuple[int, str, float]] = attrs.field(factory=list)
     # the latest final record (how an attempt ended), when newer than the last checkpoint
     final: CheckpointRecord | None = None
+
+    @property
+    def records(self) -> dict[str, StepRecord]:
+        """Every step record as an object (built on each call: keep the result)."""
+        from_plain = StepRecord.from_plain
+        return {path: from_plain(plain) for path, plain in self.plains.items()}
 
 
 def store_for(config: Config) -> Store:
@@ -126,7 +140,17 @@ def decode_record(
 ) -> tuple[dict[str, Any], dict[str, StepRecord]]:
     """The record's payload and its step records, checked to be a checkpoint
     (ValueError otherwise): a valid checksum proves the bytes are as written, not
-    that their writer was right. Each step record is decoded once, here."""
+    that their writer was right."""
+    payload, plains = decode_plain(config, record)
+    from_plain = StepRecord.from_plain
+    return payload, {path: from_plain(plain) for path, plain in plains.items()}
+
+
+def decode_plain(
+    config: Config, record: CheckpointRecord
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """:func:`decode_record` without making objects of the step records: each is
+    checked (:func:`check_plain_records`) and returned as the plain data it is."""
     try:
         payload = get_serializer(config.pm, record.serializer).loads(record.payload)
     except RecursionError:
@@ -135,19 +159,9 @@ def decode_record(
         raise ValueError("payload is not a checkpoint")
     if "data" in payload and not isinstance(payload["data"], dict):
         raise ValueError("payload field 'data' is not a mapping")
-    from_plain = StepRecord.from_plain
-    plains: dict[str, Any] = payload["records"]
-    try:
-        # one comprehension over tens of thousands of records in a long run's snapshot
-        records = {path: from_plain(plain) for path, plain in plains.items()}
-    except ValueError:
-        for path, plain in plains.items():  # name the record that is refused
-            try:
-                from_plain(plain)
-            except ValueError as exc:
-                raise ValueError(f"record of step {path!r}: {exc}") from None
-        raise
-    return payload, records
+    plains: dict[str, dict[str, Any]] = payload["records"]
+    check_plain_records(plains)
+    return payload, plains
 
 
 def _without_cycle_collection(read: Callable[P, R]) -> Callable[P, R]:
@@ -191,7 +205,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
         snapshot = store.read_snapshot(run_id)
         if isinstance(snapshot, CheckpointRecord) and snapshot.intact:
             try:
-                decoded = decode_record(config, snapshot)
+                decoded = decode_plain(config, snapshot)
             except (ValueError, TypeError, MaverickError):
                 decoded = None
             if decoded is not None:
@@ -217,7 +231,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
             final = record
             continue
         try:
-            payload, records = decode_record(config, record)
+            payload, records = decode_plain(config, record)
         except (ValueError, TypeError, MaverickError) as exc:
             if not broken:
                 broken = True
@@ -237,7 +251,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
         if until is not None and record.checkpoint_id == until:
             candidate = attrs.evolve(
                 loaded,
-                records=dict(loaded.records),
+                plains=dict(loaded.plains),
                 data=dict(loaded.data),
                 history=list(loaded.history),
             )
@@ -260,9 +274,9 @@ def _apply_full(
     loaded: LoadedState,
     record: CheckpointRecord,
     payload: dict[str, Any],
-    records: dict[str, StepRecord],
+    records: dict[str, dict[str, Any]],
 ) -> None:
-    loaded.records = records
+    loaded.plains = records
     loaded.data = dict(payload.get("data") or {})
     _note(loaded, record)
 
@@ -271,9 +285,9 @@ def _apply_delta(
     loaded: LoadedState,
     record: CheckpointRecord,
     payload: dict[str, Any],
-    records: dict[str, StepRecord],
+    records: dict[str, dict[str, Any]],
 ) -> None:
-    loaded.records.update(records)
+    loaded.plains.update(records)
     if "data" in payload:
         loaded.data = dict(payload["data"])
     _note(loaded, record)
@@ -349,7 +363,7 @@ def _top_level(path: str) -> str:
     return path.split(".", 1)[0].split("[", 1)[0]
 
 
-def _restored_top_level(records: dict[str, StepRecord]) -> set[str]:
+def _restored_top_level(plains: dict[str, dict[str, Any]]) -> set[str]:
     """The top-level steps with a completed (or skipped) record at or under them.
 
     Paths under one step come in runs (``each[0].work``, ``each[0]``, ``each[1]...``),
@@ -358,8 +372,8 @@ def _restored_top_level(records: dict[str, StepRecord]) -> set[str]:
     """
     tops: set[str] = set()
     top, dot, bracket = "", "", ""
-    for path, record in records.items():
-        if (top and path.startswith((dot, bracket))) or not record.done:
+    for path, plain in plains.items():
+        if (top and path.startswith((dot, bracket))) or plain["status"] not in DONE_VALUES:
             continue  # under the top-level step found last (already in tops), or not done
         top = _top_level(path)
         dot, bracket = top + ".", top + "["
@@ -515,7 +529,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
 
     inputs, input_notes = _resolve_inputs(workflow, found, request)
     notices += input_notes
-    restored_top = _restored_top_level(loaded.records)
+    restored_top = _restored_top_level(loaded.plains)
     changed = _changed_steps(workflow, found, restored_top)
     if changed and not request.force:
         raise ResumeRefused(
@@ -530,7 +544,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
         workflow=workflow,
         inputs=inputs,
         config=config,
-        state=RunState(loaded.records),
+        state=RunState(restored=loaded.plains),
         resumed_from=loaded.checkpoint_id or "(start)",
         # progress belongs to the latest attempt at the run; a rewind starts it afresh
         progress={} if request.from_checkpoint else dict(found.meta.get("progress") or {}),

@@ -59,14 +59,19 @@ class LoopStepType:
         hook.on_loop_start(
             run=ctx.run, step=step, path=ctx.path, total=len(items), done=len(finished)
         )
+        if len(finished) == len(items):
+            # a resume that restores every iteration: nothing to run, no call per item
+            for index, record in rebuilt.items():
+                ctx.record(f"{ctx.path}[{index}]", record)
+            return list(finished.values())  # filled in index order
         stop = threading.Event()
 
         def iteration(index: int) -> Any:
             ipath = f"{ctx.path}[{index}]"
             if index in finished:
                 if index in rebuilt:
-                    ctx.record(ipath, finished[index])
-                return finished[index].output
+                    ctx.record(ipath, rebuilt[index])
+                return finished[index]
             if stop.is_set():
                 return None
             scope = ctx.scope.iteration(ipath + ".", items[index], index)
@@ -93,25 +98,30 @@ class LoopStepType:
 
 def _finished_iterations(
     ctx: StepContext, count: int, children: list[str]
-) -> tuple[dict[int, StepRecord], set[int]]:
-    """The iterations a resume restores (index -> record), and those whose record
-    must be rebuilt from their children's (see :func:`finished_iteration`).
+) -> tuple[dict[int, Any], dict[int, StepRecord]]:
+    """The outputs of the iterations a resume restores (index -> output), and the
+    records of those that must be rebuilt from their children's (see
+    :func:`finished_iteration`).
 
     A resumed loop of ten thousand iterations passes here once per iteration, so
-    an iteration with its own completed record is found with one lookup.
+    an iteration with its own completed record is found with one lookup, and its
+    output read without making an object of its record.
     """
-    finished: dict[int, StepRecord] = {}
-    rebuilt: set[int] = set()
+    finished: dict[int, Any] = {}
+    rebuilt: dict[int, StepRecord] = {}
+    done_output = ctx.run.state.done_output
     restored = ctx.restored
+    path = ctx.path
     for index in range(count):
-        ipath = f"{ctx.path}[{index}]"
-        record = restored(ipath)
-        if record is None:
+        ipath = f"{path}[{index}]"
+        done, output = done_output(ipath)
+        if not done:
             record = finished_iteration(restored, ipath, children)
             if record is None:
                 continue
-            rebuilt.add(index)
-        finished[index] = record
+            rebuilt[index] = record
+            output = record.output
+        finished[index] = output
     return finished, rebuilt
 
 
