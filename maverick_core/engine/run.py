@@ -167,24 +167,39 @@ def check_plain_records(plains: dict[str, Any]) -> None:
             raise ValueError(f"record of step {path!r}: {exc}") from None
 
 
+Restored = dict[str, Any] | tuple[str, Any, float, float]
+"""A step record as read from a checkpoint, before anything asks for it: its plain
+mapping (as :meth:`StepRecord.to_plain` writes it, checked with
+:func:`check_plain_records`), or the row ``(status, output, started_at, duration)``
+of a record that has no other field (a snapshot's columns, checked as they are read)."""
+
+
+def restored_record(value: Restored) -> StepRecord:
+    """The :class:`StepRecord` of a restored record."""
+    if isinstance(value, tuple):
+        status, output, started_at, duration = value
+        return StepRecord(_STATUS_BY_VALUE[status], output, None, started_at, duration)
+    return StepRecord.from_plain(value)
+
+
 class RunState:
     """Step records of a run, safe to update from loop worker threads.
 
-    ``restored`` holds a resumed run's records as plain data already checked with
-    :func:`check_plain_records`; each becomes a :class:`StepRecord` when first read,
-    so a resume of a long run does not build tens of thousands of objects for
-    records nothing asks about (a restored loop asks only for outputs, see
+    ``restored`` holds a resumed run's records as read from its checkpoint (see
+    :data:`Restored`); each becomes a :class:`StepRecord` when first read, so a
+    resume of a long run does not build tens of thousands of objects for records
+    nothing asks about (a restored loop asks only for outputs, see
     :meth:`done_output`). A record set later wins over a restored one.
     """
 
     def __init__(
         self,
         records: dict[str, StepRecord] | None = None,
-        restored: dict[str, dict[str, Any]] | None = None,
+        restored: dict[str, Restored] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, StepRecord] = dict(records or {})
-        self._restored: dict[str, dict[str, Any]] = dict(restored or {})
+        self._restored: dict[str, Restored] = dict(restored or {})
         self._changes: dict[str, StepRecord] = {}
 
     def get(self, path: str) -> StepRecord | None:
@@ -194,7 +209,7 @@ class RunState:
             plain = self._restored.get(path)
             if plain is not None:
                 # setdefault: a record set meanwhile by another thread wins
-                record = self._records.setdefault(path, StepRecord.from_plain(plain))
+                record = self._records.setdefault(path, restored_record(plain))
         return record
 
     def done_output(self, path: str) -> tuple[bool, Any]:
@@ -204,7 +219,11 @@ class RunState:
         if record is not None:
             return (True, record.output) if record.done else (False, None)
         plain = self._restored.get(path) if self._restored else None
-        if plain is not None and plain["status"] in _DONE_VALUES:
+        if plain is None:
+            return False, None
+        if isinstance(plain, tuple):
+            return (True, plain[1]) if plain[0] in _DONE_VALUES else (False, None)
+        if plain["status"] in _DONE_VALUES:
             return True, plain.get("output")
         return False, None
 
@@ -217,9 +236,9 @@ class RunState:
     def _everything(self) -> dict[str, StepRecord]:
         """Every record, restored ones made objects once (the caller holds the lock)."""
         if self._restored:
-            records, from_plain = self._records, StepRecord.from_plain
+            records = self._records
             merged = {
-                path: records.get(path) or from_plain(plain)
+                path: records.get(path) or restored_record(plain)
                 for path, plain in self._restored.items()
             }
             merged.update(records)
@@ -258,7 +277,13 @@ class RunState:
             paths = []
             for path, plain in restored.items():
                 record = records.get(path)
-                if record.done if record is not None else plain["status"] in _DONE_VALUES:
+                if record is not None:
+                    done = record.done
+                else:
+                    done = (
+                        plain[0] if isinstance(plain, tuple) else plain["status"]
+                    ) in _DONE_VALUES
+                if done:
                     paths.append(path)
             paths += [p for p, r in records.items() if r.done and p not in restored]
             return paths

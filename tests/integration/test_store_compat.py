@@ -72,3 +72,30 @@ def test_a_run_begun_by_the_previous_release_goes_on_in_the_new_journal_format(c
     events = json_events(resumed.stdout)
     assert [e["path"] for e in events if e["event"] == "step_start"] == ["gate", "finish"]
     assert events[-1]["outputs"] == {"said": "hello world / 1-b"}
+
+
+ROW_STORE = Path(__file__).resolve().parents[1] / "fixtures" / "stores" / "file-row-snapshot"
+ROW_RUN_ID = "snapcompat-20261201-201236-a895"
+
+
+def test_a_run_whose_snapshot_holds_a_mapping_per_record_resumes(cli, project):
+    shutil.copy(ROW_STORE / "wf.yaml", project / "wf.yaml")
+    shutil.copytree(ROW_STORE / "state", project / ".maverick", dirs_exist_ok=True)
+    for path in (project / ".maverick").rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    snapshot = project / ".maverick" / "checkpoints" / ROW_RUN_ID / "snapshot"
+    assert b' {"records":{"greet":{"status":"completed"' in snapshot.read_bytes()
+
+    shown = json.loads(cli("runs", "show", ROW_RUN_ID, "--json").stdout)
+    steps = {s["path"]: s for s in shown["steps"]}
+    assert steps["each[2].work"]["status"] == "completed"
+    assert steps["maybe"]["status"] == "skipped"
+    assert steps["gate"]["status"] == "failed"
+
+    (project / "ready").touch()
+    resumed = cli("run", "wf.yaml", "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    events = json_events(resumed.stdout)
+    # the snapshot (#5) and the delta after it (#6) restore everything before gate
+    assert [e["path"] for e in events if e["event"] == "step_start"] == ["gate", "finish"]
+    assert events[-1]["outputs"] == {"said": "hello world / 2-c"}

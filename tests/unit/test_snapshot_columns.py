@@ -1,0 +1,107 @@
+"""A snapshot holds its step records as columns: they read back as the records written,
+and a column a buggy plugin or a hand edit broke is refused, naming the step where
+there is one (the snapshot is then damaged, and the resume reads the journal)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from maverick_core.builtin.checkpoint.journal import (
+    decode_plain,
+    rows_from_columns,
+    snapshot_columns,
+)
+from maverick_core.engine.run import RunState, Status, StepRecord, restored_record
+
+from .test_step_records import REFUSED
+
+RECORDS = {
+    "greet": StepRecord(Status.COMPLETED, {"stdout": "hi", "n": [1, 2.5, None]}, None, 17.5, 0.25),
+    "maybe": StepRecord(Status.SKIPPED, None, None, 18.0),
+    "each": StepRecord(Status.RUNNING, items=["a", {"b": 1}]),
+    "each[0].work": StepRecord(Status.COMPLETED, "a"),
+    "each[0]": StepRecord(Status.COMPLETED, {"work": "a"}),
+    "each[1].work": StepRecord(
+        Status.FAILED, None, "boom", 19.0, 1.0, attempts=[{"attempt": 1, "error": "boom"}]
+    ),
+    "retried": StepRecord(Status.COMPLETED, 3, None, 20.0, 2.0, attempts=[{"attempt": 2}]),
+}
+
+
+def through_json(columns: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(columns))  # type: ignore[no-any-return]
+
+
+def test_records_read_back_from_columns_as_they_were_written() -> None:
+    rows = rows_from_columns(through_json(snapshot_columns(RECORDS)))
+    assert list(rows) == list(RECORDS)
+    assert {path: restored_record(row) for path, row in rows.items()} == RECORDS
+    # records with nothing but the columns stay rows; the others are their mappings
+    assert isinstance(rows["each[0]"], tuple) and isinstance(rows["each"], dict)
+    state = RunState(restored=rows)
+    assert state.done_paths() == ["greet", "maybe", "each[0].work", "each[0]", "retried"]
+    assert state.done_output("each[0]") == (True, {"work": "a"})
+    assert state.get("each[1].work") == RECORDS["each[1].work"]
+    assert state.snapshot() == RECORDS
+
+
+def test_a_snapshot_in_columns_decodes_through_the_serializer(maverick_project: Any) -> None:
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+    from maverick_core.engine.storage import make_record
+
+    body = json.dumps({"columns": snapshot_columns(RECORDS), "data": {"k": 1}}).encode()
+    record = make_record("run-1", 9, "work", "full", 1.0, "json", body)
+    payload, rows = decode_plain(make_config(make_plugin_manager(), maverick_project), record)
+    assert payload["data"] == {"k": 1}
+    assert {path: restored_record(row) for path, row in rows.items()} == RECORDS
+
+
+@pytest.mark.parametrize(("plain", "message"), [r for r in REFUSED if isinstance(r[0], dict)])
+def test_a_refused_record_in_columns_is_refused_naming_the_step(
+    plain: dict[str, Any], message: str
+) -> None:
+    columns = through_json(snapshot_columns(RECORDS))
+    row = columns["path"].index("each[0]")
+    for name in ("status", "output", "started_at", "duration"):
+        if name in plain:
+            columns[name][row] = plain[name]
+        elif name == "status":
+            columns[name][row] = None
+    others = {k: v for k, v in plain.items() if k in ("error", "items", "attempts")}
+    if others:
+        columns["other"][str(row)] = others
+    with pytest.raises(ValueError) as info:
+        rows_from_columns(columns)
+    assert str(info.value).startswith("record of step 'each[0]': ")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(status="completed"), "snapshot columns are not lists"),
+        (lambda c: c["duration"].pop(), "snapshot columns differ in length"),
+        (lambda c: c["path"].__setitem__(1, "greet"), "snapshot path 'greet' is not a unique"),
+        (lambda c: c["path"].__setitem__(1, 7), "snapshot path 7 is not a unique string"),
+        (lambda c: c["other"].update({"99": {"error": "x"}}), "snapshot row '99' of other"),
+        (lambda c: c["other"].update({"1": {"colour": "x"}}), "its other fields are refused"),
+        (lambda c: c.update(other=[]), "snapshot columns are not lists"),
+    ],
+)
+def test_broken_columns_are_refused(change: Any, message: str) -> None:
+    columns = through_json(snapshot_columns(RECORDS))
+    change(columns)
+    with pytest.raises(ValueError) as info:
+        rows_from_columns(columns)
+    assert message in str(info.value)
+
+
+def test_whole_number_times_are_accepted_as_from_plain_accepts_them() -> None:
+    columns = through_json(snapshot_columns({"a": StepRecord(Status.COMPLETED, 1, None, 5.0)}))
+    columns["started_at"][0] = 5
+    rows = rows_from_columns(columns)
+    assert restored_record(rows["a"]) == StepRecord(Status.COMPLETED, 1, None, 5.0)
