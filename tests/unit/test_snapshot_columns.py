@@ -105,3 +105,44 @@ def test_whole_number_times_are_accepted_as_from_plain_accepts_them() -> None:
     columns["started_at"][0] = 5
     rows = rows_from_columns(columns)
     assert restored_record(rows["a"]) == StepRecord(Status.COMPLETED, 1, None, 5.0)
+
+
+def test_a_snapshot_whose_columns_are_refused_is_passed_over_for_the_journal(
+    maverick_project: Any,
+) -> None:
+    from maverick_core.builtin.checkpoint.journal import load_state
+    from maverick_core.builtin.filestore.store import FileStore
+    from maverick_core.engine.config import make_config
+    from maverick_core.engine.pluginmanager import make_plugin_manager
+    from maverick_core.engine.storage import Project
+    from maverick_core.testing.conformance import delta, make_run
+
+    config = make_config(make_plugin_manager(), maverick_project)
+    store = FileStore.open("file:", Project(maverick_project, "p"))
+    try:
+        store.create_run(make_run("r1"))
+        journal = [
+            {"greet": RECORDS["greet"], "maybe": RECORDS["maybe"]},
+            {"each": RECORDS["each"], "each[0].work": RECORDS["each[0].work"]},
+        ]
+        for seq, records in enumerate(journal, start=1):
+            plain = {"records": {p: r.to_plain() for p, r in records.items()}}
+            store.append_checkpoint(delta("r1", seq, json.dumps(plain).encode()))
+        expected = {**journal[0], **journal[1]}
+
+        def snapshot(columns: dict[str, Any]) -> None:
+            body = json.dumps({"columns": columns, "data": {}}).encode()
+            store.write_snapshot(delta("r1", 2, body, kind="full"))
+
+        # a snapshot that holds less than the journal shows which one was read
+        snapshot(snapshot_columns({"greet": RECORDS["greet"]}))
+        assert load_state(config, store, "r1").records == {"greet": RECORDS["greet"]}
+
+        broken = snapshot_columns({"greet": RECORDS["greet"]})
+        broken["status"] = ["done"]  # a valid checksum over a refused record
+        snapshot(broken)
+        loaded = load_state(config, store, "r1")
+        assert loaded.records == expected
+        assert loaded.seq == 2 and loaded.damage is None
+    finally:
+        store.close()
