@@ -11,8 +11,10 @@ import pytest
 
 from maverick_core.builtin.checkpoint.journal import (
     decode_plain,
+    pack_floats,
     rows_from_columns,
     snapshot_columns,
+    unpack_floats,
 )
 from maverick_core.engine.run import RunState, Status, StepRecord, restored_record
 
@@ -33,6 +35,13 @@ RECORDS = {
 
 def through_json(columns: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(columns))  # type: ignore[no-any-return]
+
+
+def as_lists(columns: dict[str, Any]) -> dict[str, Any]:
+    """The columns with the times as lists of numbers (read as well as packed ones)."""
+    for name in ("started_at", "duration"):
+        columns[name] = unpack_floats(columns[name])
+    return columns
 
 
 def test_records_read_back_from_columns_as_they_were_written() -> None:
@@ -64,7 +73,7 @@ def test_a_snapshot_in_columns_decodes_through_the_serializer(maverick_project: 
 def test_a_refused_record_in_columns_is_refused_naming_the_step(
     plain: dict[str, Any], message: str
 ) -> None:
-    columns = through_json(snapshot_columns(RECORDS))
+    columns = as_lists(through_json(snapshot_columns(RECORDS)))
     row = columns["path"].index("each[0]")
     for name in ("status", "output", "started_at", "duration"):
         if name in plain:
@@ -84,12 +93,16 @@ def test_a_refused_record_in_columns_is_refused_naming_the_step(
     ("change", "message"),
     [
         (lambda c: c.update(status="completed"), "snapshot columns are not lists"),
-        (lambda c: c["duration"].pop(), "snapshot columns differ in length"),
+        (lambda c: c["status"].pop(), "snapshot columns differ in length"),
         (lambda c: c["path"].__setitem__(1, "greet"), "snapshot path 'greet' is not a unique"),
         (lambda c: c["path"].__setitem__(1, 7), "snapshot path 7 is not a unique string"),
         (lambda c: c["other"].update({"99": {"error": "x"}}), "snapshot row '99' of other"),
         (lambda c: c["other"].update({"1": {"colour": "x"}}), "its other fields are refused"),
         (lambda c: c.update(other=[]), "snapshot columns are not lists"),
+        (lambda c: c.update(duration="AAAA*AAA"), "snapshot column of times is not base64"),
+        (lambda c: c.update(duration="AAAA"), "is not a whole number of doubles"),
+        (lambda c: c.update(duration="é"), "snapshot column of times is not base64"),
+        (lambda c: c.update(duration=pack_floats([1.0])), "snapshot columns differ in length"),
     ],
 )
 def test_broken_columns_are_refused(change: Any, message: str) -> None:
@@ -101,7 +114,9 @@ def test_broken_columns_are_refused(change: Any, message: str) -> None:
 
 
 def test_whole_number_times_are_accepted_as_from_plain_accepts_them() -> None:
-    columns = through_json(snapshot_columns({"a": StepRecord(Status.COMPLETED, 1, None, 5.0)}))
+    columns = as_lists(
+        through_json(snapshot_columns({"a": StepRecord(Status.COMPLETED, 1, None, 5.0)}))
+    )
     columns["started_at"][0] = 5
     rows = rows_from_columns(columns)
     assert restored_record(rows["a"]) == StepRecord(Status.COMPLETED, 1, None, 5.0)
@@ -146,3 +161,19 @@ def test_a_snapshot_whose_columns_are_refused_is_passed_over_for_the_journal(
         assert loaded.seq == 2 and loaded.damage is None
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [0.0, 1796156077.3867192, 1e-300, 1.7976931348623157e308, -2.5], [float("inf")]],
+)
+def test_packed_times_read_back_bit_for_bit(values: list[float]) -> None:
+    text = pack_floats(values)
+    assert isinstance(text, str) and text.isascii()
+    assert [v.hex() for v in unpack_floats(text)] == [v.hex() for v in values]
+
+
+def test_a_snapshot_whose_times_are_lists_of_numbers_reads_as_well() -> None:
+    columns = as_lists(through_json(snapshot_columns(RECORDS)))
+    rows = rows_from_columns(columns)
+    assert {path: restored_record(row) for path, row in rows.items()} == RECORDS
