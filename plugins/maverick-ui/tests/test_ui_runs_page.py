@@ -33,7 +33,8 @@ def test_runs_page_lists_every_run_newest_first_with_the_columns_of_runs_list(
     assert shown[runs.ids["fly"]][4].endswith("s")  # a duration, e.g. 13.4s
     order = [row[0] for row in rows(page)]
     assert order.index(runs.ids["running"]) < order.index(runs.ids["fly"])  # newest first
-    page.click(f"text={runs.ids['failed']}")
+    with page.expect_navigation():  # read the new page, not the old one
+        page.click(f"text={runs.ids['failed']}")
     assert page.url == viewer.url(f"/runs/{runs.ids['failed']}")
     assert "nightly" in page.inner_text("h1")
 
@@ -43,12 +44,14 @@ def test_runs_page_filters_by_workflow_and_by_status(
 ) -> None:
     page.goto(viewer.url("/"))
     page.select_option("select[name=status]", "failed")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # read the new page, not the old one
+        page.click("button[type=submit]")
     assert {row[2] for row in rows(page)} == {"failed"}
     assert runs.ids["failed"] in [row[0] for row in rows(page)]
     page.goto(viewer.url("/"))
     page.fill("input[name=workflow]", "release")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # read the new page, not the old one
+        page.click("button[type=submit]")
     assert [row[0] for row in rows(page)] == [runs.ids["resumed"]]
     page.goto(viewer.url("/?workflow=no-such-workflow"))
     assert rows(page) == []
@@ -69,7 +72,8 @@ def test_runs_page_pages_through_all_runs_with_a_cursor(
         older = page.query_selector("a[rel=next]")
         if older is None:
             break
-        older.click()
+        with page.expect_navigation():  # read the new page, not the old one
+            older.click()
     assert seen == everything
     assert page.query_selector("text=newest") is not None
 

@@ -126,5 +126,6 @@ def test_binding_all_addresses_needs_the_printed_token(
     assert answer is not None and answer.status == 200
     assert "token" not in page.url  # kept in a cookie, out of the address bar
     assert runs.ids["fly"] in page.inner_text("table.runs")
-    page.click(f"text={runs.ids['fly']}")  # the cookie carries on
+    with page.expect_navigation():  # read the new page, not the old one
+        page.click(f"text={runs.ids['fly']}")  # the cookie carries on
     assert page.url.endswith(f"/runs/{runs.ids['fly']}") and "fly" in page.inner_text("h1")

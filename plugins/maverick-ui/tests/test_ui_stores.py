@@ -42,7 +42,8 @@ def assert_viewer_shows(page: Page, viewer: Viewer, failed: str, done: str) -> N
     assert failed in table and done in table
     page.goto(viewer.url("/?status=failed"))
     assert page.inner_text("table.runs tbody").split()[0] == failed
-    page.click(f"text={failed}")
+    with page.expect_navigation():  # read the new page, not the old one
+        page.click(f"text={failed}")
     assert "failed" in page.inner_text("h1")
     assert "one" in page.inner_text("section.checkpoints")
 
