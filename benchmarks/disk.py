@@ -55,25 +55,8 @@ def prealloc_overwrite_seconds(directory: Path, record_size: int, count: int) ->
     store's journal segments are), so each sync flushes data only: no size or
     block map change. This is the floor of a commit to a preallocated journal.
     """
-    record = b"x" * record_size
-    path = directory / f"prealloc-{time.monotonic_ns()}.jnl"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    times: list[float] = []
-    try:
-        os.write(fd, bytes(record_size * (count + 20)))
-        sync_file(fd)
-        offset = 0
-        for index in range(count + 20):
-            started = time.perf_counter()
-            os.pwrite(fd, record, offset)
-            sync_file(fd)
-            if index >= 20:  # the same warm-up as the append floor's
-                times.append(time.perf_counter() - started)
-            offset += record_size
-    finally:
-        os.close(fd)
-        path.unlink()
-    return statistics.median(times)
+    syncs, _, _ = _preallocated_commits(directory, record_size, count)
+    return statistics.median(syncs)
 
 
 _VALUE = {"status": "completed", "output": [1, 2, 3], "started_at": 1.5}
@@ -98,16 +81,29 @@ def prealloc_after_work_seconds(
     directory: Path, record_size: int, count: int, work_us: float
 ) -> tuple[float, float]:
     """The preallocated-overwrite floor when ``work_us`` of Python work comes before each
-    commit, as a step's own work does: (median write + sync, median time of the same
-    fixed piece of work run right after the sync over the same run again at once).
+    commit, as a step's own work does: (median write + sync, median time of a fixed
+    piece of work run right after the sync over the same run again at once).
 
     On some machines (virtual ones especially) a sync that follows CPU work costs more
     than one issued back to back, and the code that runs after a sync runs slower than
     the same code run a moment later: every real commit pays both, the floors above
     neither. The second figure is that slow-down as a ratio.
     """
+    syncs, after, warm = _preallocated_commits(directory, record_size, count, work_us, True)
+    return statistics.median(syncs), statistics.median(after) / statistics.median(warm)
+
+
+def _preallocated_commits(
+    directory: Path, record_size: int, count: int, work_us: float = 0, task: bool = False
+) -> tuple[list[float], list[float], list[float]]:
+    """Time ``count`` overwrites of zeros + ``sync_file`` (after 20 off the clock).
+
+    With ``work_us``, that much Python work runs before each; with ``task``, a fixed
+    piece of work is timed right after each sync and again at once.
+    :returns: the syncs' times, and the task's after the sync and again (or empty).
+    """
     record = b"x" * record_size
-    path = directory / f"prealloc-work-{time.monotonic_ns()}.jnl"
+    path = directory / f"prealloc-{time.monotonic_ns()}.jnl"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     syncs: list[float] = []
     after: list[float] = []
@@ -117,21 +113,22 @@ def prealloc_after_work_seconds(
         sync_file(fd)
         offset = 0
         for index in range(count + 20):
-            busy(work_us)
+            if work_us:
+                busy(work_us)
             started = time.perf_counter()
             os.pwrite(fd, record, offset)
             sync_file(fd)
             synced = time.perf_counter()
-            cold = _task()  # right after the sync, then again at once
-            if index >= 20:
+            if index >= 20:  # the same warm-up as the append floor's
                 syncs.append(synced - started)
-                after.append(cold)
-                warm.append(_task())
+                if task:
+                    after.append(_task())
+                    warm.append(_task())
             offset += record_size
     finally:
         os.close(fd)
         path.unlink()
-    return statistics.median(syncs), statistics.median(after) / statistics.median(warm)
+    return syncs, after, warm
 
 
 def atomic_replace_seconds(directory: Path, record_size: int, count: int) -> float:
