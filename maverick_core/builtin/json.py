@@ -16,10 +16,14 @@ from maverick_core import hookimpl
 from maverick_core.engine.plaindata import find_non_plain
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from maverick_core.engine.registries import RegisterSerializer
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 _decoder = json.JSONDecoder()
+# the decoder's C scanner (an instance attribute that typeshed does not declare)
+_scan: Callable[[str, int], tuple[Any, int]] = vars(_decoder)["scan_once"]
 
 
 class JsonSerializer:
@@ -52,7 +56,15 @@ class JsonSerializer:
 
         :raises ValueError: when the bytes are not UTF-8 JSON.
         """
-        return _decoder.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        # What dumps writes (no whitespace around the value) is scanned at once;
+        # anything else takes decode(), which skips whitespace or says what is wrong.
+        # A resume decodes hundreds of journal records: this saves about 1 µs each.
+        try:
+            value, end = _scan(text, 0)
+        except StopIteration:
+            return _decoder.decode(text)
+        return value if end == len(text) else _decoder.decode(text)
 
 
 @hookimpl

@@ -92,3 +92,24 @@ def test_the_module_registers_the_json_serializer() -> None:
     registered: list[Serializer] = []
     jsonserializer.register_serializers(register=registered.append)
     assert [s.name for s in registered] == ["json"]
+
+
+@pytest.mark.parametrize(
+    ("data", "value"),
+    [(b'{"a":[1,2.5,null]}', {"a": [1, 2.5, None]}), (b" [1] \n", [1]), (b'"x"', "x")],
+)
+def test_what_loads_reads_does_not_depend_on_whitespace_around_it(
+    json_: JsonSerializer, data: bytes, value: object
+) -> None:
+    assert json_.loads(data) == value
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"", "Expecting value"), (b"{} {}", "Extra data"), (b"[1,", "Expecting value")],
+)
+def test_text_that_is_not_one_json_value_is_refused_as_json_refuses_it(
+    json_: JsonSerializer, data: bytes, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        json_.loads(data)

@@ -148,16 +148,23 @@ def decode_record(
 
 
 def decode_plain(
-    config: Config, record: CheckpointRecord
+    config: Config, record: CheckpointRecord, serializers: dict[str, Serializer] | None = None
 ) -> tuple[dict[str, Any], dict[str, Restored]]:
     """:func:`decode_record` without making objects of the step records: each is
     checked (:func:`check_plain_records`, :func:`rows_from_columns`) and returned
     as read (see :data:`~maverick_core.engine.run.Restored`).
 
     A snapshot holds its records as columns (:func:`snapshot_columns`); any other
-    record, and a snapshot written before columns, a mapping per record."""
+    record, and a snapshot written before columns, a mapping per record.
+    ``serializers`` keeps the serializers found by name across calls (a resume
+    decodes hundreds of journal records)."""
+    serializer = serializers.get(record.serializer) if serializers is not None else None
+    if serializer is None:
+        serializer = get_serializer(config.pm, record.serializer)
+        if serializers is not None:
+            serializers[record.serializer] = serializer
     try:
-        payload = get_serializer(config.pm, record.serializer).loads(record.payload)
+        payload = serializer.loads(record.payload)
     except RecursionError:
         raise ValueError("payload is nested too deeply") from None
     if not isinstance(payload, dict):
@@ -337,6 +344,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
     loaded = LoadedState()
     after = 0
     final: CheckpointRecord | None = None
+    serializers: dict[str, Serializer] = {}
     if until is None:
         snapshot = store.read_snapshot(run_id)
         if isinstance(snapshot, CheckpointRecord) and snapshot.intact:
@@ -367,7 +375,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
             final = record
             continue
         try:
-            payload, records = decode_plain(config, record)
+            payload, records = decode_plain(config, record, serializers)
         except (ValueError, TypeError, MaverickError) as exc:
             if not broken:
                 broken = True
