@@ -206,16 +206,17 @@ version: "1.0"
 name: watch
 inputs:
   gates: {type: string, description: the directory whose gate files let the steps finish}
+# each gate gives up after two minutes: a test session killed mid-test leaks no endless loop
 steps:
   - {name: start, type: shell, command: "echo started", checkpoint: true}
   - name: first_gate
     type: shell
     env: {GATES: "${{ inputs.gates }}"}
-    command: 'while [ ! -f "$GATES/gate-1" ]; do sleep 0.05; done; echo gate one open'
+    command: 'for i in $(seq 2400); do [ -f "$GATES/gate-1" ] && break; sleep 0.05; done; echo gate one open'
   - name: second_gate
     type: shell
     env: {GATES: "${{ inputs.gates }}"}
-    command: 'while [ ! -f "$GATES/gate-2" ]; do sleep 0.05; done; echo gate two open'
+    command: 'for i in $(seq 2400); do [ -f "$GATES/gate-2" ] && break; sleep 0.05; done; echo gate two open'
     checkpoint: true
 """
 
