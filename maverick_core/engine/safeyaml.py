@@ -17,6 +17,11 @@ and :class:`BoundedLoader`, so a small hostile input cannot exhaust the machine:
 Each refusal is a :class:`YAMLLimitError` (a ``yaml.MarkedYAMLError``), so
 callers that already turn YAML errors into ``file:line:col`` messages need no
 new branch.
+
+Scanning and parsing are libyaml's (the C library PyYAML's wheels ship), about twelve
+times faster than PyYAML's Python; composing, where every bound above is enforced,
+is Python either way. Without libyaml the pure-Python :class:`BoundedLoader` reads the
+same documents to the same values and refusals (a test compares the two).
 """
 
 from __future__ import annotations
@@ -57,8 +62,8 @@ class Limits(NamedTuple):
 
 WORKFLOW_LIMITS = Limits()
 """Workflow files and ``maverick.yaml``: some 40 times the largest built-in workflow
-(fly.yaml: 6 KiB, 383 values). PyYAML parses in pure Python, so the size bound is
-also a time bound: the worst accepted file loads in well under a second."""
+(fly.yaml: 6 KiB, 383 values). The size bound is also a time bound: the worst
+accepted file loads in well under a second, even with PyYAML's pure-Python parser."""
 
 INPUT_LIMITS = Limits(max_bytes=256 << 10, max_nodes=10_000, max_depth=50)
 """One ``-i`` value: it is stored in the run record, so it is kept smaller."""
@@ -108,15 +113,8 @@ class _PlainConstructor(yaml.constructor.SafeConstructor):
         raise YAMLLimitError(f"the tag {node.tag} is not supported here", node.start_mark)
 
 
-class BoundedLoader(
-    yaml.reader.Reader,
-    yaml.scanner.Scanner,
-    yaml.parser.Parser,
-    yaml.composer.Composer,
-    _PlainConstructor,
-    _PlainResolver,
-):
-    """A safe loader that enforces :class:`Limits` while it composes.
+class _BoundedComposer(yaml.composer.Composer):
+    """The composer that enforces :class:`Limits`, over whichever parser gives it events.
 
     Every composed node is charged its *expanded* size (itself plus its children,
     an alias counting as the size of the node it names), so the total is the node
@@ -126,25 +124,10 @@ class BoundedLoader(
 
     limits = WORKFLOW_LIMITS
 
-    def __init__(self, stream: str) -> None:
-        yaml.reader.Reader.__init__(self, stream)
-        yaml.scanner.Scanner.__init__(self)
-        yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        _PlainConstructor.__init__(self)
-        _PlainResolver.__init__(self)
+    def _start_bounds(self) -> None:
         self._charged = 0
         self._depth = 0
         self._weights: dict[int, int] = {}
-
-    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
-        # The scanner looks ahead over every open '[' or '{' before the composer sees
-        # the first, at a cost quadratic in their number: bound it where they are read.
-        if self.flow_level >= self.limits.max_depth:
-            raise YAMLLimitError(
-                f"nested more than {self.limits.max_depth} levels deep", self.get_mark()
-            )
-        super().fetch_flow_collection_start(TokenClass)
 
     def _charge(self, count: int, mark: yaml.Mark | None) -> None:
         self._charged += count
@@ -156,8 +139,8 @@ class BoundedLoader(
             )
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        if self.check_event(AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+        if self.check_event(AliasEvent):  # type: ignore[attr-defined]
+            event = self.peek_event()  # type: ignore[attr-defined]
             target = self.anchors.get(event.anchor)
             if target is not None:
                 weight = self._weights.get(id(target))
@@ -168,7 +151,7 @@ class BoundedLoader(
                     )
                 self._charge(weight, event.start_mark)
             return super().compose_node(parent, index)
-        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        mark = self.peek_event().start_mark  # type: ignore[attr-defined]
         self._depth += 1
         if self._depth > self.limits.max_depth:
             raise YAMLLimitError(f"nested more than {self.limits.max_depth} levels deep", mark)
@@ -180,23 +163,86 @@ class BoundedLoader(
         return node
 
 
+class BoundedLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    _BoundedComposer,
+    _PlainConstructor,
+    _PlainResolver,
+):
+    """A safe loader that enforces :class:`Limits` while it composes (PyYAML's
+    pure-Python scanner and parser: used where PyYAML was built without libyaml)."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _PlainConstructor.__init__(self)
+        _PlainResolver.__init__(self)
+        self._start_bounds()
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner looks ahead over every open '[' or '{' before the composer sees
+        # the first, at a cost quadratic in their number: bound it where they are read.
+        if self.flow_level >= self.limits.max_depth:
+            raise YAMLLimitError(
+                f"nested more than {self.limits.max_depth} levels deep", self.get_mark()
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
+
+def _libyaml_parser() -> type[Any] | None:
+    """libyaml's parser, which PyYAML's wheels ship (None where PyYAML has no libyaml)."""
+    try:
+        from yaml import cyaml
+    except ImportError:
+        return None
+    parser: type[Any] | None = getattr(cyaml, "CParser", None)
+    return parser
+
+
+_CPARSER = _libyaml_parser()
+
+
+if _CPARSER is not None:
+
+    class _CBoundedLoader(_BoundedComposer, _CPARSER, _PlainConstructor, _PlainResolver):  # type: ignore[misc,valid-type]
+        """The same composer over libyaml's scanner and parser: about twelve times
+        faster on a workflow file (fly.yaml: 17 -> 1.4 ms). The events come from C;
+        composing, and so every bound, stays in the Python above, which comes first in
+        the method order."""
+
+        def __init__(self, stream: str) -> None:
+            _CPARSER.__init__(self, stream)  # type: ignore[misc]
+            yaml.composer.Composer.__init__(self)
+            _PlainConstructor.__init__(self)
+            _PlainResolver.__init__(self)
+            self._start_bounds()
+
+
 # (the stubs type a constructor's first argument as the loader class that declares it)
 _INT, _TEXT, _REFUSE = (
-    BoundedLoader.construct_yaml_int,
-    BoundedLoader.construct_as_text,
-    BoundedLoader.refuse,
+    _PlainConstructor.construct_yaml_int,
+    _PlainConstructor.construct_as_text,
+    _PlainConstructor.refuse,
 )
-BoundedLoader.add_constructor("tag:yaml.org,2002:int", _INT)  # type: ignore[type-var]
-BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _TEXT)  # type: ignore[type-var]
+_PlainConstructor.add_constructor("tag:yaml.org,2002:int", _INT)  # type: ignore[type-var]
+_PlainConstructor.add_constructor("tag:yaml.org,2002:timestamp", _TEXT)  # type: ignore[type-var]
 for _tag in ("binary", "set", "omap", "pairs"):
-    BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _REFUSE)  # type: ignore[type-var]
+    _PlainConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _REFUSE)  # type: ignore[type-var]
+
+_FASTEST: type[Any] = BoundedLoader if _CPARSER is None else _CBoundedLoader
 
 
-def bounded_loader(limits: Limits) -> type[BoundedLoader]:
-    """A :class:`BoundedLoader` class enforcing ``limits``."""
-    if limits == BoundedLoader.limits:
-        return BoundedLoader
-    return type("BoundedLoader", (BoundedLoader,), {"limits": limits})
+def bounded_loader(limits: Limits, pure: bool = False) -> type[Any]:
+    """The loader class enforcing ``limits``: libyaml's parser under the bounded
+    composer where PyYAML has it, else (or with ``pure``) :class:`BoundedLoader`."""
+    base = BoundedLoader if pure else _FASTEST
+    if limits == base.limits:
+        return base
+    return type("BoundedLoader", (base,), {"limits": limits})
 
 
 def _check_size(text: str, limits: Limits) -> None:

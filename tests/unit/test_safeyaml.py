@@ -214,3 +214,35 @@ def test_hostile_documents_load_in_bounded_memory_and_time(parts: list[str]) -> 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert result.stdout.startswith("fuzz.yaml:"), result.stdout
+
+
+AGREEING = [
+    'version: "1.0"\nname: x\nsteps: [{name: a, type: shell, command: echo}]\n',
+    "a: &x {k: [1, 2.5, true, null, '2024-01-01']}\nb: *x\nc: 2024-01-01\n",
+    "a: " + "[" * 150 + "]" * 150,
+    "a: " + "[" * 200_000,
+    alias_bomb(),
+    "&a [1, *a]",
+    "a: !!binary aGk=\n",
+    "a: " + "7" * 5000,
+    "a:\n  - b: 1\n    c: [x, {d: e}]\n",
+]
+
+
+@pytest.mark.skipif(safeyaml._CPARSER is None, reason="PyYAML here has no libyaml parser")
+@pytest.mark.parametrize("text", AGREEING, ids=range(len(AGREEING)))
+def test_libyaml_and_the_pure_python_parser_give_the_same_values_and_refusals(text: str) -> None:
+    def load(pure: bool) -> object:
+        loader = safeyaml.bounded_loader(safeyaml.WORKFLOW_LIMITS, pure=pure)(text)
+        try:
+            return loader.get_single_data()
+        except safeyaml.YAMLLimitError as refused:
+            # the line, not the column: the pure-Python scanner refuses deep brackets
+            # as it reads them, one column before the composer would
+            mark = refused.problem_mark
+            return ("refused", refused.problem, mark and mark.line)
+        finally:
+            loader.dispose()
+
+    assert safeyaml.bounded_loader(safeyaml.WORKFLOW_LIMITS) is not safeyaml.BoundedLoader
+    assert load(pure=False) == load(pure=True)
