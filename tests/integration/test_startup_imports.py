@@ -47,8 +47,17 @@ main()
 
 def attrs_classes(project: Path, *args: str) -> list[str]:
     """The attrs classes ``maverick ARGS`` built (by module-qualified name)."""
+    return [
+        line.removeprefix("attrs class: ")
+        for line in _child_stderr(project, ["-c", LIST_ATTRS_CLASSES_AT_EXIT], args)
+        if line.startswith("attrs class: ")
+    ]
+
+
+def _child_stderr(project: Path, python: list[str], args: tuple[str, ...]) -> list[str]:
+    """The stderr lines of ``python PYTHON ARGS`` run in ``project``, which must succeed."""
     result = subprocess.run(
-        [sys.executable, "-c", LIST_ATTRS_CLASSES_AT_EXIT, *args],
+        [sys.executable, *python, *args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -56,11 +65,7 @@ def attrs_classes(project: Path, *args: str) -> list[str]:
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return [
-        line.removeprefix("attrs class: ")
-        for line in result.stderr.splitlines()
-        if line.startswith("attrs class: ")
-    ]
+    return result.stderr.splitlines()
 
 
 # ``-X importtime`` reports ``import`` statements, not ``importlib.import_module`` (how
@@ -76,16 +81,7 @@ main()
 
 def imported_modules(project: Path, *args: str) -> set[str]:
     """The modules ``maverick ARGS`` imports: its ``-X importtime`` report and ``sys.modules``."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", LIST_MODULES_AT_EXIT, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stderr.splitlines()
+    lines = _child_stderr(project, ["-X", "importtime", "-c", LIST_MODULES_AT_EXIT], args)
     reported = {
         line.rsplit("|", 1)[1].strip()
         for line in lines
