@@ -212,11 +212,15 @@ steps:
   - name: first_gate
     type: shell
     env: {GATES: "${{ inputs.gates }}"}
-    command: 'for i in $(seq 2400); do [ -f "$GATES/gate-1" ] && break; sleep 0.05; done; echo gate one open'
+    command: >-
+      for i in $(seq 2400); do [ -f "$GATES/gate-1" ] && break; sleep 0.05; done;
+      echo gate one open
   - name: second_gate
     type: shell
     env: {GATES: "${{ inputs.gates }}"}
-    command: 'for i in $(seq 2400); do [ -f "$GATES/gate-2" ] && break; sleep 0.05; done; echo gate two open'
+    command: >-
+      for i in $(seq 2400); do [ -f "$GATES/gate-2" ] && break; sleep 0.05; done;
+      echo gate two open
     checkpoint: true
 """
 
