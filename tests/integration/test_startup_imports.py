@@ -209,14 +209,6 @@ from maverick_core.engine.cli import main
 sys.argv[0] = "maverick"
 main()
 """
-    result = subprocess.run(
-        [sys.executable, "-c", probe, "--help"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    frozen = int(result.stderr.rsplit("frozen: ", 1)[1].split()[0])
+    stderr = "\n".join(_child_stderr(project, ["-c", probe], ("--help",)))
+    frozen = int(stderr.rsplit("frozen: ", 1)[1].split()[0])
     assert frozen > 10_000
