@@ -177,3 +177,23 @@ def test_a_snapshot_whose_times_are_lists_of_numbers_reads_as_well() -> None:
     columns = as_lists(through_json(snapshot_columns(RECORDS)))
     rows = rows_from_columns(columns)
     assert {path: restored_record(row) for path, row in rows.items()} == RECORDS
+
+
+def test_a_secret_that_turns_up_in_the_packed_times_leaves_them_intact() -> None:
+    from maverick_core.builtin.checkpoint.journal import snapshot_payload
+    from maverick_core.engine.secrets import SecretMasker
+
+    records = {
+        "login": StepRecord(Status.COMPLETED, {"token": "s3cr3t-value"}, None, 17.5, 0.25),
+        "later": StepRecord(Status.COMPLETED, "ok", None, 18.0, 1.0),
+    }
+    packed = snapshot_columns(records)["started_at"]
+    # the four characters masking would replace inside the base64, had it looked there
+    chance = packed[4:8]
+    payload = snapshot_payload(records, {}, SecretMasker(["s3cr3t-value", chance]))
+    text = json.dumps(payload)
+    assert "s3cr3t-value" not in text
+    assert payload["columns"]["started_at"] == packed
+    rows = rows_from_columns(through_json(payload["columns"]))
+    assert [restored_record(row).started_at for row in rows.values()] == [17.5, 18.0]
+    assert [restored_record(row).duration for row in rows.values()] == [0.25, 1.0]

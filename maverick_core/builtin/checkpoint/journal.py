@@ -224,6 +224,26 @@ def snapshot_columns(records: dict[str, StepRecord]) -> dict[str, Any]:
     }
 
 
+PACKED_COLUMNS = ("started_at", "duration")
+"""The columns :func:`snapshot_columns` packs as base64: times, never user data."""
+
+
+def snapshot_payload(
+    records: dict[str, StepRecord], data: dict[str, Any], masker: SecretMasker
+) -> dict[str, Any]:
+    """A snapshot's payload, secrets masked everywhere but in the packed times.
+
+    Masking is text replacement; in base64 a short secret (four characters will do)
+    turns up by chance, and replacing it would break the times' column, so those two
+    columns (machine-made times) are put back as they were packed.
+    """
+    columns = snapshot_columns(records)
+    masked: dict[str, Any] = masker.mask({"columns": columns, "data": data})
+    for name in PACKED_COLUMNS:
+        masked["columns"][name] = columns[name]
+    return masked
+
+
 def pack_floats(values: list[float]) -> str:
     """``values`` as the base64 of their IEEE 754 doubles, little-endian: exact, and
     read back (:func:`unpack_floats`) without parsing a number."""
@@ -988,8 +1008,8 @@ def sync_checkpoint(run: Run, checkpoint: CheckpointInfo) -> CheckpointInfo | No
 def _write_snapshot(
     session: Session, run: Run, checkpoint_id: str, now: float, everything: dict[str, StepRecord]
 ) -> None:
-    payload: dict[str, Any] = {"columns": snapshot_columns(everything), "data": run.checkpoint_data}
-    body = session.serializer.dumps(session.masker.mask(payload))
+    payload = snapshot_payload(everything, run.checkpoint_data, session.masker)
+    body = session.serializer.dumps(payload)
     session.store.write_snapshot(
         make_record(
             run.run_id, session.seq, checkpoint_id, "full", now, session.serializer.name, body
