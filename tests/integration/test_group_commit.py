@@ -14,7 +14,7 @@ import json
 import os
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from maverick_core.testing import MaverickCLI
 from tests.integration.conftest import HERE
@@ -49,20 +49,22 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def _status(cli: MaverickCLI) -> str:
-    """The run's status as `runs list` shows it."""
+def _the_run(cli: MaverickCLI) -> dict[str, Any]:
+    """The project's one run, as `runs list --json` shows it."""
     listed = cli("runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [run] = json.loads(listed.stdout)["runs"]
-    return str(run["status"])
+    return dict(run)
+
+
+def _status(cli: MaverickCLI) -> str:
+    """The run's status as `runs list` shows it."""
+    return str(_the_run(cli)["status"])
 
 
 def _committed(cli: MaverickCLI) -> set[int]:
     """Iterations whose step the latest checkpoint holds as completed."""
-    listed = cli("runs", "list", "--json")
-    assert listed.returncode == 0, listed.stderr
-    [run] = json.loads(listed.stdout)["runs"]
-    shown = cli("runs", "show", run["run_id"], "--json")
+    shown = cli("runs", "show", _the_run(cli)["run_id"], "--json")
     assert shown.returncode == 0, shown.stderr
     return {
         int(step["path"][len("each[") : step["path"].index("]")])
