@@ -349,7 +349,10 @@ class Segment:
                 if trim and self.allocated > self.size:
                     os.ftruncate(self.fd, self.size)
                     self.allocated = self.size
-                if self.synced < self.size or trim:
+                # The cut itself is not synced: a crash that undoes it leaves the
+                # zeros after the last frame, which is how a segment being written
+                # ends anyway (reading stops at them, recovery appends over them).
+                if self.synced < self.size:
                     sync_file(self.fd)
                     self.synced = self.size
             finally:

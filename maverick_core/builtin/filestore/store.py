@@ -654,7 +654,7 @@ class FileStore:
             if os.fstat(dir_fd).st_ino != _inode(run_dir):
                 raise StoreError(f"run {run_id} was deleted while its lock was being taken")
             previous = _parse_holder(read_fd(fd))
-            _write_fd(fd, _holder_json(holder))
+            _write_holder(fd, _holder_json(holder))
             _remove_stale_temporaries(run_dir)
         except OSError as error:
             _close_fds(fd, dir_fd)
@@ -678,9 +678,9 @@ class FileStore:
             self._close_segment(run_id)
         finally:
             try:
-                # Empty means "released": the next acquirer reports no takeover.
+                # Empty means "released": the next acquirer reports no takeover. Not
+                # synced, as the holder record is not (see _write_holder).
                 os.ftruncate(held.fd, 0)
-                sync_file(held.fd)
             except OSError as error:
                 raise StoreError(f"cannot release the lock of run {run_id}: {error}") from None
             finally:
@@ -1256,10 +1256,15 @@ def _inode(path: Path) -> int:
         return -1
 
 
-def _write_fd(fd: int, data: bytes) -> None:
+def _write_holder(fd: int, data: bytes) -> None:
+    # Not synced. What the lock file says serves two readers: one refused while the
+    # holder lives (no machine crash since it was written, so the page cache has it)
+    # and the next acquirer, which reports a takeover. Only a machine crash can lose
+    # the write (or the release's truncation), and then every holder is dead: the
+    # file reads as empty, the holder before, or unparsable, which changes only
+    # whether that report names someone. The flock, not the file, excludes.
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
-    sync_file(fd)
 
 
 # -------------------------------------------------------------------- locks
