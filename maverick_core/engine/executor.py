@@ -10,13 +10,13 @@ wrap it) and turns SIGINT, SIGTERM and SIGHUP into a clean stop.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import signal
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from maverick_core.engine.context import Scope, StepContext
+from maverick_core.engine.digest import sha256_hex
 from maverick_core.engine.dsl import expressions
 from maverick_core.engine.dsl.model import Step, Workflow, checkpoint_id_problem
 from maverick_core.engine.errors import (
@@ -382,5 +382,5 @@ def _ledger_for(run: Run) -> ProcessLedger | None:
     from maverick_core.engine.config import state_dir
 
     # a store may accept run ids that are not file names
-    name = hashlib.sha256(run.run_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    name = sha256_hex(run.run_id.encode("utf-8", "surrogatepass"))[:32]
     return ProcessLedger(state_dir(run.config.root, "processes") / f"{name}.json")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import selectors
 import signal
 import subprocess
@@ -238,7 +237,7 @@ class ProcessLedger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.mark = secrets.token_hex(8)
+        self.mark = os.urandom(8).hex()
 
     def record(self, procs: set[subprocess.Popen[bytes]]) -> None:
         """Replace the file with ``procs`` (no fsync: a machine crash kills them too)."""
@@ -247,7 +246,7 @@ class ProcessLedger:
             "groups": [{"pgid": proc.pid, "start": process_start_time(proc.pid)} for proc in procs],
         }
         with contextlib.suppress(OSError):
-            temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
+            temp = self.path.with_name(f".{self.path.name}.{os.urandom(8).hex()}.tmp")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w") as handle:
                 json.dump(entries, handle)

@@ -223,13 +223,10 @@ def record_checksum(
     payload: bytes,
 ) -> str:
     """SHA-256 over a record's header fields and payload, as hex."""
-    import hashlib  # here: listing runs verifies no checksum
+    from maverick_core.engine.digest import sha256_hex  # here: listing runs verifies none
 
-    digest = hashlib.sha256()
     header = f"{run_id}\0{seq}\0{checkpoint_id}\0{kind}\0{created_at!r}\0{serializer}\0"
-    digest.update(header.encode())
-    digest.update(payload)
-    return digest.hexdigest()
+    return sha256_hex(header.encode(), payload)
 
 
 def make_record(

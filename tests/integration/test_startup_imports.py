@@ -117,12 +117,15 @@ ONLY_WHEN_USED = (
     "maverick_msgpack.serializer",
     "msgpack",
     "psutil",
+    "hashlib",
+    "secrets",
 )
 """Modules a run of one ``shell`` step must not import: other step types (and the composite
-step types' models), msgpack, psutil."""
+step types' models), msgpack, psutil, and OpenSSL's ``hashlib`` (its digests are small:
+``maverick_core.engine.digest``) or ``secrets`` (which imports it)."""
 
 
-def test_running_a_shell_step_imports_no_other_step_type_no_msgpack_and_no_psutil(
+def test_running_a_shell_step_imports_no_other_step_type_no_msgpack_psutil_or_openssl(
     write_workflow, project: Path
 ) -> None:
     write_workflow(GREET, "greet.yaml")

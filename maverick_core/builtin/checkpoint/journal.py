@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import os
 import re
 import threading
 import time
@@ -574,10 +575,7 @@ def open_run(config: Config, request: RunRequest) -> Run:
 
 
 def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
-    # inputs pulls in the loader and the expression engine, secrets hashlib: `maverick
-    # runs` needs none of them
-    import secrets
-
+    # inputs pulls in the loader and the expression engine: `maverick runs` needs neither
     from maverick_core.engine.inputs import complete_inputs
 
     workflow = request.workflow
@@ -586,7 +584,7 @@ def _fresh(config: Config, request: RunRequest, store: Store, serializer: Serial
     run_id = new_run_id(workflow.name, now)
     secret_names = [n for n, spec in workflow.inputs.items() if spec.secret]
     masker = SecretMasker.for_inputs(workflow, inputs)
-    holder = LockHolder.current(now, secrets.token_hex(8))
+    holder = LockHolder.current(now, os.urandom(8).hex())
     record = RunRecord(
         run_id=run_id,
         workflow=workflow.name,
@@ -684,8 +682,6 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
 
 
 def _resume(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
-    import secrets  # here, as in _fresh
-
     workflow = request.workflow
     found = _find_run(store, request)
     loaded = load_state(config, store, found.run_id, until=request.from_checkpoint)
@@ -732,7 +728,7 @@ def _resume(config: Config, request: RunRequest, store: Store, serializer: Seria
     for warning in config.pm.hook.verify_resume(run=run, data=loaded.data):
         if warning:
             notices.append(str(warning))
-    holder = LockHolder.current(time.time(), secrets.token_hex(8))
+    holder = LockHolder.current(time.time(), os.urandom(8).hex())
     previous = store.acquire_lock(found.run_id, holder)
     if previous is not None:
         notices.append(

@@ -84,6 +84,7 @@ import attrs
 from maverick_core.builtin.filestore import segments as framed
 from maverick_core.builtin.filestore.segments import read_fd
 from maverick_core.engine.config import state_dir
+from maverick_core.engine.digest import sha256_hex
 from maverick_core.engine.durability import atomic_write, sync_directory, sync_file
 from maverick_core.engine.errors import LockHeld, MaverickError, StoreError
 from maverick_core.engine.storage import (
@@ -331,9 +332,7 @@ class FileStore:
             lock_fd = _flock_lock_file(run_dir, run_id)
             with contextlib.suppress(StoreError):
                 record = self._read_run_file(run_dir)
-            import secrets  # here: listing runs needs no token (nor hashlib)
-
-            tombstone = self.base / f".deleted-{run_id[:40]}-{secrets.token_hex(4)}"
+            tombstone = self.base / f".deleted-{run_id[:40]}-{os.urandom(4).hex()}"
             try:
                 os.rename(run_dir, tombstone)
             except FileNotFoundError:
@@ -907,9 +906,7 @@ def time_key(created_at: float) -> str:
 
 def workflow_tag(workflow: str) -> str:
     """The 8 hex digits a marker carries for its run's workflow."""
-    import hashlib  # here: listing every run reads markers, it computes no tag
-
-    return hashlib.sha256(workflow.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return sha256_hex(workflow.encode("utf-8", "surrogatepass"))[:8]
 
 
 def marker_name(run: RunRecord) -> str:

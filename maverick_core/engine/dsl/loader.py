@@ -15,7 +15,6 @@ Loading happens in four passes, each keeping every node's position:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import re
@@ -33,6 +32,7 @@ from cattrs.errors import (
 )
 
 from maverick_core.engine import safeyaml
+from maverick_core.engine.digest import sha256_hex
 from maverick_core.engine.dsl import expressions
 from maverick_core.engine.dsl.model import (
     ENV_NAME,
@@ -640,7 +640,7 @@ def _to_source(value: Any) -> Any:
 def fingerprint(value: Any) -> str:
     """A short stable hash of a step's definition as written."""
     text = json.dumps(_to_source(value), sort_keys=True, default=repr, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return sha256_hex(text.encode())[:16]
 
 
 # --------------------------------------------------------------------------- entry points
@@ -743,7 +743,7 @@ def _called_files(step: Any, source_dir: Path | None) -> dict[str, str]:
             ref = item.get("workflow")
             if item.get("type") == "subworkflow" and isinstance(ref, str) and looks_like_path(ref):
                 with contextlib.suppress(OSError):
-                    calls[ref] = hashlib.sha256((source_dir / ref).read_bytes()).hexdigest()
+                    calls[ref] = sha256_hex((source_dir / ref).read_bytes())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
