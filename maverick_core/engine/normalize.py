@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import gc
 from collections.abc import Mapping
+from itertools import chain
 from pathlib import PurePath
 from typing import Any
 
@@ -66,10 +68,49 @@ def _copy_plain(value: Any, depth: int) -> Any:
             copy[name] = item if type(item) in _EXACT_SCALARS else _copy_plain(item, depth + 1)
         return copy
     if kind is list:
+        kinds = set(map(type, value))
+        if kinds <= _EXACT_SCALARS:
+            return value.copy()
+        if kinds == _DICT and depth + 1 < MAX_DEPTH and _flat_dicts(value):
+            return _copy_flat_dicts(value)
         return [
             item if type(item) in _EXACT_SCALARS else _copy_plain(item, depth + 1) for item in value
         ]
     raise _NotExact
+
+
+_DICT = {dict}
+_STR = {str}
+
+
+def _copy_flat_dicts(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy of a list of flat mappings (a loop's results), each mapping copied in C.
+
+    Python's cyclic garbage collector is paused meanwhile (as it was, after): every
+    700 new mappings set off a young collection, and each walked the whole list
+    being copied (young too); copying ten thousand results cost about 14 of them
+    (3 ms), copying plain data makes no cycles, and the count of new objects stands,
+    so the collection that is due still runs after.
+    """
+    if len(dicts) < _PAUSE_FROM or not gc.isenabled():
+        return list(map(dict.copy, dicts))
+    gc.disable()
+    try:
+        return list(map(dict.copy, dicts))
+    finally:
+        gc.enable()
+
+
+_PAUSE_FROM = 1000
+
+
+def _flat_dicts(dicts: list[dict[Any, Any]]) -> bool:
+    """True when every mapping of ``dicts`` has str keys and exact plain scalar values
+    (each check one pass in C: a loop of ten thousand iterations returns such a list)."""
+    return (
+        set(map(type, chain.from_iterable(dicts))) <= _STR
+        and set(map(type, chain.from_iterable(map(dict.values, dicts)))) <= _EXACT_SCALARS
+    )
 
 
 def _plain(value: Any, path: str) -> Any:

@@ -128,3 +128,45 @@ def test_resumed_and_uninterrupted_runs_see_the_same_normalized_values(
     fresh = run_in_process(path)
     expected = {"s": {"at": "2026-11-26T14:05:12", "tags": ["a", "b"], "ids": [1, 2, 3]}}
     assert resumed.outputs == fresh.outputs == expected
+
+
+def test_a_long_list_of_flat_mappings_is_copied_mapping_by_mapping():
+    # a resumed loop's results: the copy must not share a mapping with the records
+    produced = [{"work": i, "name": f"n{i}", "ok": i % 2 == 0, "x": None} for i in range(1500)]
+    normalized = normalize(produced, "steps.each.output")
+    assert normalized == produced
+    assert all(a is not b for a, b in zip(normalized, produced, strict=True))
+    produced[3]["work"] = "changed"
+    assert normalized[3]["work"] == 3
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({1: "int key"}, {"1": "int key"}),
+        ({"t": (1, 2)}, {"t": [1, 2]}),
+        ({"nested": {"deep": [1]}}, {"nested": {"deep": [1]}}),
+        ({"c": Color.RED}, {"c": "red"}),
+    ],
+)
+def test_a_long_list_of_mappings_that_are_not_flat_plain_data_is_still_converted(
+    item: dict[object, object], expected: dict[str, object]
+) -> None:
+    produced = [{"work": i} for i in range(1500)] + [item]
+    normalized = normalize(produced, "steps.each.output")
+    assert normalized[-1] == expected
+    assert normalized[:-1] == produced[:-1]
+
+
+def test_a_long_list_of_mappings_with_something_unpersistable_names_it():
+    produced = [{"work": i} for i in range(1500)] + [{"work": object()}]
+    with pytest.raises(StepFailed) as info:
+        normalize(produced, "steps.each.output")
+    assert info.value.message == "steps.each.output[1500].work: object is not serializable"
+
+
+def test_a_list_of_plain_scalars_is_a_copy():
+    produced = [1, "two", 3.0, None, True]
+    normalized = normalize(produced, "steps.s.output")
+    produced.append(6)
+    assert normalized == [1, "two", 3.0, None, True]

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from maverick_core.engine.run import RunState, Status, StepRecord, check_plain_records
+from maverick_core.engine.run import (
+    NOT_DONE,
+    RunState,
+    Status,
+    StepRecord,
+    check_plain_records,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -143,3 +149,36 @@ def test_restored_records_read_as_the_records_they_were_and_a_later_record_wins(
     assert everything == {**written, "each[1].work": again, "each[1]": changes["each[1]"]}
     assert state.snapshot() == everything
     assert state.done_output("each[0]") == (True, {"work": "zero"})
+
+
+def test_done_outputs_reads_many_paths_as_done_output_reads_each() -> None:
+    written = {
+        "each[0]": StepRecord(Status.COMPLETED, {"work": "zero"}),
+        "each[1].work": StepRecord(Status.COMPLETED, "one"),
+        "each[2]": StepRecord(Status.FAILED, None, "boom"),
+        "each[3]": StepRecord(Status.SKIPPED),
+        "each[4]": StepRecord(Status.COMPLETED, None),
+    }
+    # snapshot rows (tuples) and journal mappings, as a resume restores them
+    restored: dict[str, Any] = {p: r.to_plain() for p, r in written.items()}
+    restored["each[5]"] = ("completed", {"work": "five"}, 1.0, 2.0)
+    restored["each[6]"] = ("failed", None, 1.0, 2.0)
+    state = RunState(restored=restored)
+    state.set("each[2]", StepRecord(Status.COMPLETED, {"work": "two again"}))
+    state.set("each[5]", StepRecord(Status.FAILED, None, "later"))
+    paths = [f"each[{i}]" for i in range(8)]
+    outputs, done = state.done_outputs(paths)
+    expected = [state.done_output(path) for path in paths]
+    assert outputs == [output if ok else NOT_DONE for ok, output in expected]
+    assert outputs == [
+        {"work": "zero"},
+        NOT_DONE,
+        {"work": "two again"},
+        None,
+        None,
+        NOT_DONE,
+        NOT_DONE,
+        NOT_DONE,
+    ]
+    assert done == 4
+    assert RunState().done_outputs(paths) == ([NOT_DONE] * 8, 0)

@@ -15,7 +15,7 @@ from maverick_core.engine.dsl.composite import BranchStep, LoopStep, Subworkflow
 from maverick_core.engine.errors import InputError, MaverickError, StepFailed
 from maverick_core.engine.inputs import complete_inputs
 from maverick_core.engine.normalize import normalize
-from maverick_core.engine.run import Status, StepRecord, finished_iteration
+from maverick_core.engine.run import NOT_DONE, Status, StepRecord, finished_iteration
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,23 +55,22 @@ class LoopStepType:
         hook = ctx.config.pm.hook
 
         children = [child.name for child in step.steps]
-        finished, rebuilt = _finished_iterations(ctx, len(items), children)
-        hook.on_loop_start(
-            run=ctx.run, step=step, path=ctx.path, total=len(items), done=len(finished)
-        )
-        if len(finished) == len(items):
+        finished, done, rebuilt = _finished_iterations(ctx, len(items), children)
+        hook.on_loop_start(run=ctx.run, step=step, path=ctx.path, total=len(items), done=done)
+        if done == len(items):
             # a resume that restores every iteration: nothing to run, no call per item
             for index, record in rebuilt.items():
                 ctx.record(f"{ctx.path}[{index}]", record)
-            return list(finished.values())  # filled in index order
+            return finished
         stop = threading.Event()
 
         def iteration(index: int) -> Any:
             ipath = f"{ctx.path}[{index}]"
-            if index in finished:
+            output = finished[index]
+            if output is not NOT_DONE:
                 if index in rebuilt:
                     ctx.record(ipath, rebuilt[index])
-                return finished[index]
+                return output
             if stop.is_set():
                 return None
             scope = ctx.scope.iteration(ipath + ".", items[index], index)
@@ -98,31 +97,30 @@ class LoopStepType:
 
 def _finished_iterations(
     ctx: StepContext, count: int, children: list[str]
-) -> tuple[dict[int, Any], dict[int, StepRecord]]:
-    """The outputs of the iterations a resume restores (index -> output), and the
-    records of those that must be rebuilt from their children's (see
+) -> tuple[list[Any], int, dict[int, StepRecord]]:
+    """The outputs of the iterations a resume restores (by index,
+    :data:`~maverick_core.engine.run.NOT_DONE` for the others), how many there are,
+    and the records of those that must be rebuilt from their children's (see
     :func:`finished_iteration`).
 
-    A resumed loop of ten thousand iterations passes here once per iteration, so
-    an iteration with its own completed record is found with one lookup, and its
-    output read without making an object of its record.
+    A resumed loop of ten thousand iterations asks the run's state for all their
+    outputs at once (:meth:`~maverick_core.engine.run.RunState.done_outputs`),
+    without making an object of any restored record.
     """
-    finished: dict[int, Any] = {}
-    rebuilt: dict[int, StepRecord] = {}
-    done_output = ctx.run.state.done_output
-    restored = ctx.restored
     path = ctx.path
-    for index in range(count):
-        ipath = f"{path}[{index}]"
-        done, output = done_output(ipath)
-        if not done:
-            record = finished_iteration(restored, ipath, children)
-            if record is None:
-                continue
-            rebuilt[index] = record
-            output = record.output
-        finished[index] = output
-    return finished, rebuilt
+    outputs, done = ctx.run.state.done_outputs([f"{path}[{index}]" for index in range(count)])
+    rebuilt: dict[int, StepRecord] = {}
+    if done == count:
+        return outputs, done, rebuilt
+    restored = ctx.restored
+    for index, output in enumerate(outputs):
+        if output is NOT_DONE:
+            record = finished_iteration(restored, f"{path}[{index}]", children)
+            if record is not None:
+                rebuilt[index] = record
+                outputs[index] = record.output
+                done += 1
+    return outputs, done, rebuilt
 
 
 def _run_parallel(
