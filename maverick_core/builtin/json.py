@@ -38,6 +38,15 @@ class JsonSerializer:
         :raises ValueError: for text that is not valid Unicode (lone surrogates) or
             an integer too large to print.
         """
+        return utf8(self.text(data))
+
+    def text(self, data: Any) -> str:
+        """:meth:`dumps` before the UTF-8 encoding (the checkpoint plugin joins the
+        text of a snapshot's entries, see ``builtin/checkpoint/snapshots.py``).
+
+        :raises TypeError: for a value that is not plain data (names where it is).
+        :raises ValueError: for an integer too large to print.
+        """
         text = _encoder.encode(data)
         # Decoding again and comparing runs in C and catches what the encoder
         # silently changes (tuples, non-str keys); the Python walk that names the
@@ -46,10 +55,22 @@ class JsonSerializer:
             problem = find_non_plain(data)
             if problem is not None:
                 raise TypeError(f"json serializer: {problem}")
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValueError(f"json serializer: text is not valid Unicode: {error}") from None
+        return text
+
+    def texts(self, values: list[Any]) -> list[str]:
+        """The :meth:`text` of each value, checked together: one decode for them all
+        (the checkpoint plugin encodes a snapshot's new entries so).
+
+        :raises TypeError: for a value that is not plain data (names where it is).
+        :raises ValueError: for an integer too large to print.
+        """
+        encode = _encoder.encode
+        texts = [encode(value) for value in values]
+        if _decoder.decode("[" + ",".join(texts) + "]") != values:
+            problem = find_non_plain(values)
+            if problem is not None:
+                raise TypeError(f"json serializer: {problem}")
+        return texts
 
     def loads(self, data: bytes) -> Any:
         """Decode bytes written by :meth:`dumps`.
@@ -65,6 +86,15 @@ class JsonSerializer:
         except StopIteration:
             return _decoder.decode(text)
         return value if end == len(text) else _decoder.decode(text)
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8 (ValueError, as :meth:`JsonSerializer.dumps` says, for a lone
+    surrogate)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"json serializer: text is not valid Unicode: {error}") from None
 
 
 @hookimpl

@@ -129,6 +129,12 @@ class SecretMasker:
     def __bool__(self) -> bool:
         return bool(self._forms)
 
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """Every form of every secret, longest first: a new tuple whenever a secret is
+        added (so a cache of masked text can tell it is stale)."""
+        return self._forms
+
     def mask_text(self, text: str) -> str:
         """``text`` with every secret (raw, JSON-escaped or repr-escaped) replaced."""
         for form in self._forms:

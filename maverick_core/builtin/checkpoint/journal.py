@@ -23,7 +23,7 @@ import os
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import attrs
 
@@ -97,7 +97,9 @@ DONE_VALUES = frozenset({Status.COMPLETED.value, Status.SKIPPED.value})
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+    from maverick_core.builtin.checkpoint.snapshots import ColumnEncoder
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -245,7 +247,7 @@ def snapshot_payload(
     return masked
 
 
-def pack_floats(values: list[float]) -> str:
+def pack_floats(values: Iterable[float]) -> str:
     """``values`` as the base64 of their IEEE 754 doubles, little-endian: exact, and
     read back (:func:`unpack_floats`) without parsing a number."""
     import array  # here: only a snapshot needs it
@@ -502,6 +504,8 @@ class Session:
     waits: dict[int, tuple[Callable[[], None], float]] = attrs.field(factory=dict)
     # finished steps not yet in a checkpoint, shown while the run runs (meta["live"])
     live: LiveSteps | None = None
+    # encodes snapshots reusing unchanged records' text (json serializer; False for others)
+    columns: ColumnEncoder | Literal[False] | None = None
 
     def note_step(self, path: str, record: StepRecord) -> None:
         """Show a finished step before the next checkpoint holds it (best effort)."""
@@ -1004,8 +1008,16 @@ def sync_checkpoint(run: Run, checkpoint: CheckpointInfo) -> CheckpointInfo | No
 def _write_snapshot(
     session: Session, run: Run, checkpoint_id: str, now: float, everything: dict[str, StepRecord]
 ) -> None:
-    payload = snapshot_payload(everything, run.checkpoint_data, session.masker)
-    body = session.serializer.dumps(payload)
+    if session.columns is None:
+        from maverick_core.builtin.checkpoint.snapshots import column_encoder  # snapshots only
+
+        session.columns = column_encoder(session.serializer) or False
+    body = None
+    if session.columns:
+        body = session.columns.dumps(everything, run.checkpoint_data, session.masker)
+    if body is None:
+        payload = snapshot_payload(everything, run.checkpoint_data, session.masker)
+        body = session.serializer.dumps(payload)
     session.store.write_snapshot(
         make_record(
             run.run_id, session.seq, checkpoint_id, "full", now, session.serializer.name, body
