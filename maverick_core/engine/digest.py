@@ -7,7 +7,8 @@ that loads in under 0.5 ms and gives the same digests. Per byte it is about five
 slower than OpenSSL's (3 ms a MB here, against 0.6), which does not matter for workflow
 texts, step definitions, names and journal records of a few hundred bytes (about 1 µs
 each, against 0.5): inputs from :data:`OPENSSL_FROM` bytes on (snapshots) go to
-``hashlib``. A Python built without its own SHA-256 always uses ``hashlib``.
+``hashlib``, and once it is loaded every input does. A Python built without its own
+SHA-256 always uses ``hashlib``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def sha256_hex(*parts: bytes) -> str:
     if sum(map(len, parts)) >= OPENSSL_FROM:
         import hashlib
 
+        # OpenSSL is loaded now: small inputs go to it too (a resume hashes a
+        # snapshot, then a thousand journal records after it, 1 µs each saved)
+        _small = hashlib.sha256
         large = hashlib.sha256()
         for part in parts:
             large.update(part)

@@ -213,6 +213,12 @@ class DamagedRecord:
         return False
 
 
+_sha256_hex: Callable[..., str] | None = None
+""":func:`maverick_core.engine.digest.sha256_hex`, imported by the first checksum
+(listing runs verifies none); kept here because an import statement in the function
+cost about 1 µs a call, and a resume checks a thousand journal records."""
+
+
 def record_checksum(
     run_id: str,
     seq: int,
@@ -223,10 +229,13 @@ def record_checksum(
     payload: bytes,
 ) -> str:
     """SHA-256 over a record's header fields and payload, as hex."""
-    from maverick_core.engine.digest import sha256_hex  # here: listing runs verifies none
+    global _sha256_hex
+    if _sha256_hex is None:
+        from maverick_core.engine.digest import sha256_hex
 
+        _sha256_hex = sha256_hex
     header = f"{run_id}\0{seq}\0{checkpoint_id}\0{kind}\0{created_at!r}\0{serializer}\0"
-    return sha256_hex(header.encode(), payload)
+    return _sha256_hex(header.encode(), payload)
 
 
 def make_record(

@@ -287,9 +287,11 @@ def rows_from_columns(columns: dict[str, Any]) -> dict[str, Restored]:
     a refused one, as :func:`check_plain_records`): a row per record that has only
     the columns, its plain mapping for a record with other fields."""
     lists: list[Any] = [columns.get(name) for name in COLUMNS]
+    packed = 0
     for index in (COLUMNS.index("started_at"), COLUMNS.index("duration")):
         if type(lists[index]) is str:  # packed (a list of numbers is read as well)
             lists[index] = unpack_floats(lists[index])
+            packed += 1
     other = columns.get("other", {})
     if not all(type(column) is list for column in lists) or type(other) is not dict:
         raise ValueError("snapshot columns are not lists")
@@ -307,17 +309,24 @@ def rows_from_columns(columns: dict[str, Any]) -> dict[str, Restored]:
             found.update(extra)
         return found
 
-    # each column checked in one pass in C; a column that fails is checked the long
-    # way, record by record, to name the step
+    # each column checked in one pass in C (unpacked times are floats by
+    # construction; paths are unique when the mapping has one row per path); a
+    # column that fails is checked the long way, record by record, to name the step
     str_, float_ = str, float
-    if not (
+    rows: dict[str, Restored] = {}
+    if (
         set(map(type, paths)) <= {str_}
-        and len(set(paths)) == len(paths)
         and set(map(type, statuses)) <= {str_}
         and set(statuses) <= _ROW_STATUSES
-        and set(map(type, started)) <= {float_}
-        and set(map(type, durations)) <= {float_}
+        and (
+            packed == 2
+            or (set(map(type, started)) <= {float_} and set(map(type, durations)) <= {float_})
+        )
     ):
+        rows = dict(
+            zip(paths, zip(statuses, outputs, started, durations, strict=True), strict=True)
+        )
+    if len(rows) != len(paths):
         plains: dict[Any, Any] = {}
         for row, path in enumerate(paths):
             if type(path) is not str or path in plains:
@@ -325,9 +334,6 @@ def rows_from_columns(columns: dict[str, Any]) -> dict[str, Restored]:
             plains[path] = plain(row)
         check_plain_records(plains)
         return plains
-    rows: dict[str, Restored] = dict(
-        zip(paths, zip(statuses, outputs, started, durations, strict=True), strict=True)
-    )
     if other:
         count = len(paths)
         fuller = {}
@@ -391,6 +397,10 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
     expected = after + 1
     broken = False
     candidate: LoadedState | None = None
+    # a resume reads up to a thousand records here: the common one (an intact delta
+    # right after the one before) takes a short path, its bookkeeping done inline
+    max_seq = loaded.max_seq
+    history = loaded.history
     for record in store.read_checkpoints(run_id, after_seq=after):
         if isinstance(record, DamagedRecord) or not record.intact:
             if not broken:
@@ -400,10 +410,13 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
                 loaded.damage = f"checkpoint record {where} is damaged ({why})"
                 loaded.torn = isinstance(record, DamagedRecord)
             continue
-        loaded.max_seq = max(loaded.max_seq, record.seq)
-        if record.seq <= after:
+        seq = record.seq
+        if seq > max_seq:
+            max_seq = seq
+        if seq <= after:
             continue
-        if record.kind == FINAL_KIND:
+        kind = record.kind
+        if kind == FINAL_KIND:
             # how an attempt ended, for `runs show`: never restored, never in the chain
             final = record
             continue
@@ -412,19 +425,26 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
         except (ValueError, TypeError, MaverickError) as exc:
             if not broken:
                 broken = True
-                loaded.damage = f"checkpoint record #{record.seq} cannot be decoded ({exc})"
+                loaded.damage = f"checkpoint record #{seq} cannot be decoded ({exc})"
             continue
-        if record.kind == "full":
+        if kind == "full":
             _apply_full(loaded, record, payload, records)
             broken, loaded.damage = False, None
-        elif broken or record.seq != expected:
+        elif broken or seq != expected:
             if not broken:
                 broken = True
                 loaded.damage = f"checkpoint record #{expected} is missing"
             continue
         else:
-            _apply_delta(loaded, record, payload, records)
-        expected = record.seq + 1
+            # a delta: its records over the state's
+            loaded.plains.update(records)
+            if "data" in payload:
+                loaded.data = dict(payload["data"])
+            loaded.checkpoint_id = record.checkpoint_id
+            loaded.seq = seq
+            loaded.created_at = record.created_at
+            history.append((seq, record.checkpoint_id, record.created_at))
+        expected = seq + 1
         if until is not None and record.checkpoint_id == until:
             candidate = attrs.evolve(
                 loaded,
@@ -432,7 +452,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
                 data=dict(loaded.data),
                 history=list(loaded.history),
             )
-    loaded.max_seq = max(loaded.max_seq, loaded.seq)
+    loaded.max_seq = max(max_seq, loaded.seq)
     if final is not None and final.seq > loaded.seq:
         loaded.final = final
     if until is not None:
@@ -455,18 +475,6 @@ def _apply_full(
 ) -> None:
     loaded.plains = records
     loaded.data = dict(payload.get("data") or {})
-    _note(loaded, record)
-
-
-def _apply_delta(
-    loaded: LoadedState,
-    record: CheckpointRecord,
-    payload: dict[str, Any],
-    records: dict[str, Restored],
-) -> None:
-    loaded.plains.update(records)
-    if "data" in payload:
-        loaded.data = dict(payload["data"])
     _note(loaded, record)
 
 
