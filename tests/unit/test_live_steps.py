@@ -57,6 +57,23 @@ def test_a_checkpoint_takes_its_steps_out_and_the_last_one_empties_the_view(monk
     steps.close()
 
 
+def test_steps_a_checkpoint_took_before_any_write_cost_no_write(monkeypatch):
+    # a loop whose every iteration checkpoints: the view never shows a step, so the
+    # timer has nothing to write (each write is a durable run-record update)
+    monkeypatch.setattr(live, "LIVE_INTERVAL", 0.05)
+    writes = Writes()
+    steps = LiveSteps(writes)
+    steps.note("a", done())
+    steps.committed(["a"])
+    assert not writes.event.wait(0.3)
+    steps.note("b", done())  # one that stays shows, and its checkpoint empties the view
+    assert list(writes.next() or {}) == ["b"]
+    steps.committed(["b"])
+    assert writes.next() is None
+    steps.close()
+    assert writes.seen == [{"b": live.summary(done())}, None]
+
+
 def test_only_the_latest_steps_are_kept_and_big_outputs_left_out(monkeypatch):
     monkeypatch.setattr(live, "LIVE_INTERVAL", 0.05)
     monkeypatch.setattr(live, "MAX_LIVE", 3)

@@ -11,6 +11,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
+from maverick_core.engine.status import Status
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -72,6 +73,8 @@ def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | Non
 @hookimpl
 def after_step(run: Run, step: Step, path: str, record: StepRecord) -> None:
     """Show the finished step in the run record within half a second (off its path)."""
+    if step.checkpoint and record.status == Status.COMPLETED:
+        return  # the executor commits it right after this hook: the checkpoint shows it
     _journal().note_step(run, path, record)
 
 

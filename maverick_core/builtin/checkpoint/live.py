@@ -70,6 +70,8 @@ class LiveSteps:
         self._timer: threading.Timer | None = None
         self._pending = False
         self._closed = False
+        # whether the record shows steps now: clearing a view already empty is no write
+        self._shown = False
 
     def note(self, path: str, record: StepRecord) -> None:
         """Keep ``path``'s record; the timer writes it within :data:`LIVE_INTERVAL`."""
@@ -116,9 +118,12 @@ class LiveSteps:
             if self._closed:
                 return
             records = dict(self._steps)
+        if not records and not self._shown:
+            return  # every noted step is in a checkpoint, and the record shows none
         try:
             steps = {path: summary(record) for path, record in records.items()}
             self._write(steps or None)
+            self._shown = bool(steps)
         except Exception:
             # a view: the next write, checkpoint or final record says it durably
             return
