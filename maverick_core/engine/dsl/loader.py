@@ -331,6 +331,13 @@ def _retry_conditions_hook(value: Any, _: Any) -> Any:
 def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
     """The strict converter: no extra keys, no silent coercion, steps by ``type``."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    # cattrs generates (and compiles) a model's structure function when a function that
+    # may need it is generated: a workflow's would bring those of every model its fields
+    # name, inputs and retries included. Generated on first use instead, a workflow that
+    # has none compiles none (the same functions, a call later).
+    converter.register_structure_hook_factory(
+        attrs.has, _generated_on_first_use(converter.gen_structure_attrs_fromdict)
+    )
     converter.register_structure_hook(str, _strict("a string", (str,)))
     converter.register_structure_hook(bool, _strict("a boolean", (bool,)))
     converter.register_structure_hook(int, _strict("an integer", (int,)))
@@ -362,6 +369,25 @@ def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
     # exact match only: a singledispatch hook on Step would also catch its subclasses
     converter.register_structure_hook_func(lambda cls: cls is Step, structure_step)
     return converter
+
+
+def _generated_on_first_use(
+    generate: Callable[[Any], Callable[[Any, Any], Any]],
+) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    """A hook factory whose hooks call ``generate(cls)`` when first used, then its hook."""
+
+    def factory(cls: Any) -> Callable[[Any, Any], Any]:
+        generated: Callable[[Any, Any], Any] | None = None
+
+        def structure(value: Any, type_: Any) -> Any:
+            nonlocal generated
+            if generated is None:
+                generated = generate(cls)
+            return generated(value, type_)
+
+        return structure
+
+    return factory
 
 
 class _MissingKey(KeyError):
