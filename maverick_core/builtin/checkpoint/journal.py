@@ -488,32 +488,69 @@ def _note(loaded: LoadedState, record: CheckpointRecord) -> None:
 # ----------------------------------------------------------------------------- the session
 
 
-@attrs.define(eq=False)
 class Session:
-    """The checkpoint plugin's bookkeeping for one executing run (``run.stash[SESSION]``)."""
+    """The checkpoint plugin's bookkeeping for one executing run (``run.stash[SESSION]``).
 
-    store: Store
-    serializer: Serializer
-    record: RunRecord
-    holder: LockHolder
-    seq: int = 0
-    rewind: bool = False
-    # the seq of the checkpoint the in-memory state was last committed as (the final
-    # record holds only what changed since); None after --from-checkpoint until a commit
-    base_seq: int | None = 0
-    last_data: dict[str, Any] | None = None
-    snapshot_bytes: int = 0
-    bytes_since_snapshot: int = 0
-    masker: SecretMasker = attrs.field(factory=SecretMasker)
-    # what earlier attempts recorded about agent calls (load_agent_records)
-    agents: dict[str, Any] = attrs.field(factory=dict)
-    lock: threading.Lock = attrs.field(factory=threading.Lock)
-    # records written but not yet known durable: seq -> (wait for it, commit start)
-    waits: dict[int, tuple[Callable[[], None], float]] = attrs.field(factory=dict)
-    # finished steps not yet in a checkpoint, shown while the run runs (meta["live"])
-    live: LiveSteps | None = None
-    # encodes snapshots reusing unchanged records' text (json serializer; False for others)
-    columns: ColumnEncoder | Literal[False] | None = None
+    A plain class: every run builds this one, and building an attrs class costs a
+    compile at import (nothing compares or prints sessions).
+    """
+
+    __slots__ = (
+        "agents",
+        "base_seq",
+        "bytes_since_snapshot",
+        "columns",
+        "holder",
+        "last_data",
+        "live",
+        "lock",
+        "masker",
+        "record",
+        "rewind",
+        "seq",
+        "serializer",
+        "snapshot_bytes",
+        "store",
+        "waits",
+    )
+
+    def __init__(
+        self,
+        store: Store,
+        serializer: Serializer,
+        record: RunRecord,
+        holder: LockHolder,
+        seq: int = 0,
+        rewind: bool = False,
+        base_seq: int | None = 0,
+        last_data: dict[str, Any] | None = None,
+        snapshot_bytes: int = 0,
+        bytes_since_snapshot: int = 0,
+        masker: SecretMasker | None = None,
+        agents: dict[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.serializer = serializer
+        self.record = record
+        self.holder = holder
+        self.seq = seq
+        self.rewind = rewind
+        # the seq of the checkpoint the in-memory state was last committed as (the final
+        # record holds only what changed since); None after --from-checkpoint until a commit
+        self.base_seq = base_seq
+        self.last_data = last_data
+        self.snapshot_bytes = snapshot_bytes
+        self.bytes_since_snapshot = bytes_since_snapshot
+        self.masker = SecretMasker() if masker is None else masker
+        # what earlier attempts recorded about agent calls (load_agent_records)
+        self.agents: dict[str, Any] = {} if agents is None else agents
+        self.lock = threading.Lock()
+        # records written but not yet known durable: seq -> (wait for it, commit start)
+        self.waits: dict[int, tuple[Callable[[], None], float]] = {}
+        # finished steps not yet in a checkpoint, shown while the run runs (meta["live"])
+        self.live: LiveSteps | None = None
+        # encodes snapshots reusing unchanged records' text (json serializer; False for others)
+        self.columns: ColumnEncoder | Literal[False] | None = None
 
     def note_step(self, path: str, record: StepRecord) -> None:
         """Show a finished step before the next checkpoint holds it (best effort)."""
