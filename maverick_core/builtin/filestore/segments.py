@@ -217,6 +217,8 @@ class Segment:
         self._syncing = False
         self._failed: str | None = None
         self._cond = threading.Condition()
+        # threads waiting for a sync: (the end of their frame, the lock they wait on)
+        self._waiters: list[tuple[int, threading.Lock]] = []
 
     # -------------------------------------------------------------- opening
 
@@ -291,6 +293,11 @@ class Segment:
     def wait_durable(self, end: int) -> None:
         """Return once every byte before ``end`` is durable, syncing if no one else is.
 
+        While one thread syncs (the leader), the others wait each on a lock of its
+        own, and a finished sync wakes only those it made durable (a condition's
+        ``notify_all`` would wake every one, each then taking the GIL to find it must
+        wait on); when the leader stops, it hands over to the first still waiting.
+
         :raises OSError: when the sync that covers ``end`` failed.
         """
         with self._cond:
@@ -301,7 +308,14 @@ class Segment:
                     raise OSError(self._failed)
                 if not self._syncing:
                     break
-                self._cond.wait()
+                waiter = threading.Lock()
+                waiter.acquire()
+                self._waiters.append((end, waiter))
+                self._cond.release()
+                try:
+                    waiter.acquire()  # released by _wake
+                finally:
+                    self._cond.acquire()
             self._syncing = True
             target = self.size
         # The leader goes on syncing while frames keep arriving (a few rounds at
@@ -319,11 +333,28 @@ class Segment:
             rounds += 1
             with self._cond:
                 self.synced = max(self.synced, target)
-                self._cond.notify_all()
                 if self.size <= self.synced or rounds == _LEADER_ROUNDS:
                     self._syncing = False
+                    self._wake(handover=True)
                     return
+                self._wake(handover=False)
                 target = self.size
+
+    def _wake(self, handover: bool) -> None:
+        """Wake the waiters whose frames are durable now; with ``handover`` (no sync is
+        under way), the first other one too, to lead the next sync. Called with the
+        lock held."""
+        waiting = []
+        for end, waiter in self._waiters:
+            if end <= self.synced or self._failed is not None:
+                waiter.release()
+            elif handover:
+                waiter.release()
+                handover = False
+            else:
+                waiting.append((end, waiter))
+        self._waiters = waiting
+        self._cond.notify_all()  # close() waits for the sync under way to end
 
     def _grow(self, end: int) -> None:
         """Write zeros up to a whole chunk past ``end`` (64 KiB, doubling to 1 MiB)."""
@@ -359,7 +390,7 @@ class Segment:
                 os.close(self.fd)
                 self.fd = -1
                 self._failed = self._failed or "closed"
-                self._cond.notify_all()
+                self._wake(handover=False)
 
     def _fail(self, why: str) -> None:
         """After a failed write or sync the descriptor is not trusted again.
@@ -373,7 +404,7 @@ class Segment:
                 os.ftruncate(self.fd, self.synced)
             os.close(self.fd)
             self.fd = -1
-        self._cond.notify_all()
+        self._wake(handover=False)
 
     @property
     def closed(self) -> bool:

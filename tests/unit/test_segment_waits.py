@@ -1,0 +1,91 @@
+"""A journal segment's group commit: threads that write at once share syncs, each
+returns only once a sync covered its frame, and a failed sync reaches every waiter."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from maverick_core.builtin.filestore import segments
+from maverick_core.builtin.filestore.segments import Segment
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+WRITERS = 8
+
+
+def open_segment(tmp_path: Path) -> Segment:
+    return Segment.create(tmp_path / "journal-1.jnl", 1, lambda path, flags: os.open(path, flags))
+
+
+def commit_all(segment: Segment) -> tuple[list[tuple[int, int]], list[BaseException]]:
+    """Each writer thread writes a frame and waits for it; returns (end, synced at
+    return) per writer and the errors raised."""
+    start = threading.Barrier(WRITERS)
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def writer(index: int) -> None:
+        start.wait()
+        try:
+            end = segment.write(bytes([65 + index]) * 300)
+            segment.wait_durable(end)
+            seen.append((end, segment.synced))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive(), "a writer never returned"
+    return seen, errors
+
+
+def test_concurrent_commits_share_syncs_and_each_returns_once_its_frame_is_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs: list[int] = []
+    real = segments.sync_file
+
+    def slow_sync(fd: int) -> None:  # a real sync, long enough for the others to queue
+        syncs.append(fd)
+        real(fd)
+        time.sleep(0.02)
+
+    segment = open_segment(tmp_path)
+    monkeypatch.setattr(segments, "sync_file", slow_sync)
+    seen, errors = commit_all(segment)
+    assert errors == []
+    assert len(seen) == WRITERS
+    assert all(synced >= end for end, synced in seen)
+    assert len(syncs) < WRITERS  # shared
+    segment.close()
+    data = (tmp_path / "journal-1.jnl").read_bytes()
+    assert sorted(data[i * 300 : i * 300 + 1] for i in range(WRITERS)) == [
+        bytes([65 + i]) for i in range(WRITERS)
+    ]
+
+
+def test_a_failed_sync_reaches_every_waiter_and_none_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_sync(fd: int) -> None:
+        time.sleep(0.02)
+        raise OSError(5, "Input/output error")
+
+    segment = open_segment(tmp_path)
+    monkeypatch.setattr(segments, "sync_file", failing_sync)
+    seen, errors = commit_all(segment)
+    # a writer that came after the failure is refused at write; every other one
+    # that waited is told its sync failed; none returned as if durable
+    assert seen == []
+    assert len(errors) == WRITERS
+    assert all(isinstance(error, OSError) for error in errors)
+    assert segment.closed
