@@ -26,6 +26,17 @@ _decoder = json.JSONDecoder()
 _scan: Callable[[str, int], tuple[Any, int]] = vars(_decoder)["scan_once"]
 
 
+def _decode(text: str) -> Any:
+    """``_decoder.decode(text)``: what the encoder wrote (no whitespace around the
+    value) is scanned at once; anything else takes ``decode()``, which skips
+    whitespace or says what is wrong."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return _decoder.decode(text)
+    return value if end == len(text) else _decoder.decode(text)
+
+
 class JsonSerializer:
     """Compact JSON (``separators=(",", ":")``, ``ensure_ascii=False``) as UTF-8 bytes."""
 
@@ -51,7 +62,7 @@ class JsonSerializer:
         # Decoding again and comparing runs in C and catches what the encoder
         # silently changes (tuples, non-str keys); the Python walk that names the
         # culprit only runs when they differ.
-        if _decoder.decode(text) != data:
+        if _decode(text) != data:
             problem = find_non_plain(data)
             if problem is not None:
                 raise TypeError(f"json serializer: {problem}")
@@ -66,7 +77,7 @@ class JsonSerializer:
         """
         encode = _encoder.encode
         texts = [encode(value) for value in values]
-        if _decoder.decode("[" + ",".join(texts) + "]") != values:
+        if _decode("[" + ",".join(texts) + "]") != values:
             problem = find_non_plain(values)
             if problem is not None:
                 raise TypeError(f"json serializer: {problem}")
@@ -77,15 +88,9 @@ class JsonSerializer:
 
         :raises ValueError: when the bytes are not UTF-8 JSON.
         """
-        text = data.decode("utf-8")
-        # What dumps writes (no whitespace around the value) is scanned at once;
-        # anything else takes decode(), which skips whitespace or says what is wrong.
-        # A resume decodes hundreds of journal records: this saves about 1 µs each.
-        try:
-            value, end = _scan(text, 0)
-        except StopIteration:
-            return _decoder.decode(text)
-        return value if end == len(text) else _decoder.decode(text)
+        # A resume decodes hundreds of journal records: scanning what dumps wrote at
+        # once (see _decode) saves about 1 µs each.
+        return _decode(data.decode("utf-8"))
 
 
 def utf8(text: str) -> bytes:
