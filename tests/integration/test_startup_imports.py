@@ -110,6 +110,8 @@ def test_commands_that_run_no_workflow_import_no_expression_engine_and_no_devflo
 ONLY_WHEN_USED = (
     "maverick_core.builtin.flow.types",
     "maverick_core.engine.dsl.composite",
+    "maverick_core.builtin.steps.inprocess",
+    "maverick_core.engine.dsl.inprocess",
     "maverick_core.builtin.flow.trystep",
     "maverick_core.devflow.agents",
     "maverick_core.devflow.presets",
@@ -121,8 +123,8 @@ ONLY_WHEN_USED = (
     "secrets",
 )
 """Modules a run of one ``shell`` step must not import: other step types (and the composite
-step types' models), msgpack, psutil, and OpenSSL's ``hashlib`` (its digests are small:
-``maverick_core.engine.digest``) or ``secrets`` (which imports it)."""
+and in-process step types' models), msgpack, psutil, and OpenSSL's ``hashlib`` (its
+digests are small: ``maverick_core.engine.digest``) or ``secrets`` (which imports it)."""
 
 
 def test_running_a_shell_step_imports_no_other_step_type_no_msgpack_psutil_or_openssl(
@@ -152,6 +154,25 @@ def test_a_workflow_loads_the_step_types_it_uses(write_workflow, project: Path) 
     assert "maverick_core.builtin.flow.types" in modules
     assert "maverick_core.engine.dsl.composite" in modules
     assert "maverick_core.devflow.agents" not in modules
+
+
+def test_a_checkpoint_step_loads_the_in_process_step_types_and_no_composite_one(
+    write_workflow, project: Path
+) -> None:
+    write_workflow(
+        """
+        version: "1.0"
+        name: marking
+        steps:
+          - {name: hello, type: shell, command: echo hi}
+          - {name: mark, type: checkpoint}
+        """,
+        "marking.yaml",
+    )
+    modules = imported_modules(project, "run", "marking.yaml")
+    assert "maverick_core.builtin.steps.inprocess" in modules
+    assert "maverick_core.engine.dsl.inprocess" in modules
+    assert "maverick_core.engine.dsl.composite" not in modules
 
 
 def test_listing_runs_loads_no_checkpointing_code(cli, write_workflow, project: Path) -> None:

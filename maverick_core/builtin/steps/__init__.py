@@ -1,6 +1,7 @@
 """Built-in plugin ``steps``: the ``shell``, ``python`` and ``checkpoint`` step types.
 
-The step types live in :mod:`.types`, imported only when registries are collected.
+The step types live in :mod:`.types` (shell) and :mod:`.inprocess` (python,
+checkpoint), each imported when a workflow first uses it.
 """
 
 from __future__ import annotations
@@ -20,5 +21,5 @@ def register_step_types(register: RegisterStepType) -> None:
 
     # each step type loads when a workflow uses it
     register(LazyStepType("shell", "maverick_core.builtin.steps.types:ShellStepType"))
-    register(LazyStepType("python", "maverick_core.builtin.steps.types:PythonStepType"))
-    register(LazyStepType("checkpoint", "maverick_core.builtin.steps.types:CheckpointStepType"))
+    register(LazyStepType("python", "maverick_core.builtin.steps.inprocess:PythonStepType"))
+    register(LazyStepType("checkpoint", "maverick_core.builtin.steps.inprocess:CheckpointStepType"))

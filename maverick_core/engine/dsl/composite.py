@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import attrs
 
+from maverick_core.engine.dsl.inprocess import CheckpointStep, PythonStep
 from maverick_core.engine.dsl.model import (
-    CheckpointStep,
     Condition,
     Count,
     Data,
-    PythonStep,
     ShellStep,
     Step,
 )

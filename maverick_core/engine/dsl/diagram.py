@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from maverick_core.engine.dsl.composite import BranchStep, LoopStep, SubworkflowStep
-from maverick_core.engine.dsl.model import CheckpointStep
+from maverick_core.engine.dsl.inprocess import CheckpointStep
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping

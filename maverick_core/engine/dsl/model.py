@@ -164,21 +164,6 @@ class ShellStep(Step):
 
 
 @attrs.frozen(kw_only=True)
-class PythonStep(Step):
-    """Call a registered action or ``module:function`` with evaluated kwargs."""
-
-    action: str
-    kwargs: dict[str, Data] = attrs.field(factory=dict)
-
-
-@attrs.frozen(kw_only=True)
-class CheckpointStep(Step):
-    """Commit a checkpoint; ``checkpoint_id`` defaults to the step name."""
-
-    checkpoint_id: Text | None = None
-
-
-@attrs.frozen(kw_only=True)
 class Workflow:
     """A loaded workflow.
 
