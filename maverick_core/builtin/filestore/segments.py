@@ -1,13 +1,13 @@
 """Journal segments of the file store: preallocated files of checksummed frames.
 
 A segment (``journal-<first_seq>.jnl``) is a file of frames followed by zeros.
-The zeros are really written and synced when the file is created or grown (not
-just reserved with ``fallocate``, whose unwritten extents are converted, a metadata
-change, on their first write). A commit then *overwrites* zeros with one frame and
-``fdatasync``s: the file's size and block map do not change, so the sync flushes the
-data alone. A file grows by whole chunks (64 KiB, doubling up to 1 MiB) in the
-commit that comes within a quarter chunk of its end; that commit's sync covers the
-new zeros too.
+The zeros are really written when the file is created or grown (not just reserved
+with ``fallocate``, whose unwritten extents are converted, a metadata change, on
+their first write), and synced by the commit that follows: the segment's first
+record, or the one that grew it. Later commits *overwrite* synced zeros with one
+frame and ``fdatasync``: the file's size and block map do not change, so the sync
+flushes the data alone. A file grows by whole chunks (64 KiB, doubling up to 1 MiB)
+in the commit that comes within a quarter chunk of its end.
 
 A frame is ``magic (4 bytes) | body length (u32) | CRC-32 of the body (u32) |
 body``, the body being ``seq (i64) | created_at (f64) | the byte lengths of
@@ -224,11 +224,17 @@ class Segment:
 
     @classmethod
     def create(cls, path: Path, first_seq: int, opener: Callable[[Path, int], int]) -> Segment:
-        """Create the segment file with its first chunk of zeros, durably."""
+        """Create the segment file with its first chunk of zeros; its name is durable.
+
+        The zeros are not synced here: a segment is created to take a record at once,
+        and that record's sync (``synced`` is 0) covers them with it, as the sync of
+        the commit that grows a segment covers the new chunk. Until that sync returns
+        nothing in the file was promised, and a crash leaves it shorter or holding
+        zeros where they were not yet written back, which read as its end.
+        """
         fd = opener(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
         try:
             _fill_zeros(fd, 0, FIRST_CHUNK)
-            sync_file(fd)
             sync_directory(path.parent)
         except OSError:
             os.close(fd)
