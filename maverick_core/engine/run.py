@@ -201,7 +201,8 @@ class RunState:
     :data:`Restored`); each becomes a :class:`StepRecord` when first read, so a
     resume of a long run does not build tens of thousands of objects for records
     nothing asks about (a restored loop asks only for outputs, see
-    :meth:`done_output`). A record set later wins over a restored one.
+    :meth:`done_output`). A record set later wins over a restored one. The
+    ``restored`` mapping is kept, not copied (the state never changes it).
     """
 
     def __init__(
@@ -211,7 +212,9 @@ class RunState:
     ) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, StepRecord] = dict(records or {})
-        self._restored: dict[str, Restored] = dict(restored or {})
+        # taken as it is: the state never changes it, and a resume hands over tens of
+        # thousands of records (a copy would be a young object every collection walks)
+        self._restored: dict[str, Restored] = {} if restored is None else restored
         self._changes: dict[str, StepRecord] = {}
 
     def get(self, path: str) -> StepRecord | None:

@@ -4,12 +4,14 @@ there is one (the snapshot is then damaged, and the resume reads the journal).""
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
 import pytest
 
 from maverick_core.builtin.checkpoint.journal import (
+    _without_cycle_collection,
     decode_plain,
     pack_floats,
     rows_from_columns,
@@ -197,3 +199,37 @@ def test_a_secret_that_turns_up_in_the_packed_times_leaves_them_intact() -> None
     rows = rows_from_columns(through_json(payload["columns"]))
     assert [restored_record(row).started_at for row in rows.values()] == [17.5, 18.0]
     assert [restored_record(row).duration for row in rows.values()] == [0.25, 1.0]
+
+
+def _reads_lists(made: list[list[int]]) -> Any:
+    def read() -> bool:
+        made.extend([index] for index in range(2000))
+        return gc.isenabled()
+
+    return _without_cycle_collection(read)
+
+
+def test_reading_state_pauses_the_collector_and_leaves_nothing_frozen_in_a_library() -> None:
+    gc.unfreeze()  # as in a process that froze nothing (harmless: into the oldest generation)
+    made: list[list[int]] = []
+    assert _reads_lists(made)() is False  # paused while reading
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and len(made) == 2000
+    gc.disable()
+    try:
+        assert _reads_lists(made)() is False
+        assert not gc.isenabled() and gc.get_freeze_count() == 0  # left as it was
+    finally:
+        gc.enable()
+
+
+def test_reading_state_after_the_entry_point_froze_start_up_freezes_what_was_read() -> None:
+    gc.freeze()  # what maverick's entry point does once start-up is done
+    try:
+        before = gc.get_freeze_count()
+        made: list[list[int]] = []
+        _reads_lists(made)()
+        # the state read is out of every later young collection, as start-up's objects are
+        assert gc.get_freeze_count() >= before + 2000
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
