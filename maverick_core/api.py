@@ -91,6 +91,7 @@ if TYPE_CHECKING:
         Status,
         StepRecord,
     )
+    from maverick_core.engine.runquery import RunPage, RunQuery, page_of, query_runs
     from maverick_core.engine.secrets import SecretMasker, mask_active
     from maverick_core.engine.settings import AddSettings
     from maverick_core.engine.stash import Stash, StashKey
@@ -102,15 +103,11 @@ if TYPE_CHECKING:
         PagedStore,
         Project,
         QueryError,
-        RunPage,
-        RunQuery,
         RunRecord,
         Serializer,
         Store,
         StoreFactory,
         make_record,
-        page_of,
-        query_runs,
         record_from_row,
         record_values,
     )
@@ -227,10 +224,10 @@ _EXPORTS: dict[str, str] = {
     # run listing, page by page
     "PagedStore": "maverick_core.engine.storage",
     "QueryError": "maverick_core.engine.storage",
-    "RunPage": "maverick_core.engine.storage",
-    "RunQuery": "maverick_core.engine.storage",
-    "page_of": "maverick_core.engine.storage",
-    "query_runs": "maverick_core.engine.storage",
+    "RunPage": "maverick_core.engine.runquery",
+    "RunQuery": "maverick_core.engine.runquery",
+    "page_of": "maverick_core.engine.runquery",
+    "query_runs": "maverick_core.engine.runquery",
     # how amounts read in output
     "elapsed": "maverick_core.engine.units",
     "money": "maverick_core.engine.units",

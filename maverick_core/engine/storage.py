@@ -18,12 +18,8 @@ bytes it was given. A store reports bytes it cannot even frame as a
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -34,6 +30,14 @@ from maverick_core.engine.status import Status
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from maverick_core.engine.runquery import RunPage as RunPage
+    from maverick_core.engine.runquery import RunQuery as RunQuery
+    from maverick_core.engine.runquery import decode_cursor as decode_cursor
+    from maverick_core.engine.runquery import encode_cursor as encode_cursor
+    from maverick_core.engine.runquery import page_of as page_of
+    from maverick_core.engine.runquery import query_runs as query_runs
+    from maverick_core.engine.runquery import run_order_key as run_order_key
 
 RUN_STATUSES = (Status.RUNNING, Status.FAILED, Status.INTERRUPTED, Status.COMPLETED)
 
@@ -264,7 +268,6 @@ def make_record(
 
 MAX_QUERY_LIMIT = 1000
 """The most runs one :class:`RunQuery` page may ask for."""
-_CURSOR_VERSION = 1
 
 
 class QueryError(MaverickError):
@@ -272,160 +275,6 @@ class QueryError(MaverickError):
 
     It is the caller's mistake, never the store's, so it is a usage error (exit 2).
     """
-
-
-@attrs.frozen
-class RunQuery:
-    """One page of a run listing: which runs, how many, and where the page starts.
-
-    :ivar workflow: only runs of this workflow (exact name); None for all.
-    :ivar statuses: only runs in one of these :class:`~maverick_core.engine.run.Status`
-        values; ``()`` for all.
-    :ivar since: only runs created at or after this time (epoch seconds).
-    :ivar limit: the most runs on the page, 1 to :data:`MAX_QUERY_LIMIT`.
-    :ivar cursor: :attr:`RunPage.next_cursor` of the previous page; None for the first.
-    """
-
-    workflow: str | None = None
-    statuses: tuple[str, ...] = ()
-    since: float | None = None
-    limit: int = 50
-    cursor: str | None = None
-
-    def check(self) -> None:
-        """Refuse a query no store can answer.
-
-        :raises QueryError: naming the bad field and what it may be.
-        """
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int):
-            raise QueryError(f"limit must be a whole number, not {self.limit!r}")
-        if not 1 <= self.limit <= MAX_QUERY_LIMIT:
-            raise QueryError(f"limit must be between 1 and {MAX_QUERY_LIMIT}, not {self.limit}")
-        known = [s.value for s in RUN_STATUSES]
-        for status in self.statuses:
-            if status not in known:
-                raise QueryError(f"unknown status {status!r} (one of: {', '.join(known)})")
-        if self.since is not None and (
-            isinstance(self.since, bool)
-            or not isinstance(self.since, int | float)
-            or not math.isfinite(self.since)
-        ):
-            raise QueryError(f"since must be a time in epoch seconds, not {self.since!r}")
-        if self.workflow is not None and not isinstance(self.workflow, str):
-            raise QueryError(f"workflow must be a name, not {self.workflow!r}")
-        self.after()
-
-    def after(self) -> tuple[float, str] | None:
-        """The cursor's position: the page holds only runs ordered after it.
-
-        :raises QueryError: for a cursor no page handed out.
-        """
-        return None if self.cursor is None else decode_cursor(self.cursor)
-
-    def matches(self, run: RunRecord) -> bool:
-        """True when ``run`` belongs in this query's listing (the cursor aside)."""
-        return (
-            (self.workflow is None or run.workflow == self.workflow)
-            and (not self.statuses or run.status in self.statuses)
-            and (self.since is None or run.created_at >= self.since)
-        )
-
-
-@attrs.frozen
-class RunPage:
-    """One page of runs, newest first (``created_at`` descending, then ``run_id``).
-
-    :ivar next_cursor: pass it as :attr:`RunQuery.cursor` for the next page; None on
-        the last page.
-    """
-
-    runs: list[RunRecord]
-    next_cursor: str | None
-
-
-def run_order_key(run: RunRecord) -> tuple[float, str]:
-    """The key listings sort by, descending: ``(created_at, run_id)``."""
-    return (run.created_at, run.run_id)
-
-
-def encode_cursor(created_at: float, run_id: str) -> str:
-    """The opaque cursor of a page that ended with this run.
-
-    The next page holds the runs ordered after ``(created_at, run_id)``, so runs
-    created between two pages (newer, so ordered before) never shift the pages.
-    """
-    text = json.dumps([_CURSOR_VERSION, created_at, run_id], ensure_ascii=True)
-    return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    """``(created_at, run_id)`` from :func:`encode_cursor`'s text.
-
-    :raises QueryError: for anything else.
-    """
-    problem = f"invalid cursor {cursor[:40]!r}" if isinstance(cursor, str) else "invalid cursor"
-    problem += ": pass the next_cursor a listing printed, unchanged"
-    if not isinstance(cursor, str) or not 0 < len(cursor) <= 2048:
-        raise QueryError(problem)
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        version, created_at, run_id = json.loads(raw.decode("ascii"))
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise QueryError(problem) from None
-    if (
-        version != _CURSOR_VERSION
-        or isinstance(created_at, bool)
-        or not isinstance(created_at, int | float)
-        or not math.isfinite(created_at)
-        or not isinstance(run_id, str)
-        or not run_id
-    ):
-        raise QueryError(problem)
-    return float(created_at), run_id
-
-
-def page_of(runs: Iterable[RunRecord], query: RunQuery) -> RunPage:
-    """The page ``query`` asks for, from ``runs`` already in listing order and filtered.
-
-    Takes one run more than the limit to know whether a next page exists; stores
-    hand it an iterator so that is all they read.
-    """
-    taken: list[RunRecord] = []
-    more = False
-    for run in runs:
-        if len(taken) == query.limit:
-            more = True
-            break
-        taken.append(run)
-    last = taken[-1] if more else None
-    return RunPage(
-        runs=taken,
-        next_cursor=None if last is None else encode_cursor(last.created_at, last.run_id),
-    )
-
-
-def query_runs(store: Store, query: RunQuery) -> RunPage:
-    """One page of ``store``'s runs, newest first: what every caller uses.
-
-    A store with a ``query_runs`` method answers from its index; any other store
-    (a third party's written before the method existed) is answered from
-    ``list_runs()``, filtered here, which reads every run but stays correct.
-
-    :raises QueryError: for a bad limit, status or cursor.
-    """
-    query.check()
-    method = getattr(store, "query_runs", None)
-    if callable(method):
-        page: RunPage = method(query)
-        return page
-    after = query.after()
-    listed = sorted(store.list_runs(query.workflow), key=run_order_key, reverse=True)
-    selected = (
-        run
-        for run in listed
-        if query.matches(run) and (after is None or run_order_key(run) < after)
-    )
-    return page_of(selected, query)
 
 
 # ----------------------------------------------------------- SQL stores' rows
@@ -567,3 +416,29 @@ class Serializer(Protocol):
 
 StoreFactory = Callable[[str, Project], Store]
 """Opens a store: ``factory(url, project)``."""
+
+
+_RUN_QUERY_NAMES = frozenset(
+    {
+        "RunPage",
+        "RunQuery",
+        "decode_cursor",
+        "encode_cursor",
+        "page_of",
+        "query_runs",
+        "run_order_key",
+    }
+)
+"""Names of :mod:`~maverick_core.engine.runquery`, still importable from here: the run
+listing's query and page live there so that a run, which lists nothing, does not build
+their attrs classes at start-up."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RUN_QUERY_NAMES:
+        from maverick_core.engine import runquery
+
+        value = getattr(runquery, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

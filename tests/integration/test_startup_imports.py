@@ -208,7 +208,7 @@ def test_help_loads_no_reporter(project: Path) -> None:
     assert "maverick_core.builtin.terminal.reporter" not in imported_modules(project, "--help")
 
 
-def test_help_builds_no_attrs_class_and_runs_list_only_the_store_records(
+def test_help_builds_no_attrs_class_and_runs_list_only_the_store_records_and_query(
     cli, write_workflow, project: Path
 ) -> None:
     # each attrs class costs a compile at start-up: records every command builds are
@@ -218,7 +218,11 @@ def test_help_builds_no_attrs_class_and_runs_list_only_the_store_records(
     assert attrs_classes(project, "--help") == []
     listed = attrs_classes(project, "runs", "list")
     assert "maverick_core.engine.storage.RunRecord" in listed  # the report is real
-    assert [name for name in listed if not name.startswith("maverick_core.engine.storage.")] == []
+    records = ("maverick_core.engine.storage.", "maverick_core.engine.runquery.")
+    assert [name for name in listed if not name.startswith(records)] == []
+    # a run lists none: the query and page classes are not built
+    ran = attrs_classes(project, "run", "greet.yaml")
+    assert [name for name in ran if name.startswith("maverick_core.engine.runquery.")] == []
 
 
 def test_the_entry_point_leaves_start_up_objects_out_of_the_final_collections(

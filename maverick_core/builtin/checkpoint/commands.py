@@ -34,7 +34,8 @@ def _when(stamp: float) -> str:
 
 
 def _complete_run_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    from maverick_core.engine.storage import MAX_QUERY_LIMIT, RunQuery, query_runs
+    from maverick_core.engine.runquery import RunQuery, query_runs
+    from maverick_core.engine.storage import MAX_QUERY_LIMIT
 
     try:
         with ctx:  # completion resolves contexts without making them current
@@ -103,7 +104,8 @@ def list_runs(
     first page; ``maverick runs prune`` removes it.
     """
     from maverick_core.builtin.checkpoint.listing import parse_since, row_line, run_row
-    from maverick_core.engine.storage import MAX_QUERY_LIMIT, QueryError, RunQuery, query_runs
+    from maverick_core.engine.runquery import RunQuery, query_runs
+    from maverick_core.engine.storage import MAX_QUERY_LIMIT, QueryError
 
     now = time.time()
     known = [*(s.value for s in RUN_STATUSES), INCOMPLETE]

@@ -69,12 +69,10 @@ from maverick_core.engine.storage import (
     CheckpointRecord,
     DamagedRecord,
     LockHolder,
-    RunQuery,
     RunRecord,
     Serializer,
     Store,
     make_record,
-    query_runs,
 )
 
 # keys of the run record's meta holding agent calls and in-flight agent sessions
@@ -721,6 +719,8 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
             )
         return found
     # the store's index answers: the cost does not grow with the workflow's runs
+    from maverick_core.engine.runquery import RunQuery, query_runs
+
     unfinished = tuple(s.value for s in RUN_STATUSES if s != Status.COMPLETED)
     page = query_runs(store, RunQuery(workflow=name, statuses=unfinished, limit=1))
     if page.runs:

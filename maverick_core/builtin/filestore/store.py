@@ -92,14 +92,13 @@ from maverick_core.engine.storage import (
     DamagedRecord,
     LockHolder,
     Project,
-    RunPage,
-    RunQuery,
     RunRecord,
-    page_of,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+
+    from maverick_core.engine.runquery import RunPage, RunQuery
 
 RUN_FILE = "run.json"
 SNAPSHOT_FILE = "snapshot"
@@ -361,6 +360,8 @@ class FileStore:
 
         :raises QueryError: for a bad limit, status or cursor.
         """
+        from maverick_core.engine.runquery import RunPage, page_of  # here: a run lists none
+
         query.check()
         after = query.after()
         self.unreadable = []
@@ -470,6 +471,8 @@ class FileStore:
             runs = self._confirmed(candidates(), markers, {}, query, index_fd)
         except _StaleIndexError:
             return None
+        from maverick_core.engine.runquery import page_of
+
         return None if runs is None else page_of(runs, query)
 
     def _confirmed(
