@@ -19,7 +19,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_origin
 
 import attrs
 import cattrs
@@ -332,11 +332,15 @@ def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
     """The strict converter: no extra keys, no silent coercion, steps by ``type``."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     # cattrs generates (and compiles) a model's structure function when a function that
-    # may need it is generated: a workflow's would bring those of every model its fields
-    # name, inputs and retries included. Generated on first use instead, a workflow that
-    # has none compiles none (the same functions, a call later).
+    # may need it is generated: a workflow's would bring those of every model and dict
+    # its fields name, inputs and retries included. Generated on first use instead, a
+    # workflow that has none compiles none (the same functions, a call later).
     converter.register_structure_hook_factory(
         attrs.has, _generated_on_first_use(converter.gen_structure_attrs_fromdict)
+    )
+    converter.register_structure_hook_factory(
+        _is_dict,
+        _generated_on_first_use(converter.gen_structure_mapping),
     )
     converter.register_structure_hook(str, _strict("a string", (str,)))
     converter.register_structure_hook(bool, _strict("a boolean", (bool,)))
@@ -369,6 +373,11 @@ def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
     # exact match only: a singledispatch hook on Step would also catch its subclasses
     converter.register_structure_hook_func(lambda cls: cls is Step, structure_step)
     return converter
+
+
+def _is_dict(cls: Any) -> bool:
+    origin: object = get_origin(cls)
+    return origin is dict
 
 
 def _generated_on_first_use(
