@@ -240,3 +240,51 @@ main()
     stderr = "\n".join(_child_stderr(project, ["-c", probe], ("--help",)))
     frozen = int(stderr.rsplit("frozen: ", 1)[1].split()[0])
     assert frozen > 10_000
+
+
+RESUMABLE = """
+version: "1.0"
+name: resumable
+steps:
+  - {name: first, type: shell, command: echo one, checkpoint: true}
+  - {name: second, type: shell, command: test -f ready}
+"""
+
+# the child names the function that called gc.freeze, each time
+FREEZE_CALLERS = """
+import gc, sys
+freeze = gc.freeze
+def noted():
+    sys.stderr.write(f"freeze: {sys._getframe(1).f_code.co_name}\\n")
+    freeze()
+gc.freeze = noted
+from maverick_core.engine.cli import main
+sys.argv[0] = "maverick"
+main()
+"""
+
+
+def test_a_resume_freezes_the_state_it_read_along_with_what_start_up_built(
+    write_workflow, project: Path
+) -> None:
+    # the first young collection after a resume read its state walked every object of
+    # it (20,000 and more for a long loop): the state lives as long as the run, as
+    # start-up's objects do, so it is frozen with them; a fresh run reads no state
+    write_workflow(RESUMABLE, "wf.yaml")
+
+    def freeze_callers(*args: str) -> tuple[int, list[str]]:
+        child = subprocess.run(
+            [sys.executable, "-c", FREEZE_CALLERS, "run", "wf.yaml", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        lines = child.stderr.splitlines()
+        return child.returncode, [line[8:] for line in lines if line.startswith("freeze: ")]
+
+    failed, callers = freeze_callers()
+    assert failed != 0 and callers == ["main", "_skip_final_collections"]
+    (project / "ready").touch()
+    assert freeze_callers("--resume") == (0, ["main", "_resume", "_skip_final_collections"])

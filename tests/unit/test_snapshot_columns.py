@@ -222,14 +222,14 @@ def test_reading_state_pauses_the_collector_and_leaves_nothing_frozen_in_a_libra
         gc.enable()
 
 
-def test_reading_state_after_the_entry_point_froze_start_up_freezes_what_was_read() -> None:
+def test_reading_state_after_the_entry_point_froze_start_up_leaves_the_freeze_alone() -> None:
     gc.freeze()  # what maverick's entry point does once start-up is done
     try:
         before = gc.get_freeze_count()
         made: list[list[int]] = []
-        _reads_lists(made)()
-        # the state read is out of every later young collection, as start-up's objects are
-        assert gc.get_freeze_count() >= before + 2000
-        assert gc.isenabled()
+        assert _reads_lists(made)() is False
+        # unfreezing would release what the entry point froze; a resume freezes its
+        # state itself, a reader (runs show, the viewer) leaves it to the collector
+        assert gc.get_freeze_count() == before and gc.isenabled()
     finally:
         gc.unfreeze()
