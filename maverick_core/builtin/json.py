@@ -49,7 +49,7 @@ class JsonSerializer:
         :raises ValueError: for text that is not valid Unicode (lone surrogates) or
             an integer too large to print.
         """
-        return utf8(self.text(data))
+        return _utf8(self.text(data))
 
     def text(self, data: Any) -> str:
         """:meth:`dumps` before the UTF-8 encoding (the checkpoint plugin joins the
@@ -68,21 +68,6 @@ class JsonSerializer:
                 raise TypeError(f"json serializer: {problem}")
         return text
 
-    def texts(self, values: list[Any]) -> list[str]:
-        """The :meth:`text` of each value, checked together: one decode for them all
-        (the checkpoint plugin encodes a snapshot's new entries so).
-
-        :raises TypeError: for a value that is not plain data (names where it is).
-        :raises ValueError: for an integer too large to print.
-        """
-        encode = _encoder.encode
-        texts = [encode(value) for value in values]
-        if _decode("[" + ",".join(texts) + "]") != values:
-            problem = find_non_plain(values)
-            if problem is not None:
-                raise TypeError(f"json serializer: {problem}")
-        return texts
-
     def loads(self, data: bytes) -> Any:
         """Decode bytes written by :meth:`dumps`.
 
@@ -93,7 +78,7 @@ class JsonSerializer:
         return _decode(data.decode("utf-8"))
 
 
-def utf8(text: str) -> bytes:
+def _utf8(text: str) -> bytes:
     """``text`` as UTF-8 (ValueError, as :meth:`JsonSerializer.dumps` says, for a lone
     surrogate)."""
     try:

@@ -22,9 +22,10 @@ import operator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from maverick_core.builtin.checkpoint.journal import OTHER_FIELDS, pack_floats
-from maverick_core.builtin.json import JsonSerializer, utf8
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from maverick_core.engine.run import StepRecord
     from maverick_core.engine.secrets import SecretMasker
 
@@ -66,8 +67,8 @@ class ColumnEncoder:
     executor's commit lock, one at a time.
     """
 
-    def __init__(self, serializer: JsonSerializer) -> None:
-        self._text = serializer.text
+    def __init__(self, text: Callable[[Any], str]) -> None:
+        self._text = text
         self._forms: tuple[str, ...] | None = None
         self._reset()
 
@@ -103,7 +104,7 @@ class ColumnEncoder:
         text = self._text
         chunks = self._chunks
         other = {str(index): fields for index, fields in self._other.items()}
-        return utf8(
+        return _utf8(
             "".join(
                 (
                     _OPEN,
@@ -172,8 +173,20 @@ class ColumnEncoder:
 
 
 def column_encoder(serializer: object) -> ColumnEncoder | None:
-    """A :class:`ColumnEncoder` for the built-in json serializer; None for any other
-    (its own ``dumps`` encodes each snapshot whole)."""
-    if type(serializer) is JsonSerializer:
-        return ColumnEncoder(serializer)
+    """A :class:`ColumnEncoder` for the ``json`` serializer, which offers the text it
+    encodes before making bytes of it (its ``text`` method: compact JSON, checked as
+    its ``dumps`` checks); None for any other serializer (its own ``dumps`` then
+    encodes each snapshot whole)."""
+    text = getattr(serializer, "text", None)
+    if getattr(serializer, "name", None) == "json" and callable(text):
+        return ColumnEncoder(text)
     return None
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8, refused as the json serializer's ``dumps`` refuses it (a
+    plugin may not import another built-in plugin, hence this copy of its check)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"json serializer: text is not valid Unicode: {error}") from None
