@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from maverick_core.builtin.checkpoint.journal import (
+    SETTLE_FROM,
+    _settle_restored_state,
     _without_cycle_collection,
     decode_plain,
     pack_floats,
@@ -203,33 +205,61 @@ def test_a_secret_that_turns_up_in_the_packed_times_leaves_them_intact() -> None
 
 def _reads_lists(made: list[list[int]]) -> Any:
     def read() -> bool:
-        made.extend([index] for index in range(2000))
+        made.extend([index] for index in range(SETTLE_FROM + 1000))
         return gc.isenabled()
 
     return _without_cycle_collection(read)
 
 
-def test_reading_state_pauses_the_collector_and_leaves_nothing_frozen_in_a_library() -> None:
-    gc.unfreeze()  # as in a process that froze nothing (harmless: into the oldest generation)
+def test_reading_state_pauses_the_collector_and_leaves_it_as_it_was() -> None:
     made: list[list[int]] = []
+    frozen = gc.get_freeze_count()
     assert _reads_lists(made)() is False  # paused while reading
-    assert gc.isenabled() and gc.get_freeze_count() == 0 and len(made) == 2000
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
     gc.disable()
     try:
         assert _reads_lists(made)() is False
-        assert not gc.isenabled() and gc.get_freeze_count() == 0  # left as it was
+        assert not gc.isenabled()  # left as it was
     finally:
         gc.enable()
 
 
-def test_reading_state_after_the_entry_point_froze_start_up_leaves_the_freeze_alone() -> None:
+def test_a_large_state_read_leaves_nothing_young_and_nothing_frozen_in_a_library() -> None:
+    gc.unfreeze()  # as in a process that froze nothing (harmless: into the oldest generation)
+    made: list[list[int]] = []
+    gc.disable()  # as a resume settles its state: before the collector runs again
+    try:
+        _reads_lists(made)()
+        assert gc.get_count()[0] >= SETTLE_FROM
+        _settle_restored_state()
+        assert gc.get_count()[0] < 100 and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+
+
+def test_a_large_state_read_is_frozen_where_the_entry_point_froze_start_up() -> None:
     gc.freeze()  # what maverick's entry point does once start-up is done
     try:
         before = gc.get_freeze_count()
         made: list[list[int]] = []
-        assert _reads_lists(made)() is False
-        # unfreezing would release what the entry point froze; a resume freezes its
-        # state itself, a reader (runs show, the viewer) leaves it to the collector
-        assert gc.get_freeze_count() == before and gc.isenabled()
+        gc.disable()
+        _reads_lists(made)()
+        _settle_restored_state()
+        assert gc.get_freeze_count() >= before + SETTLE_FROM
     finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_a_small_state_read_is_left_to_the_collector() -> None:
+    gc.freeze()
+    try:
+        gc.collect(0)
+        before = gc.get_freeze_count()
+        gc.disable()
+        made = [[index] for index in range(100)]
+        _settle_restored_state()
+        assert gc.get_freeze_count() == before and len(made) == 100
+    finally:
+        gc.enable()
         gc.unfreeze()

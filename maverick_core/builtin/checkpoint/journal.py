@@ -355,31 +355,50 @@ def _without_cycle_collection(read: Callable[P, R]) -> Callable[P, R]:
     with the collector paused while the state is read (the 10-checkpoint resume
     makes 58, 5 and 0). Reference counting still frees everything as usual.
 
-    Paused, the collector still counts those objects as young, so the first young
-    collection after the read walked them all (20,000 of them, about 3 ms of the
-    10,000-checkpoint resume). Where nothing is frozen (maverick used as a library),
-    they are handed to the oldest generation at once (``gc.freeze()`` then
-    ``gc.unfreeze()``: two list splices, nothing left frozen). Where something is
-    (maverick's entry point freezes what start-up built, and unfreezing would release
-    it), they are left young here; a resume freezes them itself (``_resume``), a
-    reader such as ``runs show`` or the viewer's server does not.
+    Paused, the collector still counts those objects as young: see
+    :func:`_settle_restored_state`.
     """
 
     @functools.wraps(read)
     def paused(*args: P.args, **kwargs: P.kwargs) -> R:
         enabled = gc.isenabled()
-        frozen = gc.get_freeze_count()
         gc.disable()
         try:
             return read(*args, **kwargs)
         finally:
             if enabled:
-                if not frozen:
-                    gc.freeze()  # what was read is old: no young collection walks it again
-                    gc.unfreeze()  # into the oldest generation: nothing left frozen
                 gc.enable()
 
     return paused
+
+
+SETTLE_FROM = 10_000
+"""Young objects a resume's read must leave for :func:`_settle_restored_state` to act."""
+
+
+def _settle_restored_state() -> None:
+    """Keep the state a resume just read out of the collector's young collections.
+
+    :func:`load_state` reads with the collector paused, but what it made is still
+    young to it: the first young collection after a long run's read walked all of it
+    (20,000 objects and more, 3.3 ms of the 10,000-checkpoint resume), the first
+    middle one again. The state lives as long as the run: where the process froze
+    what start-up built (maverick's entry point does; the process ends with the run)
+    it is frozen with them; where nothing is frozen (maverick used as a library) it
+    goes to the oldest generation at once (``gc.freeze()`` then ``gc.unfreeze()``:
+    two list splices, nothing left frozen). Only after a large read (counting frozen
+    objects walks them all, about 0.3 ms), and only for a resume: a reader in a
+    long-lived process (the viewer's server) freezes nothing.
+
+    Called with the collector paused (after a young collection it would be too late,
+    and any allocation with the collector running may set one off).
+    """
+    if gc.get_count()[0] < SETTLE_FROM:
+        return
+    frozen = gc.get_freeze_count()
+    gc.freeze()
+    if not frozen:
+        gc.unfreeze()
 
 
 @_without_cycle_collection
@@ -746,13 +765,14 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
 def _resume(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
     workflow = request.workflow
     found = _find_run(store, request)
-    loaded = load_state(config, store, found.run_id, until=request.from_checkpoint)
-    if gc.isenabled() and gc.get_freeze_count():
-        # the process froze what start-up built to keep it out of every later
-        # collection (maverick's entry point does, the process ending with the run):
-        # the state just read lives as long, so it joins them, else the first young
-        # collection walks its 20,000 objects and more (about 3 ms at 10,000 iterations)
-        gc.freeze()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        loaded = load_state(config, store, found.run_id, until=request.from_checkpoint)
+    finally:
+        if collecting:
+            _settle_restored_state()
+            gc.enable()
     notices: list[str] = []
     if loaded.damage and loaded.checkpoint_id is None:
         if not loaded.torn:
