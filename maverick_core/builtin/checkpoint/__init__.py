@@ -11,7 +11,6 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from maverick_core import hookimpl
-from maverick_core.engine.status import Status
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -73,8 +72,10 @@ def commit_progress(run: Run, progress: dict[str, dict[str, Any]]) -> bool | Non
 @hookimpl
 def after_step(run: Run, step: Step, path: str, record: StepRecord) -> None:
     """Show the finished step in the run record within half a second (off its path)."""
-    if step.checkpoint and record.status == Status.COMPLETED:
-        return  # the executor commits it right after this hook: the checkpoint shows it
+    # the executor commits it right after this hook: the checkpoint shows it (the status
+    # is a StrEnum: compared as text, so that `maverick --help` imports no enum module)
+    if step.checkpoint and record.status == "completed":
+        return
     _journal().note_step(run, path, record)
 
 
