@@ -15,22 +15,20 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from maverick_core.engine.storage import MAX_QUERY_LIMIT, RUN_STATUSES, QueryError
+from maverick_core.engine.storage import (
+    MAX_QUERY_LIMIT,
+    RUN_QUERY_NAMES,
+    RUN_STATUSES,
+    QueryError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from maverick_core.engine.storage import RunRecord, Store
 
-__all__ = [
-    "RunPage",
-    "RunQuery",
-    "decode_cursor",
-    "encode_cursor",
-    "page_of",
-    "query_runs",
-    "run_order_key",
-]
+# the names storage.py still re-exports (one list, kept there)
+__all__ = sorted(RUN_QUERY_NAMES)
 
 _CURSOR_VERSION = 1
 

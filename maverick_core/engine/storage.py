@@ -418,7 +418,7 @@ StoreFactory = Callable[[str, Project], Store]
 """Opens a store: ``factory(url, project)``."""
 
 
-_RUN_QUERY_NAMES = frozenset(
+RUN_QUERY_NAMES = frozenset(
     {
         "RunPage",
         "RunQuery",
@@ -435,7 +435,7 @@ their attrs classes at start-up."""
 
 
 def __getattr__(name: str) -> Any:
-    if name in _RUN_QUERY_NAMES:
+    if name in RUN_QUERY_NAMES:
         from maverick_core.engine import runquery
 
         value = getattr(runquery, name)
