@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from maverick_core.builtin.checkpoint import live
 from maverick_core.builtin.checkpoint.live import LiveSteps
 from maverick_core.engine.run import Status, StepRecord
@@ -72,6 +74,26 @@ def test_steps_a_checkpoint_took_before_any_write_cost_no_write(monkeypatch):
     assert writes.next() is None
     steps.close()
     assert writes.seen == [{"b": live.summary(done())}, None]
+
+
+def test_a_stop_signal_while_the_timer_starts_leaves_a_view_that_closes(monkeypatch):
+    # SIGINT raises in the main thread wherever it is; in note() it once left a timer
+    # kept but never started, and close() then raised "cannot join thread before it
+    # is started" from the run's end (a traceback and exit 1 instead of 130)
+    monkeypatch.setattr(live, "LIVE_INTERVAL", 0.05)
+    writes = Writes()
+    steps = LiveSteps(writes)
+    start = threading.Timer.start
+
+    def interrupted(self: threading.Timer) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Timer, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        steps.note("a", done())
+    monkeypatch.setattr(threading.Timer, "start", start)
+    steps.close()  # does not raise
+    assert writes.seen == []
 
 
 def test_only_the_latest_steps_are_kept_and_big_outputs_left_out(monkeypatch):

@@ -102,15 +102,17 @@ class LiveSteps:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
-            if timer is not threading.current_thread():
+            if timer.ident is not None and timer is not threading.current_thread():
                 timer.join()
 
     def _schedule(self) -> None:
         if not self._pending:
-            self._pending = True
-            self._timer = threading.Timer(LIVE_INTERVAL, self._flush)
-            self._timer.daemon = True
-            self._timer.start()
+            # Started before it is kept: a stop signal raises in the main thread between
+            # any two lines, and close() must never find a timer that never started.
+            timer = threading.Timer(LIVE_INTERVAL, self._flush)
+            timer.daemon = True
+            timer.start()
+            self._timer, self._pending = timer, True
 
     def _flush(self) -> None:
         with self._lock:
