@@ -12,11 +12,16 @@ STORE = Path(__file__).resolve().parents[1] / "fixtures" / "stores" / "file-0.1.
 RUN_ID = "compat-20261201-155829-0de6"
 
 
-def test_a_run_checkpointed_by_the_previous_release_resumes_with_this_one(cli, project):
-    shutil.copy(STORE / "wf.yaml", project / "wf.yaml")
-    shutil.copytree(STORE / "state", project / ".maverick", dirs_exist_ok=True)
+def install_store(store: Path, project: Path) -> None:
+    """Put a fixture store's workflow and state into ``project``, as the old release left them."""
+    shutil.copy(store / "wf.yaml", project / "wf.yaml")
+    shutil.copytree(store / "state", project / ".maverick", dirs_exist_ok=True)
     for path in (project / ".maverick").rglob("*"):
         path.chmod(0o700 if path.is_dir() else 0o600)  # git keeps no modes; the store wants these
+
+
+def test_a_run_checkpointed_by_the_previous_release_resumes_with_this_one(cli, project):
+    install_store(STORE, project)
 
     shown = cli("runs", "show", RUN_ID, "--json")
     assert shown.returncode == 0, shown.stderr
@@ -49,9 +54,7 @@ def test_a_run_checkpointed_by_the_previous_release_resumes_with_this_one(cli, p
 
 
 def test_a_run_begun_by_the_previous_release_goes_on_in_the_new_journal_format(cli, project):
-    shutil.copytree(STORE / "state", project / ".maverick", dirs_exist_ok=True)
-    for path in (project / ".maverick").rglob("*"):
-        path.chmod(0o700 if path.is_dir() else 0o600)
+    install_store(STORE, project)
     # a step added after the resume point commits the run's first framed record
     workflow = (STORE / "wf.yaml").read_text()
     (project / "wf.yaml").write_text(
@@ -79,10 +82,7 @@ ROW_RUN_ID = "snapcompat-20261201-201236-a895"
 
 
 def test_a_run_whose_snapshot_holds_a_mapping_per_record_resumes(cli, project):
-    shutil.copy(ROW_STORE / "wf.yaml", project / "wf.yaml")
-    shutil.copytree(ROW_STORE / "state", project / ".maverick", dirs_exist_ok=True)
-    for path in (project / ".maverick").rglob("*"):
-        path.chmod(0o700 if path.is_dir() else 0o600)
+    install_store(ROW_STORE, project)
     snapshot = project / ".maverick" / "checkpoints" / ROW_RUN_ID / "snapshot"
     assert b' {"records":{"greet":{"status":"completed"' in snapshot.read_bytes()
 
