@@ -216,9 +216,9 @@ def snapshot_columns(records: dict[str, StepRecord]) -> dict[str, Any]:
     values = list(records.values())
     other: dict[str, dict[str, Any]] = {}
     for row, record in enumerate(values):
-        if record.error is not None or record.items is not None or record.attempts:
-            plain = record.to_plain()
-            other[str(row)] = {key: plain[key] for key in OTHER_FIELDS if key in plain}
+        fields = other_fields(record)
+        if fields is not None:
+            other[str(row)] = fields
     return {
         "path": list(records),
         "status": [record.status.value for record in values],
@@ -227,6 +227,15 @@ def snapshot_columns(records: dict[str, StepRecord]) -> dict[str, Any]:
         "duration": pack_floats([record.duration for record in values]),
         "other": other,
     }
+
+
+def other_fields(record: StepRecord) -> dict[str, Any] | None:
+    """A record's fields outside a snapshot's columns (error, items, attempts), or None
+    when it has none, as most records do."""
+    if record.error is None and record.items is None and not record.attempts:
+        return None
+    plain = record.to_plain()
+    return {key: plain[key] for key in OTHER_FIELDS if key in plain}
 
 
 PACKED_COLUMNS = ("started_at", "duration")

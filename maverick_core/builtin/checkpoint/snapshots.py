@@ -21,7 +21,7 @@ import array
 import operator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from maverick_core.builtin.checkpoint.journal import OTHER_FIELDS, pack_floats
+from maverick_core.builtin.checkpoint.journal import other_fields, pack_floats
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -167,9 +167,9 @@ class ColumnEncoder:
         self._started.extend([record.started_at for record in records])
         self._durations.extend([record.duration for record in records])
         for index, record in enumerate(records, start):
-            if record.error is not None or record.items is not None or record.attempts:
-                plain = record.to_plain()
-                self._other[index] = {key: plain[key] for key in OTHER_FIELDS if key in plain}
+            fields = other_fields(record)
+            if fields is not None:
+                self._other[index] = fields
 
 
 def column_encoder(serializer: object) -> ColumnEncoder | None:
