@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import gc
 from collections.abc import Mapping
 from itertools import chain
 from pathlib import PurePath
@@ -18,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from maverick_core.engine.collector import collector_paused
 from maverick_core.engine.errors import StepFailed
 from maverick_core.engine.plaindata import MAX_DEPTH, Descend, NotPlainData, walk_plain
 
@@ -92,13 +92,10 @@ def _copy_flat_dicts(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     (3 ms), copying plain data makes no cycles, and the count of new objects stands,
     so the collection that is due still runs after.
     """
-    if len(dicts) < _PAUSE_FROM or not gc.isenabled():
+    if len(dicts) < _PAUSE_FROM:
         return list(map(dict.copy, dicts))
-    gc.disable()
-    try:
+    with collector_paused():
         return list(map(dict.copy, dicts))
-    finally:
-        gc.enable()
 
 
 _PAUSE_FROM = 1000

@@ -42,6 +42,7 @@ from maverick_core.builtin.checkpoint.history import (
     summarize,
 )
 from maverick_core.builtin.checkpoint.live import LIVE, LiveSteps
+from maverick_core.engine.collector import collector_paused
 from maverick_core.engine.config import Config, state_dir
 from maverick_core.engine.describe import configured_store
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
@@ -374,13 +375,8 @@ def _without_cycle_collection(read: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(read)
     def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return read(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
 
     return paused
 
@@ -778,14 +774,10 @@ def _find_run(store: Store, request: RunRequest) -> RunRecord:
 def _resume(config: Config, request: RunRequest, store: Store, serializer: Serializer) -> Run:
     workflow = request.workflow
     found = _find_run(store, request)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused() as collecting:
         loaded = load_state(config, store, found.run_id, until=request.from_checkpoint)
-    finally:
         if collecting:
             _settle_restored_state()
-            gc.enable()
     notices: list[str] = []
     if loaded.damage and loaded.checkpoint_id is None:
         if not loaded.torn:
