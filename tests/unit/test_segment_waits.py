@@ -1,5 +1,6 @@
 """A journal segment's group commit: threads that write at once share syncs, each
-returns only once a sync covered its frame, and a failed sync reaches every waiter."""
+returns only once its frame is in the file and a sync covered it, and a failed write or
+sync reaches every waiter."""
 
 from __future__ import annotations
 
@@ -23,19 +24,22 @@ def open_segment(tmp_path: Path) -> Segment:
     return Segment.create(tmp_path / "journal-1.jnl", 1, lambda path, flags: os.open(path, flags))
 
 
-def commit_all(segment: Segment) -> tuple[list[tuple[int, int]], list[BaseException]]:
+def commit_all(segment: Segment) -> tuple[list[tuple[int, int, bytes]], list[BaseException]]:
     """Each writer thread writes a frame and waits for it; returns (end, synced at
-    return) per writer and the errors raised."""
+    return, what the file held at the frame's place then) per writer and the errors
+    raised."""
     start = threading.Barrier(WRITERS)
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, int, bytes]] = []
     errors: list[BaseException] = []
+    reader = os.open(segment.path, os.O_RDONLY)
 
     def writer(index: int) -> None:
         start.wait()
         try:
-            end = segment.write(bytes([65 + index]) * 300)
+            frame = bytes([65 + index]) * 300
+            end = segment.write(frame)
             segment.wait_durable(end)
-            seen.append((end, segment.synced))
+            seen.append((end, segment.synced, os.pread(reader, 300, end - 300)))
         except BaseException as error:
             errors.append(error)
 
@@ -45,6 +49,7 @@ def commit_all(segment: Segment) -> tuple[list[tuple[int, int]], list[BaseExcept
     for thread in threads:
         thread.join(30)
         assert not thread.is_alive(), "a writer never returned"
+    os.close(reader)
     return seen, errors
 
 
@@ -64,7 +69,10 @@ def test_concurrent_commits_share_syncs_and_each_returns_once_its_frame_is_durab
     seen, errors = commit_all(segment)
     assert errors == []
     assert len(seen) == WRITERS
-    assert all(synced >= end for end, synced in seen)
+    assert all(synced >= end for end, synced, _ in seen)
+    # the frame was in the file when its wait returned (the writer queues it and
+    # the leader of the sync writes it)
+    assert all(len(set(held)) == 1 and held[0] >= 65 for _, _, held in seen)
     assert len(syncs) < WRITERS  # shared
     segment.close()
     data = (tmp_path / "journal-1.jnl").read_bytes()
@@ -89,3 +97,33 @@ def test_a_failed_sync_reaches_every_waiter_and_none_hangs(
     assert len(errors) == WRITERS
     assert all(isinstance(error, OSError) for error in errors)
     assert segment.closed
+
+
+def test_a_failed_write_of_the_queued_frames_reaches_every_waiter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(fd: int, data: bytes, offset: int) -> None:
+        time.sleep(0.02)
+        raise OSError(28, "No space left on device")
+
+    segment = open_segment(tmp_path)
+    monkeypatch.setattr(segments, "_write_all", full_disk)
+    seen, errors = commit_all(segment)
+    assert seen == []
+    assert len(errors) == WRITERS
+    assert all(isinstance(error, OSError) for error in errors)
+    assert segment.closed
+    # nothing that was never durable is left in the file
+    assert (tmp_path / "journal-1.jnl").read_bytes().strip(b"\0") == b""
+
+
+def test_a_frame_written_and_not_yet_waited_for_reaches_the_file_at_close(
+    tmp_path: Path,
+) -> None:
+    segment = open_segment(tmp_path)
+    first = segment.write(b"A" * 300)
+    segment.wait_durable(first)
+    segment.write(b"B" * 300)
+    assert (tmp_path / "journal-1.jnl").read_bytes()[300:600] == bytes(300)  # queued
+    segment.close()
+    assert (tmp_path / "journal-1.jnl").read_bytes() == b"A" * 300 + b"B" * 300

@@ -26,11 +26,17 @@ process, the segment is *recovered*: bytes after the last intact frame are zeroe
 and synced, so nothing stale can ever be read as a frame behind a newer one. After
 an edit the damaged segment is kept as evidence and appends go to a new segment.
 
-Group commit: :meth:`Segment.write` puts a frame in place (in the page cache) and
-returns its end offset; :meth:`Segment.wait_durable` returns once a sync that began
-after that write has finished. The first waiter syncs everything written so far; the
-waiters that arrive during its sync wait instead of syncing again, and the leader
-syncs once more for them (up to four syncs in all) before one of them has to lead.
+Group commit: :meth:`Segment.write` queues a frame in memory and returns its end
+offset; :meth:`Segment.wait_durable` returns once the frame is in the file and a sync
+that began after that has finished. The first waiter leads: it writes every frame
+queued so far with one ``pwrite`` and syncs them; the waiters that arrive meanwhile
+wait instead of syncing again, and the leader writes and syncs once more for them (up
+to four rounds in all) before one of them has to lead. The writers never make a
+system call themselves: under Python's GIL each one would let the other threads run
+and then wait to get the GIL back, and with eight iterations committing at once
+those hand-offs cost more than the frames' Python. A frame that is only queued was
+never promised (its writer is still waiting), so a crash that loses it loses nothing
+that was reported saved.
 """
 
 from __future__ import annotations
@@ -206,7 +212,10 @@ class Segment:
         self.path = path
         self.first_seq = first_seq
         self.size = size
-        """Where the next frame goes: the end of the last one."""
+        """Where the next frame goes: the end of the last one (queued or written)."""
+        self.written = size
+        """Bytes before this offset are in the file; the frames after it are queued."""
+        self._queued: list[bytes] = []
         self.allocated = allocated
         # the commit whose frame ends past this grows the file (a quarter chunk early)
         self._grow_at = allocated - min(allocated, MAX_CHUNK) // 4
@@ -274,25 +283,23 @@ class Segment:
     # -------------------------------------------------------------- commits
 
     def write(self, frame: bytes) -> int:
-        """Put ``frame`` after the last one (growing the file ahead of need).
+        """Queue ``frame`` after the last one (growing the file ahead of need); the
+        next sync writes it.
 
         :returns: the offset :meth:`wait_durable` needs.
         :raises OSError: the segment is then closed (see :meth:`fail`).
         """
         with self._cond:
-            if self.fd < 0:
+            if self._failed is not None:  # closed, or failing under a leader
                 raise OSError(f"journal segment {self.path.name} was closed: {self._failed}")
-            start = self.size
-            end = start + len(frame)
-            try:
-                if end > self._grow_at:
+            end = self.size + len(frame)
+            if end > self._grow_at:
+                try:
                     self._grow(end)
-                written = os.pwrite(self.fd, frame, start)
-                while written < len(frame):  # a short write: go on where it stopped
-                    written += os.pwrite(self.fd, frame[written:], start + written)
-            except OSError as error:
-                self._fail(str(error))
-                raise
+                except OSError as error:
+                    self._fail(str(error))
+                    raise
+            self._queued.append(frame)
             self.size = end
             return end
 
@@ -323,13 +330,15 @@ class Segment:
                 finally:
                     self._cond.acquire()
             self._syncing = True
-            target = self.size
-        # The leader goes on syncing while frames keep arriving (a few rounds at
-        # most): their writers are waiting, and handing the next sync to one of
-        # them would first have to wake it.
+            start, frames, target = self._take_queued()
+        # The leader goes on writing and syncing while frames keep arriving (a few
+        # rounds at most): their writers are waiting, and handing the next round to
+        # one of them would first have to wake it. Only the leader (or close(), once
+        # no one leads) writes queued frames, so they reach the file in order.
         rounds = 0
         while True:
             try:
+                _write_all(self.fd, frames, start)
                 sync_file(self.fd)
             except OSError as error:
                 with self._cond:
@@ -338,13 +347,25 @@ class Segment:
                 raise
             rounds += 1
             with self._cond:
+                if self._failed is not None:  # a writer failed to grow the file meanwhile
+                    self._syncing = False
+                    self._fail(self._failed)
+                    raise OSError(self._failed)
                 self.synced = max(self.synced, target)
                 if self.size <= self.synced or rounds == _LEADER_ROUNDS:
                     self._syncing = False
                     self._wake(handover=True)
                     return
                 self._wake(handover=False)
-                target = self.size
+                start, frames, target = self._take_queued()
+
+    def _take_queued(self) -> tuple[int, bytes, int]:
+        """The queued frames as one block, where it goes and where it ends (they count
+        as written from here on). Called with the lock held."""
+        start, frames = self.written, b"".join(self._queued)
+        self._queued.clear()
+        self.written = self.size
+        return start, frames, self.size
 
     def _wake(self, handover: bool) -> None:
         """Wake the waiters whose frames are durable now; with ``handover`` (no sync is
@@ -383,6 +404,8 @@ class Segment:
             if self.fd < 0:
                 return
             try:
+                start, frames, _ = self._take_queued()
+                _write_all(self.fd, frames, start)
                 if trim and self.allocated > self.size:
                     os.ftruncate(self.fd, self.size)
                     self.allocated = self.size
@@ -402,10 +425,13 @@ class Segment:
         """After a failed write or sync the descriptor is not trusted again.
 
         Frames not yet known durable are cut off (the page cache may hold data the
-        disk never got); whoever waits for them is told. Called with the lock held.
+        disk never got); whoever waits for them is told. While a leader writes or
+        syncs outside the lock, it closes the descriptor itself when its round ends
+        (closed now, the number could be reused by another file it would then write
+        to). Called with the lock held.
         """
         self._failed = why
-        if self.fd >= 0:
+        if self.fd >= 0 and not self._syncing:
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, self.synced)
             os.close(self.fd)
@@ -421,6 +447,13 @@ class Segment:
     def failure(self) -> str | None:
         """Why the segment was closed."""
         return self._failed
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    """``pwrite`` all of ``data`` at ``offset`` (going on after a short write)."""
+    written = os.pwrite(fd, data, offset) if data else 0
+    while written < len(data):
+        written += os.pwrite(fd, data[written:], offset + written)
 
 
 def _fill_zeros(fd: int, start: int, stop: int) -> None:
