@@ -6,8 +6,10 @@ Loading happens in four passes, each keeping every node's position:
    mark of every value and key by its path (``("steps", 2, "when")``);
 2. compile every string holding ``${{ … }}`` into a template, so expression syntax
    and sandbox errors surface at load time with their exact column;
-3. structure the data through a strict cattrs converter (unknown keys, wrong types
-   and missing fields become located errors, with did-you-mean suggestions);
+3. structure the data into the models: a document the models accept as it is takes
+   a short path (:class:`_Structurer`, no cattrs); any other goes through a strict
+   cattrs converter (unknown keys, wrong types and missing fields become located
+   errors, with did-you-mean suggestions);
 4. check what the converter cannot: unique step names, references only to steps
    defined earlier, safe checkpoint ids.
 """
@@ -18,18 +20,13 @@ import contextlib
 import json
 import math
 import re
+import types
+import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import attrs
-import cattrs
 import yaml
-from cattrs.errors import (
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-    IterableValidationNote,
-)
 
 from maverick_core.engine import safeyaml
 from maverick_core.engine.digest import sha256_hex
@@ -63,6 +60,8 @@ from maverick_core.engine.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
+
+    import cattrs
 
 SUPPORTED_VERSIONS = ("1.0",)
 STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -319,17 +318,42 @@ def _retry_conditions_hook(value: Any, _: Any) -> Any:
             conditions.append(_retry_condition(item))
         except _FieldError as exc:
             if isinstance(value, list):
+                from cattrs.errors import IterableValidationNote
+
                 exc.add_note(IterableValidationNote(f"item {index}", index, object))
             errors.append(exc)
     if errors and not isinstance(value, list):
         raise errors[0]
     if errors:
+        from cattrs.errors import IterableValidationError
+
         raise IterableValidationError("invalid retry conditions", errors, list)
     return RetryConditions(conditions)
 
 
+_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _strict("a string", (str,)),
+    bool: _strict("a boolean", (bool,)),
+    int: _strict("an integer", (int,)),
+    float: _strict("a number", (int, float)),
+    Text: _text_hook,
+    Condition: _condition_hook,
+    Data: _data_hook,
+    Count: _count_hook,
+    Seconds: _seconds_hook,
+    Any: _data_hook,
+    Attempts: _attempts_hook,
+    Delay: _delay_hook,
+    Factor: _factor_hook,
+    RetryConditions: _retry_conditions_hook,
+}
+"""The structure hook of each field type the models use (the converter's and the short path's)."""
+
+
 def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
     """The strict converter: no extra keys, no silent coercion, steps by ``type``."""
+    import cattrs  # here: a document the models accept as it is never needs it (_Structurer)
+
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     # cattrs generates (and compiles) a model's structure function when a function that
     # may need it is generated: a workflow's would bring those of every model and dict
@@ -342,20 +366,8 @@ def make_converter(step_models: Mapping[str, type[Step]]) -> cattrs.Converter:
         _is_dict,
         _generated_on_first_use(converter.gen_structure_mapping),
     )
-    converter.register_structure_hook(str, _strict("a string", (str,)))
-    converter.register_structure_hook(bool, _strict("a boolean", (bool,)))
-    converter.register_structure_hook(int, _strict("an integer", (int,)))
-    converter.register_structure_hook(float, _strict("a number", (int, float)))
-    converter.register_structure_hook(Text, _text_hook)
-    converter.register_structure_hook(Condition, _condition_hook)
-    converter.register_structure_hook(Data, _data_hook)
-    converter.register_structure_hook(Count, _count_hook)
-    converter.register_structure_hook(Seconds, _seconds_hook)
-    converter.register_structure_hook(Any, _data_hook)
-    converter.register_structure_hook(Attempts, _attempts_hook)
-    converter.register_structure_hook(Delay, _delay_hook)
-    converter.register_structure_hook(Factor, _factor_hook)
-    converter.register_structure_hook(RetryConditions, _retry_conditions_hook)
+    for kind, hook in _HOOKS.items():
+        converter.register_structure_hook(kind, hook)
 
     def structure_step(value: Any, _: Any) -> Step:
         if not isinstance(value, dict):
@@ -422,6 +434,8 @@ def _class_fields(cls: Any) -> list[str]:
 
 
 def _walk_errors(exc: BaseException, path: PathKey) -> Iterator[tuple[PathKey, BaseException]]:
+    from cattrs.errors import ClassValidationError, IterableValidationError
+
     if isinstance(exc, ClassValidationError | IterableValidationError):
         for sub in exc.exceptions:
             sub_path = path
@@ -436,6 +450,8 @@ def _walk_errors(exc: BaseException, path: PathKey) -> Iterator[tuple[PathKey, B
 
 
 def _convert_errors(exc: BaseException, marks: _Marks, data: Any) -> list[DefinitionError]:
+    from cattrs.errors import ForbiddenExtraKeysError
+
     errors: list[DefinitionError] = []
     for path, err in _walk_errors(exc, ()):
         if isinstance(err, ForbiddenExtraKeysError):
@@ -739,17 +755,12 @@ def load_workflow_text(
     if errors:
         raise DefinitionErrors(_sorted(errors))
 
-    converter = make_converter(step_models)
     body = {k: v for k, v in data.items() if k != "version"}
     body["version"] = str(data.get("version"))
     try:
-        workflow = converter.structure(body, Workflow)
-    except (ClassValidationError, IterableValidationError) as exc:
-        raise DefinitionErrors(_sorted(_convert_errors(exc, marks, data))) from None
-    except RecursionError:
-        raise DefinitionErrors(
-            [DefinitionError("the workflow is nested too deeply", Location(filename, 1, 1))]
-        ) from None
+        workflow: Workflow = _Structurer(step_models).structure(body, Workflow)
+    except _Declined:
+        workflow = _structure_with_cattrs(body, step_models, marks, data, filename)
 
     checker = _Checker(marks, source_dir, set(_all_step_names(data.get("steps"))))
     checker.check_inputs(data.get("inputs") or {})
@@ -763,6 +774,123 @@ def load_workflow_text(
         if isinstance(step, dict)
     }
     return attrs.evolve(workflow, source=filename, fingerprints=fingerprints)
+
+
+def _structure_with_cattrs(
+    body: dict[str, Any],
+    step_models: Mapping[str, type[Step]],
+    marks: _Marks,
+    data: dict[str, Any],
+    filename: str,
+) -> Workflow:
+    """Structure through the strict converter: the models, or located errors."""
+    from cattrs.errors import ClassValidationError, IterableValidationError
+
+    try:
+        workflow: Workflow = make_converter(step_models).structure(body, Workflow)
+    except (ClassValidationError, IterableValidationError) as exc:
+        raise DefinitionErrors(_sorted(_convert_errors(exc, marks, data))) from None
+    except RecursionError:
+        raise DefinitionErrors(
+            [DefinitionError("the workflow is nested too deeply", Location(filename, 1, 1))]
+        ) from None
+    return workflow
+
+
+class _Declined(Exception):
+    """The short path does not take this document (the converter decides instead)."""
+
+
+class _Structurer:
+    """The converter's result for a document its models accept as it is, without cattrs.
+
+    Importing cattrs and generating its structure functions was the largest part of
+    loading a workflow (docs/benchmarks.md, start-up). This path takes exactly what
+    the converter would accept: every value a hook of :data:`_HOOKS` accepts, ``X |
+    None``, ``list``, ``dict`` and attrs models (steps picked by ``type``), no unknown
+    or missing key; it builds the same objects the converter's generated functions
+    do (a model from the fields present, new lists and dicts). On anything else (a
+    refused value, a field type it does not know, a model with init aliases) it
+    declines, and the converter structures the document or names every error.
+    """
+
+    __slots__ = ("_plans", "_step_models")
+
+    def __init__(self, step_models: Mapping[str, type[Step]]) -> None:
+        self._step_models = step_models
+        self._plans: dict[type, tuple[frozenset[str], list[tuple[str, bool, Any]]]] = {}
+
+    def structure(self, value: Any, cls: type) -> Any:
+        """``value`` (a mapping) as an instance of attrs class ``cls``.
+
+        :raises _Declined: when the converter must decide.
+        """
+        try:
+            return self._model(value, cls)
+        except Exception as exc:  # a hook's refusal, a model's own check, recursion
+            raise _Declined from exc
+
+    def _model(self, value: Any, cls: type) -> Any:
+        if type(value) is not dict:
+            raise _Declined
+        plan = self._plans.get(cls)
+        if plan is None:
+            plan = self._plans[cls] = self._plan(cls)
+        names, fields = plan
+        if not value.keys() <= names:
+            raise _Declined
+        kwargs = {}
+        for name, required, structure in fields:
+            if name in value:
+                kwargs[name] = structure(value[name])
+            elif required:
+                raise _Declined
+        return cls(**kwargs)
+
+    def _plan(self, cls: type) -> tuple[frozenset[str], list[tuple[str, bool, Any]]]:
+        attrs.resolve_types(cls)
+        fields = []
+        for field in attrs.fields(cls):
+            if not field.init or field.alias != field.name:
+                raise _Declined
+            fields.append((field.name, field.default is attrs.NOTHING, self._of(field.type)))
+        return frozenset(name for name, _, _ in fields), fields
+
+    def _of(self, kind: Any) -> Callable[[Any], Any]:
+        """The function that structures a value of field type ``kind``."""
+        hook = _HOOKS.get(kind)
+        if hook is not None:
+            return lambda value: hook(value, kind)
+        if kind is Step:
+            return self._step
+        if isinstance(kind, type) and attrs.has(kind):
+            return lambda value: self._model(value, kind)
+        origin, args = get_origin(kind), get_args(kind)
+        if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+            inner = self._of(args[0] if args[1] is type(None) else args[1])
+            return lambda value: None if value is None else inner(value)
+        if origin is list and len(args) == 1:
+            item = self._of(args[0])
+            return lambda value: [item(v) for v in _exactly(list, value)]
+        if origin is dict and len(args) == 2:
+            key, item = self._of(args[0]), self._of(args[1])
+            return lambda value: {key(k): item(v) for k, v in _exactly(dict, value).items()}
+        raise _Declined
+
+    def _step(self, value: Any) -> Step:
+        kind = value.get("type") if type(value) is dict else None
+        model = self._step_models.get(kind) if type(kind) is str else None
+        if model is None:
+            raise _Declined
+        step: Step = self._model(value, model)
+        return step
+
+
+def _exactly(kind: type, value: Any) -> Any:
+    """``value`` when it is exactly of ``kind``; else the short path declines."""
+    if type(value) is not kind:
+        raise _Declined
+    return value
 
 
 def _called_files(step: Any, source_dir: Path | None) -> dict[str, str]:
