@@ -65,8 +65,9 @@ def _settings(dbos: DBOS, url: str) -> str:
         if url.startswith("sqlite"):
             journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
             level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
-            names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-            return f"SQLite system database, journal_mode={journal}, synchronous={names[level]}"
+            names: dict[Any, str] = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+            synchronous = names.get(level, str(level))
+            return f"SQLite system database, journal_mode={journal}, synchronous={synchronous}"
         fsync = connection.exec_driver_sql("SHOW fsync").scalar()
         commit = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
         version = connection.exec_driver_sql("SHOW server_version").scalar()

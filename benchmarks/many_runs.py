@@ -79,7 +79,7 @@ def run_record(index: int, project: str, created_at: float, rng: random.Random) 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(created_at))
     run_id = f"{workflow}-{stamp}-{index:06x}"
     duration = rng.uniform(60, 3600)
-    calls = [
+    calls: list[dict[str, Any]] = [
         {
             "path": f"phases[{n}].implement",
             "role": "implementer",
@@ -284,7 +284,7 @@ def time_viewer_page(root: Path, url: str, rounds: int, env: dict[str, str]) -> 
         command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
         found = re.search(r"(http://\S+)", proc.stdout.readline())
         if found is None:
             raise RuntimeError(f"maverick ui did not start: {proc.stderr.read()[-2000:]}")
