@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections import ChainMap
 from typing import TYPE_CHECKING, Any, Protocol
 
-import attrs
-
 from maverick_core.engine.dsl import expressions
+from maverick_core.engine.plainclass import PlainClass
 
 if TYPE_CHECKING:
     import subprocess
@@ -44,22 +43,44 @@ class StepType(Protocol):
         """
 
 
-@attrs.define(eq=False)
-class Scope:
+class Scope(PlainClass):
     """What expressions see at one level of a run.
 
     ``steps`` holds ``{"output": ..., "status": ...}`` by step name for this level;
     a loop iteration's scope also sees its parent's steps.
     """
 
-    workflow: Workflow
-    inputs: dict[str, Any]
-    run_info: dict[str, Any]
-    prefix: str = ""
-    steps: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    parent: Scope | None = None
-    item: Any = None
-    index: int | None = None
+    # a plain class, not an attrs class: every run builds it (engine/plainclass.py)
+    __slots__ = _FIELDS = (
+        "workflow",
+        "inputs",
+        "run_info",
+        "prefix",
+        "steps",
+        "parent",
+        "item",
+        "index",
+    )
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        inputs: dict[str, Any],
+        run_info: dict[str, Any],
+        prefix: str = "",
+        steps: dict[str, dict[str, Any]] | None = None,
+        parent: Scope | None = None,
+        item: Any = None,
+        index: int | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.inputs = inputs
+        self.run_info = run_info
+        self.prefix = prefix
+        self.steps: dict[str, dict[str, Any]] = {} if steps is None else steps
+        self.parent = parent
+        self.item = item
+        self.index = index
 
     def names(self) -> dict[str, Any]:
         """The names visible to expressions here."""
@@ -86,22 +107,34 @@ class Scope:
         return Scope(self.workflow, self.inputs, self.run_info, prefix, {}, self)
 
 
-@attrs.define(eq=False)
-class StepContext:
+class StepContext(PlainClass):
     """What the executor offers one step: its place, its scope and the run's services.
 
     Step types and ``run_step`` wrappers use these methods; the executor behind
     them is private, so nothing outside the engine depends on how it works.
+
+    :ivar attempts: attempts made so far, by a wrapper that retries: ``{attempt,
+        error, duration}`` each; the executor keeps them in the step's record.
     """
 
-    _executor: Executor = attrs.field(alias="executor")
-    scope: Scope
-    path: str
-    step: Step
-    checkpoints: list[str] = attrs.field(factory=list)
-    attempts: list[dict[str, Any]] = attrs.field(factory=list)
-    """Attempts made so far, by a wrapper that retries: ``{attempt, error, duration}``
-    each; the executor keeps them in the step's record."""
+    # a plain class, not an attrs class: every run builds it (engine/plainclass.py)
+    __slots__ = _FIELDS = ("_executor", "scope", "path", "step", "checkpoints", "attempts")
+
+    def __init__(
+        self,
+        executor: Executor,
+        scope: Scope,
+        path: str,
+        step: Step,
+        checkpoints: list[str] | None = None,
+        attempts: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self._executor = executor
+        self.scope = scope
+        self.path = path
+        self.step = step
+        self.checkpoints: list[str] = [] if checkpoints is None else checkpoints
+        self.attempts: list[dict[str, Any]] = [] if attempts is None else attempts
 
     @property
     def run(self) -> Run:

@@ -19,6 +19,7 @@ import attrs
 
 from maverick_core.engine.collector import collector_paused
 from maverick_core.engine.errors import StepFailed
+from maverick_core.engine.plainclass import PlainClass
 from maverick_core.engine.plaindata import MAX_DEPTH, Descend, NotPlainData, walk_plain
 
 
@@ -134,6 +135,8 @@ def _plain(value: Any, path: str) -> Any:
         return Descend(value.value)
     if attrs.has(type(value)):
         return Descend({f.name: getattr(value, f.name) for f in attrs.fields(type(value))})
+    if isinstance(value, PlainClass):  # written out instead of attrs: the same fields
+        return Descend(dict(zip(value._FIELDS, value._values(), strict=True)))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return Descend({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
     kind = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")

@@ -25,10 +25,9 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-import attrs
-
 from maverick_core.engine.errors import StepFailed
 from maverick_core.engine.liveness import process_start_time
+from maverick_core.engine.plainclass import FrozenClass
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -348,17 +347,25 @@ def kill_tree(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
-@attrs.frozen
-class CommandResult:
+class CommandResult(FrozenClass):
     """A finished command, its output decoded as UTF-8.
 
     :ivar timed_out: the command ran past its timeout and its tree was killed.
     """
 
+    # a frozen class written out, not an attrs class: every shell step builds it
+    # (plainclass.py); nothing evolves it or asks attrs for its fields
+    __slots__ = _FIELDS = ("returncode", "stdout", "stderr", "timed_out")
     returncode: int
     stdout: str
     stderr: str
-    timed_out: bool = False
+    timed_out: bool
+
+    def __init__(self, returncode: int, stdout: str, stderr: str, timed_out: bool = False) -> None:
+        self._set("returncode", returncode)
+        self._set("stdout", stdout)
+        self._set("stderr", stderr)
+        self._set("timed_out", timed_out)
 
     @property
     def ok(self) -> bool:

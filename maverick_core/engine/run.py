@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from maverick_core.engine.plainclass import FrozenClass, PlainClass
 from maverick_core.engine.secrets import SecretMasker
 from maverick_core.engine.stash import Stash
 
@@ -335,8 +336,7 @@ class RunState:
             return paths
 
 
-@attrs.frozen
-class RunRequest:
+class RunRequest(FrozenClass):
     """What the user asked for when starting or resuming a run.
 
     :ivar resume: continue an unfinished run (``--resume``).
@@ -347,43 +347,97 @@ class RunRequest:
     :ivar explain: print the resume plan, run nothing.
     """
 
+    # a frozen class written out, not an attrs class: every run builds these classes
+    # (plainclass.py); nothing evolves them or asks attrs for their fields
+    __slots__ = _FIELDS = (
+        "workflow",
+        "inputs",
+        "given_inputs",
+        "resume",
+        "run_id",
+        "from_checkpoint",
+        "force",
+        "explain",
+    )
     workflow: Workflow
     inputs: dict[str, Any]
-    given_inputs: frozenset[str] = frozenset()
-    resume: bool = False
-    run_id: str | None = None
-    from_checkpoint: str | None = None
-    force: bool = False
-    explain: bool = False
+    given_inputs: frozenset[str]
+    resume: bool
+    run_id: str | None
+    from_checkpoint: str | None
+    force: bool
+    explain: bool
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        inputs: dict[str, Any],
+        given_inputs: frozenset[str] = frozenset(),
+        resume: bool = False,
+        run_id: str | None = None,
+        from_checkpoint: str | None = None,
+        force: bool = False,
+        explain: bool = False,
+    ) -> None:
+        self._set("workflow", workflow)
+        self._set("inputs", inputs)
+        self._set("given_inputs", given_inputs)
+        self._set("resume", resume)
+        self._set("run_id", run_id)
+        self._set("from_checkpoint", from_checkpoint)
+        self._set("force", force)
+        self._set("explain", explain)
 
 
-@attrs.frozen
-class CheckpointInfo:
+class CheckpointInfo(FrozenClass):
     """A committed checkpoint as reported to hooks."""
 
+    __slots__ = _FIELDS = ("checkpoint_id", "seq", "size", "duration", "created_at")
     checkpoint_id: str
     seq: int
     size: int
     duration: float
     created_at: float
 
+    def __init__(
+        self, checkpoint_id: str, seq: int, size: int, duration: float, created_at: float
+    ) -> None:
+        self._set("checkpoint_id", checkpoint_id)
+        self._set("seq", seq)
+        self._set("size", size)
+        self._set("duration", duration)
+        self._set("created_at", created_at)
 
-@attrs.frozen
-class RunOutcome:
+
+class RunOutcome(FrozenClass):
     """How a run ended.
 
     ``usage_error`` is true when it failed on a value the user gave (exit 2).
     """
 
+    __slots__ = _FIELDS = ("status", "outputs", "error", "duration", "usage_error")
     status: Status
-    outputs: dict[str, Any] = attrs.field(factory=dict)
-    error: str | None = None
-    duration: float = 0.0
-    usage_error: bool = False
+    outputs: dict[str, Any]
+    error: str | None
+    duration: float
+    usage_error: bool
+
+    def __init__(
+        self,
+        status: Status,
+        outputs: dict[str, Any] | None = None,
+        error: str | None = None,
+        duration: float = 0.0,
+        usage_error: bool = False,
+    ) -> None:
+        self._set("status", status)
+        self._set("outputs", {} if outputs is None else outputs)
+        self._set("error", error)
+        self._set("duration", duration)
+        self._set("usage_error", usage_error)
 
 
-@attrs.define(eq=False)
-class Run:
+class Run(PlainClass):
     """A run being executed: its identity, workflow, inputs and state.
 
     ``resumed_from`` names the checkpoint it resumed from (None for a fresh run).
@@ -396,23 +450,52 @@ class Run:
     run resumes.
     """
 
-    run_id: str
-    workflow: Workflow
-    inputs: dict[str, Any]
-    config: Config
-    state: RunState = attrs.field(factory=RunState)
-    resumed_from: str | None = None
-    checkpoint_data: dict[str, Any] = attrs.field(factory=dict)
-    stash: Stash = attrs.field(factory=Stash)
-    plan: str | None = None
-    progress: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    started_at: float = attrs.field(factory=time.time)
-    lock: threading.Lock = attrs.field(factory=threading.Lock)
-    secrets: SecretMasker = attrs.field(
-        default=attrs.Factory(
-            lambda run: SecretMasker.for_inputs(run.workflow, run.inputs), takes_self=True
-        )
+    # a plain class, not an attrs class: every run builds this class (plainclass.py)
+    __slots__ = _FIELDS = (
+        "run_id",
+        "workflow",
+        "inputs",
+        "config",
+        "state",
+        "resumed_from",
+        "checkpoint_data",
+        "stash",
+        "plan",
+        "progress",
+        "started_at",
+        "lock",
+        "secrets",
     )
+
+    def __init__(
+        self,
+        run_id: str,
+        workflow: Workflow,
+        inputs: dict[str, Any],
+        config: Config,
+        state: RunState | None = None,
+        resumed_from: str | None = None,
+        checkpoint_data: dict[str, Any] | None = None,
+        stash: Stash | None = None,
+        plan: str | None = None,
+        progress: dict[str, dict[str, Any]] | None = None,
+        started_at: float | None = None,
+        lock: threading.Lock | None = None,
+        secrets: SecretMasker | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        self.inputs = inputs
+        self.config = config
+        self.state = RunState() if state is None else state
+        self.resumed_from = resumed_from
+        self.checkpoint_data: dict[str, Any] = {} if checkpoint_data is None else checkpoint_data
+        self.stash = Stash() if stash is None else stash
+        self.plan = plan
+        self.progress: dict[str, dict[str, Any]] = {} if progress is None else progress
+        self.started_at = time.time() if started_at is None else started_at
+        self.lock = threading.Lock() if lock is None else lock
+        self.secrets = SecretMasker.for_inputs(workflow, inputs) if secrets is None else secrets
 
     @property
     def resumed(self) -> bool:

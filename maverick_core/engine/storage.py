@@ -26,6 +26,7 @@ import attrs
 
 from maverick_core.engine.errors import MaverickError
 from maverick_core.engine.liveness import host_name, process_alive, process_start_time
+from maverick_core.engine.plainclass import FrozenClass
 from maverick_core.engine.status import Status
 
 if TYPE_CHECKING:
@@ -42,8 +43,7 @@ if TYPE_CHECKING:
 RUN_STATUSES = (Status.RUNNING, Status.FAILED, Status.INTERRUPTED, Status.COMPLETED)
 
 
-@attrs.frozen
-class Project:
+class Project(FrozenClass):
     """The project a store is opened for.
 
     :ivar root: the project directory (where ``.maverick/`` lives).
@@ -51,8 +51,15 @@ class Project:
         (PostgreSQL) namespace runs by it.
     """
 
+    # a frozen class written out, not an attrs class: every command that opens a store
+    # builds it (plainclass.py); nothing evolves it or asks attrs for its fields
+    __slots__ = _FIELDS = ("root", "name")
     root: Path
     name: str
+
+    def __init__(self, root: Path, name: str) -> None:
+        self._set("root", root)
+        self._set("name", name)
 
 
 @attrs.frozen
@@ -203,13 +210,19 @@ class CheckpointRecord:
         )
 
 
-@attrs.frozen
-class DamagedRecord:
+class DamagedRecord(FrozenClass):
     """Bytes in a store that could not be read back as a record (a torn write)."""
 
+    # written out, not attrs, as Project is
+    __slots__ = _FIELDS = ("run_id", "position", "reason")
     run_id: str
     position: str
     reason: str
+
+    def __init__(self, run_id: str, position: str, reason: str) -> None:
+        self._set("run_id", run_id)
+        self._set("position", position)
+        self._set("reason", reason)
 
     @property
     def intact(self) -> bool:

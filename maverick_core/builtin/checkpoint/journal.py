@@ -46,6 +46,7 @@ from maverick_core.engine.collector import collector_paused
 from maverick_core.engine.config import Config, state_dir
 from maverick_core.engine.describe import configured_store
 from maverick_core.engine.errors import MaverickError, ResumeRefused, StoreError
+from maverick_core.engine.plainclass import PlainClass
 from maverick_core.engine.pluginmanager import get_serializer
 from maverick_core.engine.run import (
     RESUMABLE,
@@ -114,27 +115,50 @@ SESSION: StashKey[Session] = StashKey("checkpoint.session")
 # ----------------------------------------------------------------------------- loading state
 
 
-@attrs.define
-class LoadedState:
+class LoadedState(PlainClass):
     """A run's state as read back from its store.
 
     ``plains`` holds the step records as read (see
     :data:`~maverick_core.engine.run.Restored`), each checked to be one that
     :meth:`StepRecord.from_plain` accepts; the resumed run makes objects of those
-    it reads, ``records`` of them all.
+    it reads, ``records`` of them all. ``final`` is the latest final record (how an
+    attempt ended), when newer than the last checkpoint.
     """
 
-    plains: dict[str, Restored] = attrs.field(factory=dict)
-    data: dict[str, Any] = attrs.field(factory=dict)
-    checkpoint_id: str | None = None
-    seq: int = 0
-    max_seq: int = 0
-    created_at: float = 0.0
-    damage: str | None = None
-    torn: bool = False
-    history: list[tuple[int, str, float]] = attrs.field(factory=list)
-    # the latest final record (how an attempt ended), when newer than the last checkpoint
-    final: CheckpointRecord | None = None
+    # a plain class, not an attrs class: every run builds it (engine/plainclass.py)
+    __slots__ = _FIELDS = (
+        "plains",
+        "data",
+        "checkpoint_id",
+        "seq",
+        "max_seq",
+        "created_at",
+        "damage",
+        "torn",
+        "history",
+        "final",
+    )
+
+    def __init__(self) -> None:
+        self.plains: dict[str, Restored] = {}
+        self.data: dict[str, Any] = {}
+        self.checkpoint_id: str | None = None
+        self.seq = 0
+        self.max_seq = 0
+        self.created_at = 0.0
+        self.damage: str | None = None
+        self.torn = False
+        self.history: list[tuple[int, str, float]] = []
+        self.final: CheckpointRecord | None = None
+
+    def copy(self) -> LoadedState:
+        """A copy whose records, data and history can change without changing these."""
+        copied = LoadedState()
+        for name, value in zip(self._FIELDS, self._values(), strict=True):
+            setattr(copied, name, value)
+        copied.plains, copied.data = dict(self.plains), dict(self.data)
+        copied.history = list(self.history)
+        return copied
 
     @property
     def records(self) -> dict[str, StepRecord]:
@@ -485,12 +509,7 @@ def load_state(config: Config, store: Store, run_id: str, until: str | None = No
             history.append((seq, record.checkpoint_id, record.created_at))
         expected = seq + 1
         if until is not None and record.checkpoint_id == until:
-            candidate = attrs.evolve(
-                loaded,
-                plains=dict(loaded.plains),
-                data=dict(loaded.data),
-                history=list(loaded.history),
-            )
+            candidate = loaded.copy()
     loaded.max_seq = max(max_seq, loaded.seq)
     if final is not None and final.seq > loaded.seq:
         loaded.final = final

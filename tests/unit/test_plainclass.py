@@ -1,0 +1,129 @@
+"""Classes written out instead of attrs behave as their attrs versions did.
+
+Each converted class is checked against an attrs class of the same name and fields:
+the same repr, equality and hash (frozen ones), the same error on assignment, pickling
+and copying, and the same plain data when a step returns one.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pytest
+
+from maverick_core.engine.context import Scope, StepContext
+from maverick_core.engine.errors import StepFailed
+from maverick_core.engine.normalize import normalize
+from maverick_core.engine.processes import CommandResult
+from maverick_core.engine.run import CheckpointInfo, RunOutcome, RunRequest, Status
+from maverick_core.engine.storage import DamagedRecord, Project
+
+if TYPE_CHECKING:
+    from maverick_core.engine.plainclass import FrozenClass, PlainClass
+
+FROZEN: list[tuple[type[FrozenClass], dict[str, Any]]] = [
+    (CommandResult, {"returncode": 1, "stdout": "out", "stderr": "", "timed_out": True}),
+    (Project, {"root": Path("/p"), "name": "github.com/o/r"}),
+    (DamagedRecord, {"run_id": "r", "position": "seg-1:40", "reason": "torn"}),
+    (
+        CheckpointInfo,
+        {"checkpoint_id": "c", "seq": 3, "size": 120, "duration": 0.5, "created_at": 9.0},
+    ),
+    (
+        RunOutcome,
+        {"status": Status.FAILED, "outputs": {"a": 1}, "error": "x", "duration": 2.0},
+    ),
+    (RunRequest, {"workflow": "wf", "inputs": {"n": 1}, "given_inputs": frozenset({"n"})}),
+]
+
+
+def attrs_twin(cls: type[PlainClass], frozen: bool) -> type:
+    """An attrs class of the same name and fields (all with defaults, in order)."""
+    namespace = {name: attrs.field(default=None) for name in cls._FIELDS}
+    twin = type(cls.__name__, (), namespace)
+    twin.__qualname__ = cls.__qualname__
+    return attrs.frozen(twin) if frozen else attrs.define(eq=False)(twin)
+
+
+def full_values(cls: type[FrozenClass], given: dict[str, Any]) -> dict[str, Any]:
+    """Every field's value: those given, and the defaults of ``cls`` for the others."""
+    instance = cls(**given)
+    return dict(zip(cls._FIELDS, instance._values(), strict=True))
+
+
+@pytest.mark.parametrize(("cls", "given"), FROZEN, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_frozen_class_is_shown_compared_and_hashed_as_its_attrs_version(
+    cls: type[FrozenClass], given: dict[str, Any]
+) -> None:
+    values = full_values(cls, given)
+    ours, theirs = cls(**given), attrs_twin(cls, frozen=True)(**values)
+    assert repr(ours) == repr(theirs)
+    assert ours == cls(**given)
+    assert ours != theirs  # another class, as two attrs classes are
+    changed = {**values, cls._FIELDS[0]: "other"}
+    assert ours != cls(**changed)
+    if all(isinstance(v, str | int | float | Path | frozenset) for v in values.values()):
+        assert hash(ours) == hash(cls(**given))
+        assert len({ours, cls(**given)}) == 1
+
+
+@pytest.mark.parametrize(("cls", "given"), FROZEN, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_frozen_class_refuses_assignment_and_survives_pickle_and_copy(
+    cls: type[FrozenClass], given: dict[str, Any]
+) -> None:
+    ours = cls(**given)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        setattr(ours, cls._FIELDS[0], "changed")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        delattr(ours, cls._FIELDS[0])
+    with pytest.raises(AttributeError):
+        ours.undeclared = 1  # type: ignore[attr-defined]
+    assert pickle.loads(pickle.dumps(ours)) == ours
+    assert copy.copy(ours) == ours and copy.deepcopy(ours) == ours
+
+
+@pytest.mark.parametrize(("cls", "given"), FROZEN[:4], ids=lambda v: getattr(v, "__name__", ""))
+def test_a_step_output_holding_one_is_the_same_plain_data_as_its_attrs_version(
+    cls: type[FrozenClass], given: dict[str, Any]
+) -> None:
+    values = full_values(cls, given)
+    twin = attrs_twin(cls, frozen=True)(**values)
+    assert normalize({"value": cls(**given)}, "out") == normalize({"value": twin}, "out")
+
+
+def test_a_plain_class_is_shown_as_its_attrs_version_and_compared_by_identity() -> None:
+    scope = Scope("wf", {"n": 1}, {"id": "r"}, "each[0]", item=3, index=0)
+    twin = attrs_twin(Scope, frozen=False)(**dict(zip(Scope._FIELDS, scope._values(), strict=True)))
+    assert repr(scope) == repr(twin)
+    assert scope != Scope("wf", {"n": 1}, {"id": "r"}, "each[0]", item=3, index=0)
+    assert scope.iteration("each[1]", 4, 1).parent is scope
+    scope.prefix = "changed"  # mutable, as attrs.define made it
+    assert scope.prefix == "changed"
+
+
+def test_each_step_context_has_its_own_checkpoint_and_attempt_lists() -> None:
+    scope = Scope("wf", {}, {})
+    first, second = (StepContext(None, scope, p, "step") for p in ("a", "b"))  # type: ignore[arg-type]
+    first.request_checkpoint("done")
+    first.attempts.append({"attempt": 1})
+    assert (second.checkpoints, second.attempts) == ([], [])
+    assert first.checkpoints == ["done"]
+
+
+def test_run_outcomes_do_not_share_their_default_outputs() -> None:
+    first, second = RunOutcome(Status.COMPLETED), RunOutcome(Status.COMPLETED)
+    first.outputs["x"] = 1
+    assert second.outputs == {} and first != second
+
+
+def test_a_plain_class_in_a_step_output_is_walked_as_attrs_classes_are() -> None:
+    scope = Scope("wf", {"n": 1}, {}, item=[1])
+    assert normalize(scope, "out")["item"] == [1]
+    scope.item = threading.Lock()  # what it holds must be plain data
+    with pytest.raises(StepFailed, match=r"out\.item"):
+        normalize(scope, "out")
