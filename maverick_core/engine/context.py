@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import ChainMap
 from typing import TYPE_CHECKING, Any, Protocol
 
-from maverick_core.engine.dsl import expressions
+from maverick_core.engine.dsl.render import is_template, render_value
 from maverick_core.engine.plainclass import PlainClass
 
 if TYPE_CHECKING:
@@ -148,8 +148,8 @@ class StepContext(PlainClass):
 
     def render(self, value: Any) -> Any:
         """Evaluate the expressions in ``value`` against this scope."""
-        if isinstance(value, expressions.Template | str | list | dict):
-            return expressions.render_value(value, self.scope.names())
+        if isinstance(value, str | list | dict) or is_template(value):
+            return render_value(value, self.scope.names())
         return value
 
     def restored(self, path: str) -> StepRecord | None:

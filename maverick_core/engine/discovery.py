@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import yaml
 
 from maverick_core.engine import safeyaml
-from maverick_core.engine.dsl.expressions import plugin_function
 from maverick_core.engine.dsl.loader import load_workflow, looks_like_path
 from maverick_core.engine.errors import DefinitionError, MaverickError, PluginError
 
@@ -156,6 +155,10 @@ def expression_functions(pm: MaverickPluginManager) -> dict[str, Callable[..., A
     """
     functions: dict[str, Callable[..., Any]] = {}
     for name, registration in pm.registries.expression_functions.items():
+        # here: without functions from plugins, a run imports the expression engine
+        # only for a workflow that holds an expression (dsl/render.py)
+        from maverick_core.engine.dsl.expressions import plugin_function
+
         try:
             plugin_function(name, registration.value)
         except ValueError as exc:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from maverick_core.engine.context import Scope, StepContext
 from maverick_core.engine.digest import sha256_hex
-from maverick_core.engine.dsl import expressions
 from maverick_core.engine.dsl.model import Step, Workflow, checkpoint_id_problem
+from maverick_core.engine.dsl.render import is_template, render_value
 from maverick_core.engine.errors import (
     CheckpointNotSaved,
     EvaluationError,
@@ -116,7 +116,7 @@ class Executor:
         )
         self.run_steps(workflow.steps, scope)
         try:
-            rendered = expressions.render_value(workflow.outputs, scope.names())
+            rendered = render_value(workflow.outputs, scope.names())
         except EvaluationError as exc:
             raise WorkflowFailed(prefix.rstrip(".") or "outputs", f"outputs: {exc}") from None
         try:
@@ -141,13 +141,11 @@ class Executor:
 
         if step.when is not None:
             try:
-                go = bool(expressions.render_value(step.when, scope.names()))
+                go = bool(render_value(step.when, scope.names()))
             except EvaluationError as exc:
                 self._fail(step, path, StepFailed(f"when: {exc}"), time.time(), 0.0)
             if not go:
-                reason = (
-                    step.when.source if isinstance(step.when, expressions.Template) else "false"
-                )
+                reason = step.when.source if is_template(step.when) else "false"
                 self.run.state.set(path, StepRecord(Status.SKIPPED, None, started_at=time.time()))
                 scope.steps[step.name] = {"output": None, "status": Status.SKIPPED}
                 if _listened(self.hook.on_step_skipped):

@@ -122,11 +122,13 @@ ONLY_WHEN_USED = (
     "hashlib",
     "secrets",
     "cattrs",
+    "maverick_core.engine.dsl.expressions",
 )
 """Modules a run of one ``shell`` step must not import: other step types (and the composite
 and in-process step types' models), msgpack, psutil, OpenSSL's ``hashlib`` (its
-digests are small: ``maverick_core.engine.digest``) or ``secrets`` (which imports it), and
-cattrs (a workflow the models accept as it is takes the loader's short path)."""
+digests are small: ``maverick_core.engine.digest``) or ``secrets`` (which imports it),
+cattrs (a workflow the models accept as it is takes the loader's short path), and the
+expression engine (the workflow holds no ``${{ }}``: ``engine/dsl/render.py``)."""
 
 
 def test_running_a_shell_step_imports_no_other_step_type_no_msgpack_psutil_or_openssl(

@@ -30,7 +30,6 @@ import yaml
 
 from maverick_core.engine import safeyaml
 from maverick_core.engine.digest import sha256_hex
-from maverick_core.engine.dsl import expressions
 from maverick_core.engine.dsl.model import (
     ENV_NAME,
     INPUT_TYPES,
@@ -49,6 +48,7 @@ from maverick_core.engine.dsl.model import (
     Workflow,
     checkpoint_id_problem,
 )
+from maverick_core.engine.dsl.render import is_template
 from maverick_core.engine.errors import (
     DefinitionError,
     DefinitionErrors,
@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     import cattrs
+
+    from maverick_core.engine.dsl.expressions import Function, Template
 
 SUPPORTED_VERSIONS = ("1.0",)
 STEP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -121,11 +123,11 @@ class _Composer:
         self,
         marks: _Marks,
         errors: list[DefinitionError],
-        functions: Mapping[str, expressions.Function] = expressions.FUNCTIONS,
+        functions: Mapping[str, Function] | None = None,
     ) -> None:
         self.marks = marks
         self.errors = errors
-        self.functions = functions
+        self.functions = functions  # None: the built-in ones
         self.constructor = safeyaml.BoundedLoader("")
 
     def location(self, mark: yaml.Mark) -> Location:
@@ -174,8 +176,12 @@ class _Composer:
         return value
 
     def compile_template(self, text: str, node: yaml.ScalarNode, path: PathKey) -> Any:
+        # here: a workflow without expressions never imports the engine (dsl/render.py)
+        from maverick_core.engine.dsl import expressions
+
+        functions = expressions.FUNCTIONS if self.functions is None else self.functions
         try:
-            template = expressions.parse_template(text, functions=self.functions)
+            template = expressions.parse_template(text, functions=functions)
         except ExpressionError as exc:
             self.errors.append(
                 DefinitionError(
@@ -208,7 +214,7 @@ class _Composer:
 
 
 def _describe(value: Any) -> str:
-    if isinstance(value, expressions.Template):
+    if is_template(value):
         return f"expression '{value.source}'"
     if value is None:
         return "null"
@@ -228,7 +234,7 @@ def _describe(value: Any) -> str:
 
 def _strict(kind: str, accept: tuple[type, ...]) -> Any:
     def hook(value: Any, _: Any) -> Any:
-        if isinstance(value, expressions.Template):
+        if is_template(value):
             raise _FieldError(f"expressions are not allowed here; expected {kind}")
         if isinstance(value, bool) and bool not in accept:
             raise _FieldError(f"expected {kind}, got {_describe(value)}")
@@ -240,22 +246,22 @@ def _strict(kind: str, accept: tuple[type, ...]) -> Any:
 
 
 def _text_hook(value: Any, _: Any) -> Any:
-    if isinstance(value, str | expressions.Template):
+    if isinstance(value, str) or is_template(value):
         return value
     raise _FieldError(f"expected a string, got {_describe(value)}")
 
 
 def _condition_hook(value: Any, _: Any) -> Any:
-    if isinstance(value, expressions.Template) and not value.is_whole:
+    if is_template(value) and not value.is_whole:
         # text around an expression always renders to a non-empty (true) string
         raise _FieldError("a condition must be one whole expression: ${{ … }} and nothing else")
-    if isinstance(value, bool | expressions.Template):
+    if isinstance(value, bool) or is_template(value):
         return value
     raise _FieldError(f"expected a boolean or an expression, got {_describe(value)}")
 
 
 def _count_hook(value: Any, _: Any) -> Any:
-    if isinstance(value, expressions.Template):
+    if is_template(value):
         return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _FieldError(f"expected a positive integer, got {_describe(value)}")
@@ -647,8 +653,8 @@ class _Checker:
                     )
 
 
-def _templates_in(value: Any, skip: tuple[str, ...] = ()) -> Iterator[expressions.Template]:
-    if isinstance(value, expressions.Template):
+def _templates_in(value: Any, skip: tuple[str, ...] = ()) -> Iterator[Template]:
+    if is_template(value):
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -679,7 +685,7 @@ def looks_like_path(ref: str) -> bool:
 
 
 def _to_source(value: Any) -> Any:
-    if isinstance(value, expressions.Template):
+    if is_template(value):
         return value.source
     if isinstance(value, dict):
         return {k: _to_source(v) for k, v in value.items()}
@@ -726,10 +732,14 @@ def load_workflow_text(
     functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Workflow:
     """Load a workflow from YAML text (``filename`` is used in messages)."""
-    try:
-        table = expressions.function_table(functions)
-    except ValueError as exc:
-        raise PluginError(str(exc)) from None
+    table = None  # the built-in functions, for a workflow that has expressions
+    if functions:
+        from maverick_core.engine.dsl import expressions
+
+        try:
+            table = expressions.function_table(functions)
+        except ValueError as exc:
+            raise PluginError(str(exc)) from None
     marks = _Marks(filename)
     errors: list[DefinitionError] = []
     try:
