@@ -176,8 +176,7 @@ _RUN_FIELD_TYPES: dict[str, tuple[Any, str]] = {
 }
 
 
-@attrs.frozen
-class CheckpointRecord:
+class CheckpointRecord(FrozenClass):
     """One committed checkpoint.
 
     :ivar seq: 1, 2, 3, ... within the run, assigned by the checkpoint plugin.
@@ -187,6 +186,17 @@ class CheckpointRecord:
     :ivar checksum: :func:`record_checksum` of all the other fields.
     """
 
+    # written out, not attrs, as Project is (every run and listing builds the class)
+    __slots__ = _FIELDS = (
+        "run_id",
+        "seq",
+        "checkpoint_id",
+        "kind",
+        "created_at",
+        "serializer",
+        "payload",
+        "checksum",
+    )
     run_id: str
     seq: int
     checkpoint_id: str
@@ -195,6 +205,27 @@ class CheckpointRecord:
     serializer: str
     payload: bytes
     checksum: str
+
+    def __init__(
+        self,
+        run_id: str,
+        seq: int,
+        checkpoint_id: str,
+        kind: str,
+        created_at: float,
+        serializer: str,
+        payload: bytes,
+        checksum: str,
+    ) -> None:
+        put = object.__setattr__  # not self._set: a record per commit, and per record read
+        put(self, "run_id", run_id)
+        put(self, "seq", seq)
+        put(self, "checkpoint_id", checkpoint_id)
+        put(self, "kind", kind)
+        put(self, "created_at", created_at)
+        put(self, "serializer", serializer)
+        put(self, "payload", payload)
+        put(self, "checksum", checksum)
 
     @property
     def intact(self) -> bool:

@@ -21,7 +21,7 @@ from maverick_core.engine.errors import StepFailed
 from maverick_core.engine.normalize import normalize
 from maverick_core.engine.processes import CommandResult
 from maverick_core.engine.run import CheckpointInfo, RunOutcome, RunRequest, Status
-from maverick_core.engine.storage import DamagedRecord, Project
+from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, Project
 
 if TYPE_CHECKING:
     from maverick_core.engine.plainclass import FrozenClass, PlainClass
@@ -39,6 +39,19 @@ FROZEN: list[tuple[type[FrozenClass], dict[str, Any]]] = [
         {"status": Status.FAILED, "outputs": {"a": 1}, "error": "x", "duration": 2.0},
     ),
     (RunRequest, {"workflow": "wf", "inputs": {"n": 1}, "given_inputs": frozenset({"n"})}),
+    (
+        CheckpointRecord,
+        {
+            "run_id": "r",
+            "seq": 2,
+            "checkpoint_id": "c",
+            "kind": "delta",
+            "created_at": 1.5,
+            "serializer": "json",
+            "payload": b"{}",
+            "checksum": "ab",
+        },
+    ),
 ]
 
 
