@@ -41,17 +41,24 @@ class FrozenClass(PlainClass):
     """
 
     __slots__ = ()
+    _COMPARED: ClassVar[tuple[str, ...] | None] = None
+    """The fields equality and the hash look at, when not all of them (``eq=False``)."""
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
 
+    def _key(self) -> tuple[Any, ...]:
+        if self._COMPARED is None:
+            return self._values()
+        return tuple(getattr(self, name) for name in self._COMPARED)
+
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.__class__, *self._values()))
+        return hash((self.__class__, *self._key()))
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise FrozenInstanceError

@@ -62,8 +62,7 @@ class Project(FrozenClass):
         self._set("name", name)
 
 
-@attrs.frozen
-class LockHolder:
+class LockHolder(FrozenClass):
     """Who holds a run's lock: enough to tell a user, and to tell if it died.
 
     :ivar started_at: when the holder's process started (psutil's ``create_time``),
@@ -71,11 +70,32 @@ class LockHolder:
         store did not keep it. Not part of equality: a holder is its pid, host, token.
     """
 
+    # written out, not attrs, as Project is (every run and listing builds the class)
+    __slots__ = _FIELDS = ("pid", "host", "acquired_at", "token", "started_at")
+    _COMPARED = ("pid", "host", "acquired_at", "token")
     pid: int
     host: str
     acquired_at: float
-    token: str = ""
-    started_at: float | None = attrs.field(default=None, eq=False)
+    token: str
+    started_at: float | None
+
+    def __init__(
+        self,
+        pid: int,
+        host: str,
+        acquired_at: float,
+        token: str = "",
+        started_at: float | None = None,
+    ) -> None:
+        self._set("pid", pid)
+        self._set("host", host)
+        self._set("acquired_at", acquired_at)
+        self._set("token", token)
+        self._set("started_at", started_at)
+
+    def to_plain(self) -> dict[str, Any]:
+        """Its fields as plain data (what ``attrs.asdict`` made of it)."""
+        return dict(zip(self._FIELDS, self._values(), strict=True))
 
     @classmethod
     def current(cls, acquired_at: float, token: str = "") -> LockHolder:

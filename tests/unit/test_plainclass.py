@@ -21,7 +21,7 @@ from maverick_core.engine.errors import StepFailed
 from maverick_core.engine.normalize import normalize
 from maverick_core.engine.processes import CommandResult
 from maverick_core.engine.run import CheckpointInfo, RunOutcome, RunRequest, Status
-from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, Project
+from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
 
 if TYPE_CHECKING:
     from maverick_core.engine.plainclass import FrozenClass, PlainClass
@@ -39,6 +39,7 @@ FROZEN: list[tuple[type[FrozenClass], dict[str, Any]]] = [
         {"status": Status.FAILED, "outputs": {"a": 1}, "error": "x", "duration": 2.0},
     ),
     (RunRequest, {"workflow": "wf", "inputs": {"n": 1}, "given_inputs": frozenset({"n"})}),
+    (LockHolder, {"pid": 7, "host": "h", "acquired_at": 1.0, "token": "t", "started_at": 2.0}),
     (
         CheckpointRecord,
         {
@@ -126,6 +127,24 @@ def test_each_step_context_has_its_own_checkpoint_and_attempt_lists() -> None:
     first.attempts.append({"attempt": 1})
     assert (second.checkpoints, second.attempts) == ([], [])
     assert first.checkpoints == ["done"]
+
+
+def test_a_lock_holder_is_its_pid_host_and_token_whenever_its_process_started() -> None:
+    holder = LockHolder(7, "h", 1.0, "t", started_at=2.0)
+    assert holder == LockHolder(7, "h", 1.0, "t", started_at=None)
+    assert hash(holder) == hash(LockHolder(7, "h", 1.0, "t"))
+    assert holder != LockHolder(8, "h", 1.0, "t", started_at=2.0)
+    twin = attrs.frozen(
+        type(
+            "LockHolder",
+            (),
+            {
+                **{name: attrs.field(default=None) for name in LockHolder._FIELDS[:-1]},
+                "started_at": attrs.field(default=None, eq=False),
+            },
+        )
+    )(7, "h", 1.0, "t", 2.0)
+    assert holder.to_plain() == attrs.asdict(twin)
 
 
 def test_run_outcomes_do_not_share_their_default_outputs() -> None:

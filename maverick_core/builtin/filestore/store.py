@@ -1271,7 +1271,7 @@ def _write_holder(fd: int, data: bytes) -> None:
 
 
 def _holder_json(holder: LockHolder) -> bytes:
-    return json.dumps(attrs.asdict(holder)).encode()
+    return json.dumps(holder.to_plain()).encode()
 
 
 def _parse_holder(data: bytes) -> LockHolder | None:
