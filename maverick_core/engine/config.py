@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from maverick_core.engine import safeyaml
+from maverick_core.engine import textfile
 from maverick_core.engine.durability import ENV_VAR, set_durability
 from maverick_core.engine.errors import DefinitionError, MaverickError, StepFailed
 from maverick_core.engine.stash import Stash
@@ -72,7 +72,7 @@ def origin_url(root: Path) -> str | None:
     """
     config_path = root / ".git" / "config"
     try:
-        text = safeyaml.read_text(config_path, safeyaml.Limits(max_bytes=1 << 20))
+        text = textfile.read_text(config_path, textfile.Limits(max_bytes=1 << 20))
     except DefinitionError as exc:
         if "not UTF-8" not in exc.reason:
             return None

@@ -6,9 +6,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import yaml
-
-from maverick_core.engine import safeyaml
 from maverick_core.engine.dsl.loader import load_workflow, looks_like_path
 from maverick_core.engine.errors import DefinitionError, MaverickError, PluginError
 
@@ -116,6 +113,10 @@ def _description(path: Path) -> tuple[str, str | None]:
     Read within the same limits as a workflow, so one hostile file cannot stall or
     break listing the others.
     """
+    import yaml  # here: running a workflow read before reads no YAML
+
+    from maverick_core.engine import safeyaml
+
     try:
         data: Any = safeyaml.load(safeyaml.read_text(path))
     except DefinitionError as exc:

@@ -16,9 +16,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import yaml
-
-from maverick_core.engine import safeyaml
 from maverick_core.engine.dsl.loader import input_value_matches
 from maverick_core.engine.errors import InputError, closest
 from maverick_core.engine.secrets import shorten_value
@@ -62,6 +59,10 @@ def parse_text(workflow: Workflow, key: str, text: str, origin: str = "") -> Any
     where = f"input '{key}'" + (f" (from {origin})" if origin else "")
     # a secret's value is never echoed, not even in the error that refuses it
     shown = "a value that is not shown (secret)" if spec.secret else repr(text)
+    import yaml  # here: a run given no typed input reads no YAML (docs/benchmarks.md)
+
+    from maverick_core.engine import safeyaml
+
     try:
         # bounded: an alias bomb or deep nesting is refused, not expanded into the run record
         value = safeyaml.load(text, safeyaml.INPUT_LIMITS) if text.strip() else None
@@ -206,6 +207,9 @@ def read_input_file(workflow: Workflow, file: str) -> dict[str, Any]:
     what is wrong``; values keep the types YAML gives them (quote a string such as
     ``"007"`` that would otherwise read as a number).
     """
+    import yaml
+
+    from maverick_core.engine import safeyaml
     from maverick_core.engine.errors import DefinitionError, DefinitionErrors, Location
 
     # bounded like a workflow file: a FIFO, an alias bomb or deep nesting is a located error

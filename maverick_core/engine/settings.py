@@ -24,11 +24,9 @@ the same as leaving it out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
-import yaml
-
-from maverick_core.engine import safeyaml
+from maverick_core.engine import parsecache
 from maverick_core.engine.errors import (
     DefinitionError,
     DefinitionErrors,
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pluggy
+    import yaml
 
 MAX_VALUES = 100_000
 """Most values a settings file may hold once aliases are expanded."""
@@ -148,6 +147,31 @@ def parse_settings(text: str, filename: str) -> SettingsFile:
         a mapping, or one too large or too deeply nested once aliases are expanded.
     """
     settings = SettingsFile(filename)
+    entry = parsecache.lookup("settings", text)
+    if entry is not None:  # read before, without error: no YAML to read now
+        settings.data = entry["data"]
+        for path, line, column in entry["values"]:
+            settings.values[tuple(path)] = Location(filename, line, column)
+        for path, line, column in entry["keys"]:
+            settings.keys[tuple(path)] = Location(filename, line, column)
+        return settings
+    _parse_yaml(text, settings)
+    parsecache.store(
+        "settings",
+        text,
+        settings.data,
+        [[list(path), at.line, at.column] for path, at in settings.values.items()],
+        [[list(path), at.line, at.column] for path, at in settings.keys.items()],
+    )
+    return settings
+
+
+def _parse_yaml(text: str, settings: SettingsFile) -> None:
+    import yaml  # here: settings read before come from the parse cache
+
+    from maverick_core.engine import safeyaml
+
+    filename = settings.filename
     try:
         # bounded: flow nesting, expanded size and integers are limited while parsing
         node = safeyaml.compose(text)
@@ -158,24 +182,25 @@ def parse_settings(text: str, filename: str) -> SettingsFile:
     except yaml.YAMLError as exc:
         raise DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1)) from None
     if node is None:
-        return settings
+        return
     builder = _Builder(settings)
     try:
         data = builder.build(node, (), 0)
     except yaml.YAMLError as exc:
         raise DefinitionError(f"invalid YAML: {exc}", Location(filename, 1, 1)) from None
     if data is None:
-        return settings
+        return
     if not isinstance(data, dict):
         raise DefinitionError("maverick.yaml must be a mapping", Location(filename, 1, 1))
     settings.data = data
-    return settings
 
 
 class _Builder:
     """Plain data from YAML nodes, recording positions, counting expanded values."""
 
     def __init__(self, settings: SettingsFile) -> None:
+        from maverick_core.engine import safeyaml
+
         self.settings = settings
         self.constructor = safeyaml.BoundedLoader("")
         self.count = 0
@@ -196,8 +221,12 @@ class _Builder:
                 self.location(node.start_mark),
             )
         self.settings.values[path] = self.location(node.start_mark)
-        if isinstance(node, yaml.MappingNode):
-            self.constructor.flatten_mapping(node)  # merge keys (<<: *base)
+        if (
+            getattr(node, "id", None) == "mapping"
+        ):  # yaml.MappingNode, by its id (yaml is imported late)
+            self.constructor.flatten_mapping(
+                cast("yaml.MappingNode", node)
+            )  # merge keys (<<: *base)
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.constructor.construct_object(key_node, deep=True)
@@ -215,7 +244,7 @@ class _Builder:
                 self.settings.keys[(*path, key)] = self.location(key_node.start_mark)
                 result[key] = self.build(value_node, (*path, key), depth + 1)
             return result
-        if isinstance(node, yaml.SequenceNode):
+        if getattr(node, "id", None) == "sequence":
             return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
         return self.constructor.construct_object(node, deep=True)
 

@@ -140,6 +140,18 @@ def test_running_a_shell_step_imports_no_other_step_type_no_msgpack_psutil_or_op
     assert sorted(m for m in modules if m in ONLY_WHEN_USED) == []
 
 
+def test_a_workflow_and_settings_read_before_are_not_read_through_yaml_again(
+    cli, write_workflow, project: Path
+) -> None:
+    # the parse cache (engine/parsecache.py): the first run reads both through YAML
+    write_workflow(GREET, "greet.yaml")
+    assert cli("run", "greet.yaml").returncode == 0
+    ran = imported_modules(project, "run", "greet.yaml")
+    assert "maverick_core.engine.dsl.loader" in ran  # the workflow was loaded
+    assert [m for m in ran if m == "yaml" or m.startswith("yaml.")] == []
+    assert "yaml" not in imported_modules(project, "runs", "list")
+
+
 def test_a_workflow_loads_the_step_types_it_uses(write_workflow, project: Path) -> None:
     write_workflow(
         """

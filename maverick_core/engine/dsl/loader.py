@@ -3,7 +3,8 @@
 Loading happens in four passes, each keeping every node's position:
 
 1. compose the YAML (``yaml.SafeLoader``) and build plain data, remembering the
-   mark of every value and key by its path (``("steps", 2, "when")``);
+   mark of every value and key by its path (``("steps", 2, "when")``); a text read
+   before without error comes from the parse cache instead (:mod:`.parsecache`);
 2. compile every string holding ``${{ … }}`` into a template, so expression syntax
    and sandbox errors surface at load time with their exact column;
 3. structure the data into the models: a document the models accept as it is takes
@@ -23,12 +24,11 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, cast, get_args, get_origin
 
 import attrs
-import yaml
 
-from maverick_core.engine import safeyaml
+from maverick_core.engine import parsecache, textfile
 from maverick_core.engine.digest import sha256_hex
 from maverick_core.engine.dsl.model import (
     ENV_NAME,
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     import cattrs
+    import yaml
 
     from maverick_core.engine.dsl.expressions import Function, Template
 
@@ -99,7 +100,8 @@ class _Marks:
         self.filename = filename
         self.values: dict[PathKey, Location] = {}
         self.keys: dict[PathKey, Location] = {}
-        self.raw: dict[int, tuple[PathKey, Location, yaml.ScalarNode]] = {}
+        # a template's path and place (and node, when read from YAML now)
+        self.raw: dict[int, tuple[PathKey, Location, yaml.ScalarNode | None]] = {}
 
     def nearest(self, path: PathKey, *, key: bool = False) -> Location:
         """The mark of ``path`` (its key when ``key``), or of the closest parent."""
@@ -127,6 +129,8 @@ class _Composer:
     ) -> None:
         self.marks = marks
         self.errors = errors
+        from maverick_core.engine import safeyaml  # here: a cached read needs no YAML
+
         self.functions = functions  # None: the built-in ones
         self.constructor = safeyaml.BoundedLoader("")
 
@@ -135,12 +139,14 @@ class _Composer:
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.marks.values[path] = self.location(node.start_mark)
-        if isinstance(node, yaml.MappingNode):
-            self.constructor.flatten_mapping(node)
+        # the node's kind by its id ("mapping", "sequence", "scalar"): the same test as
+        # isinstance on PyYAML's node classes, without importing them at start-up
+        if getattr(node, "id", None) == "mapping":
+            self.constructor.flatten_mapping(cast("yaml.MappingNode", node))
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key = self.constructor.construct_object(key_node, deep=True)
-                if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                if isinstance(key, bool) and getattr(key_node, "id", None) == "scalar":
                     # YAML 1.1 reads a bare `on:` (or `yes:`) as a boolean; in a workflow
                     # every key is a name, so keep the text (`retry: {on: [...]}`)
                     key = key_node.value
@@ -167,12 +173,12 @@ class _Composer:
                 self.marks.keys[key_path] = self.location(key_node.start_mark)
                 result[key] = self.build(value_node, key_path)
             return result
-        if isinstance(node, yaml.SequenceNode):
+        if getattr(node, "id", None) == "sequence":
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         value = self.constructor.construct_object(node, deep=True)
         if isinstance(value, str) and "${{" in value:
-            assert isinstance(node, yaml.ScalarNode)
-            return self.compile_template(value, node, path)
+            assert getattr(node, "id", None) == "scalar"
+            return self.compile_template(value, node, path)  # type: ignore[arg-type]
         return value
 
     def compile_template(self, text: str, node: yaml.ScalarNode, path: PathKey) -> Any:
@@ -715,8 +721,8 @@ def load_workflow(
     """
     file = Path(path)
     try:
-        # a regular UTF-8 file within safeyaml.WORKFLOW_LIMITS only
-        text = safeyaml.read_text(file)
+        # a regular UTF-8 file within textfile.WORKFLOW_LIMITS only
+        text = textfile.read_text(file)
     except DefinitionError as exc:
         raise DefinitionErrors([exc]) from None
     return load_workflow_text(
@@ -740,6 +746,28 @@ def load_workflow_text(
             table = expressions.function_table(functions)
         except ValueError as exc:
             raise PluginError(str(exc)) from None
+    entry = parsecache.lookup("workflow", text)
+    if entry is not None:
+        with contextlib.suppress(DefinitionErrors, _Declined):
+            # any error: the YAML read below names it, with its positions
+            data, marks = _restored(entry, filename, table)
+            return _checked(data, marks, [], step_models, source_dir, filename)
+    data, marks, errors = _composed(text, filename, table)
+    workflow = _checked(data, marks, errors, step_models, source_dir, filename)
+    parsecache.store(
+        "workflow", text, _to_source(data), _positions(marks.values), _positions(marks.keys)
+    )
+    return workflow
+
+
+def _composed(
+    text: str, filename: str, table: Mapping[str, Function] | None
+) -> tuple[Any, _Marks, list[DefinitionError]]:
+    """Passes 1 and 2 through YAML: the data, its marks and the errors found so far."""
+    import yaml  # here: a workflow read before takes _restored instead
+
+    from maverick_core.engine import safeyaml
+
     marks = _Marks(filename)
     errors: list[DefinitionError] = []
     try:
@@ -756,6 +784,58 @@ def load_workflow_text(
         ) from None
     except yaml.YAMLError as exc:
         raise DefinitionErrors([safeyaml.located(exc, filename)]) from None
+    return data, marks, errors
+
+
+def _positions(locations: dict[PathKey, Location]) -> parsecache.Positions:
+    return [[list(path), at.line, at.column] for path, at in locations.items()]
+
+
+def _restored(
+    entry: dict[str, Any], filename: str, table: Mapping[str, Function] | None
+) -> tuple[Any, _Marks]:
+    """Passes 1 and 2 from what the parse cache kept of an earlier read of the same text.
+
+    :raises _Declined: when an expression no longer compiles (the YAML read says why).
+    """
+    marks = _Marks(filename)
+    for path, line, column in entry["values"]:
+        marks.values[tuple(path)] = Location(filename, line, column)
+    for path, line, column in entry["keys"]:
+        marks.keys[tuple(path)] = Location(filename, line, column)
+    expressions: Any = None
+
+    def restore(value: Any, path: PathKey) -> Any:
+        nonlocal expressions
+        if type(value) is dict:
+            return {key: restore(item, (*path, key)) for key, item in value.items()}
+        if type(value) is list:
+            return [restore(item, (*path, index)) for index, item in enumerate(value)]
+        if type(value) is not str or "${{" not in value:
+            return value
+        if expressions is None:
+            from maverick_core.engine.dsl import expressions
+        try:
+            template = expressions.parse_template(
+                value, functions=expressions.FUNCTIONS if table is None else table
+            )
+        except ExpressionError:
+            raise _Declined from None
+        marks.raw[id(template)] = (path, marks.values[path], None)
+        return template
+
+    return restore(entry["data"], ()), marks
+
+
+def _checked(
+    data: Any,
+    marks: _Marks,
+    errors: list[DefinitionError],
+    step_models: Mapping[str, type[Step]],
+    source_dir: Path | None,
+    filename: str,
+) -> Workflow:
+    """Passes 3 and 4: the workflow, or every error with its position."""
     if not isinstance(data, dict):
         errors.append(
             DefinitionError(f"a workflow is a mapping, got {_describe(data)}", marks.nearest(()))

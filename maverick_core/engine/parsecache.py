@@ -1,0 +1,100 @@
+"""What reading a YAML text gave, remembered between starts, so a start can skip YAML.
+
+Importing the YAML library and composing a document with positions took about a
+tenth of a one-step ``maverick run`` (docs/benchmarks.md, start-up), for a workflow
+and a ``maverick.yaml`` that rarely change. The loader and the settings reader keep
+here, after a read that found no error, the plain data and the position of each
+value and key, under the user's cache directory (``$XDG_CACHE_HOME/maverick/parsed``,
+as :mod:`~maverick_core.engine.entrypoints` keeps its cache). An entry holds the text
+it was read from and is used only for that exact text, this format and this version
+of maverick; data that JSON cannot hold exactly (a key that is not a string) is not
+kept. A cache that cannot be read or written is not used, and the readers fall back
+to YAML whenever a cached read leads to any error, so messages keep their positions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import zlib
+from typing import Any
+
+from maverick_core import __version__
+from maverick_core.engine.entrypoints import user_cache_dir
+
+CACHE_FORMAT = 1
+MAX_ENTRIES = 256
+"""Entries kept; a store beyond it removes the least recently written half."""
+
+Positions = list[list[Any]]
+"""``[[path as a list, line, column], ...]``: where each value (or key) was written."""
+
+
+def _file(kind: str, text: str) -> Any:
+    key = zlib.crc32(f"{kind}\0{CACHE_FORMAT}\0{__version__}\0{text}".encode())
+    return user_cache_dir() / "parsed" / f"{kind}-{key:08x}.json"
+
+
+def lookup(kind: str, text: str) -> dict[str, Any] | None:
+    """The entry stored for ``text`` (``data``, ``values``, ``keys``), or None."""
+    try:
+        with open(_file(kind, text), encoding="utf-8") as handle:
+            entry = json.load(handle)
+        if (
+            type(entry) is dict
+            and entry.get("text") == text
+            and entry.get("version") == __version__
+            and entry.get("format") == CACHE_FORMAT
+        ):
+            return entry
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: no home directory
+        pass
+    return None
+
+
+def store(kind: str, text: str, data: Any, values: Positions, keys: Positions) -> None:
+    """Keep what reading ``text`` gave, if JSON holds it exactly (else nothing)."""
+    if not _exact(data):
+        return
+    entry = {
+        "format": CACHE_FORMAT,
+        "version": __version__,
+        "text": text,
+        "data": data,
+        "values": values,
+        "keys": keys,
+    }
+    try:
+        file = _file(kind, text)
+        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+            os.replace(temporary, file)
+        finally:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+        _prune(file.parent)
+    except (OSError, ValueError, RuntimeError):
+        return
+
+
+def _exact(value: Any) -> bool:
+    """True when ``json`` gives back exactly ``value`` (no tuples, str keys only)."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(k) is str and _exact(v) for k, v in value.items())
+    if kind is list:
+        return all(_exact(v) for v in value)
+    return kind in (str, int, float, bool) or value is None
+
+
+def _prune(directory: Any) -> None:
+    entries = list(os.scandir(directory))
+    if len(entries) <= MAX_ENTRIES:
+        return
+    entries.sort(key=lambda entry: entry.stat().st_mtime)
+    for entry in entries[: len(entries) // 2]:
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
