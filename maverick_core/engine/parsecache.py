@@ -70,7 +70,10 @@ def store(kind: str, text: str, data: Any, values: Positions, keys: Positions) -
         file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
         try:
-            temporary.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+            # the owner's only, as the text may be (maverick.yaml can name credentials)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, ensure_ascii=False))
             os.replace(temporary, file)
         finally:
             with contextlib.suppress(OSError):

@@ -89,6 +89,12 @@ def test_a_read_with_errors_is_not_kept(models: Any) -> None:
     assert load(text, models) == errors
 
 
+def test_a_cache_entry_is_readable_by_its_owner_only(models: Any) -> None:
+    load(WITH_EXPRESSIONS, models)
+    file = parsecache._file("workflow", WITH_EXPRESSIONS)
+    assert file.stat().st_mode & 0o777 == 0o600
+
+
 def test_a_damaged_cache_entry_is_read_past(models: Any) -> None:
     first = load(WITH_EXPRESSIONS, models)
     file = parsecache._file("workflow", WITH_EXPRESSIONS)
