@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import zlib
 from typing import Any
 
@@ -68,7 +69,8 @@ def store(kind: str, text: str, data: Any, values: Positions, keys: Positions) -
     try:
         file = _file(kind, text)
         file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+        # one writer per name: loops load subworkflows from several threads at once
+        temporary = file.with_name(f"{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             # the owner's only, as the text may be (maverick.yaml can name credentials)
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
