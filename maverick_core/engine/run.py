@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from maverick_core.engine.plainclass import FrozenClass, PlainClass
+from maverick_core.engine.plainclass import FrozenClass, PlainClass, attrs_repr
 from maverick_core.engine.secrets import SecretMasker
 from maverick_core.engine.stash import Stash
 
@@ -66,6 +66,8 @@ class StepRecord:
     :ivar attempts: for a step that was retried, one ``{attempt, error, duration}``
         per attempt (``error`` None for the one that succeeded).
     """
+
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
 
     status: Status = attrs.field(converter=_as_status)
     output: Any = None

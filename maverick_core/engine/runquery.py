@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from maverick_core.engine.plainclass import attrs_repr
 from maverick_core.engine.storage import (
     MAX_QUERY_LIMIT,
     RUN_QUERY_NAMES,
@@ -44,6 +45,8 @@ class RunQuery:
     :ivar limit: the most runs on the page, 1 to :data:`MAX_QUERY_LIMIT`.
     :ivar cursor: :attr:`RunPage.next_cursor` of the previous page; None for the first.
     """
+
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
 
     workflow: str | None = None
     statuses: tuple[str, ...] = ()
@@ -97,6 +100,8 @@ class RunPage:
     :ivar next_cursor: pass it as :attr:`RunQuery.cursor` for the next page; None on
         the last page.
     """
+
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
 
     runs: list[RunRecord]
     next_cursor: str | None

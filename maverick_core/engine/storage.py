@@ -26,7 +26,7 @@ import attrs
 
 from maverick_core.engine.errors import MaverickError
 from maverick_core.engine.liveness import host_name, process_alive, process_start_time
-from maverick_core.engine.plainclass import FrozenClass
+from maverick_core.engine.plainclass import FrozenClass, attrs_repr
 from maverick_core.engine.status import Status
 
 if TYPE_CHECKING:
@@ -131,6 +131,8 @@ class RunRecord:
     :ivar fingerprints: step path -> fingerprint of the step's definition.
     :ivar meta: free-form plain data (resume history, ``--force`` notes, errors).
     """
+
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
 
     run_id: str
     workflow: str

@@ -17,11 +17,20 @@ import attrs
 import pytest
 
 from maverick_core.engine.context import Scope, StepContext
+from maverick_core.engine.dsl.model import InputSpec, Retry, ShellStep, Workflow
 from maverick_core.engine.errors import StepFailed
 from maverick_core.engine.normalize import normalize
+from maverick_core.engine.plainclass import attrs_repr
 from maverick_core.engine.processes import CommandResult
-from maverick_core.engine.run import CheckpointInfo, RunOutcome, RunRequest, Status
-from maverick_core.engine.storage import CheckpointRecord, DamagedRecord, LockHolder, Project
+from maverick_core.engine.run import CheckpointInfo, RunOutcome, RunRequest, Status, StepRecord
+from maverick_core.engine.runquery import RunPage, RunQuery
+from maverick_core.engine.storage import (
+    CheckpointRecord,
+    DamagedRecord,
+    LockHolder,
+    Project,
+    RunRecord,
+)
 
 if TYPE_CHECKING:
     from maverick_core.engine.plainclass import FrozenClass, PlainClass
@@ -159,3 +168,25 @@ def test_a_plain_class_in_a_step_output_is_walked_as_attrs_classes_are() -> None
     scope.item = threading.Lock()  # what it holds must be plain data
     with pytest.raises(StepFailed, match=r"out\.item"):
         normalize(scope, "out")
+
+
+WRITTEN_REPR = [
+    ShellStep(name="a", type="shell", command="echo", env={"A": "b"}, timeout=2.0),
+    Workflow(version="1.0", name="w", steps=[], inputs={"n": InputSpec(type="integer")}),
+    Retry(max_attempts=2, on=["timeout"]),
+    StepRecord(Status.FAILED, None, "boom", attempts=[{"attempt": 1}]),
+    RunRecord("r", "w", "wf.yaml", "p", "running", 1.0, 2.0, inputs={"n": 1}),
+    RunQuery(workflow="w", limit=3),
+    RunPage(runs=[], next_cursor="c"),
+]
+
+
+@pytest.mark.parametrize("value", WRITTEN_REPR, ids=lambda v: type(v).__name__)
+def test_an_attrs_class_with_the_written_repr_is_shown_as_attrs_shows_it(value: Any) -> None:
+    cls = type(value)
+    twin = attrs.make_class(
+        cls.__name__, {f.name: attrs.field(repr=f.repr) for f in attrs.fields(cls)}
+    )
+    values = {f.name: getattr(value, f.name) for f in attrs.fields(cls)}
+    assert cls.__repr__ is attrs_repr
+    assert repr(value) == repr(twin(**values))

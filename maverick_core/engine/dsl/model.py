@@ -16,6 +16,8 @@ from typing import Any, NewType
 
 import attrs
 
+from maverick_core.engine.plainclass import attrs_repr
+
 Text = NewType("Text", str)
 """A string that may contain expressions (interpolated as text)."""
 
@@ -95,6 +97,8 @@ class InputSpec:
         give it (after ``MAVERICK_INPUT_<NAME>``), so a secret stays off command lines.
     """
 
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
+
     type: str = "string"
     required: bool = False
     default: Any = MISSING
@@ -119,6 +123,8 @@ class Retry:
         and exit codes of a failing command.
     """
 
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
+
     max_attempts: Attempts
     backoff: Delay = Delay(0.0)
     factor: Factor = Factor(2.0)
@@ -132,6 +138,8 @@ class Retry:
 @attrs.frozen(kw_only=True)
 class Step:
     """Fields every step has. Step types subclass this with their own fields."""
+
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
 
     name: str
     type: str
@@ -157,6 +165,8 @@ class Step:
 class ShellStep(Step):
     """Run a shell command; output ``{stdout, stderr, returncode}``."""
 
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
+
     command: Text
     env: dict[str, Text] = attrs.field(factory=dict)
     cwd: Text | None = None
@@ -171,6 +181,8 @@ class Workflow:
     :ivar fingerprints: top-level step name -> hash of its definition (nested steps
         included), used to refuse resuming across a changed step.
     """
+
+    __repr__ = attrs_repr  # attrs then builds none (engine/plainclass.py)
 
     version: str
     name: str
