@@ -6,10 +6,12 @@ and a ``maverick.yaml`` that rarely change. The loader and the settings reader k
 here, after a read that found no error, the plain data and the position of each
 value and key, under the user's cache directory (``$XDG_CACHE_HOME/maverick/parsed``,
 as :mod:`~maverick_core.engine.entrypoints` keeps its cache). An entry holds the text
-it was read from and is used only for that exact text, this format and this version
-of maverick; data that JSON cannot hold exactly (a key that is not a string) is not
-kept. A cache that cannot be read or written is not used, and the readers fall back
-to YAML whenever a cached read leads to any error, so messages keep their positions.
+it was read from and is used only for that exact text, this format, this version of
+maverick and these sources of the readers (the size and modification time of the
+modules that turn YAML into data: an upgrade or an edit of them reads again); data
+that JSON cannot hold exactly (a key that is not a string) is not kept. A cache that
+cannot be read or written is not used, and the readers fall back to YAML whenever a
+cached read leads to any error, so messages keep their positions.
 """
 
 from __future__ import annotations
@@ -25,11 +27,23 @@ from maverick_core import __version__
 from maverick_core.engine.entrypoints import user_cache_dir
 
 CACHE_FORMAT = 1
+READERS = ("safeyaml.py", "textfile.py", "settings.py", "parsecache.py", "dsl/loader.py")
+"""The modules (under ``engine/``) whose code decides what a text reads as."""
 MAX_ENTRIES = 256
 """Entries kept; a store beyond it removes the least recently written half."""
 
 Positions = list[list[Any]]
 """``[[path as a list, line, column], ...]``: where each value (or key) was written."""
+
+
+def _readers() -> list[list[int]]:
+    """Size and modification time (ns) of each of :data:`READERS`."""
+    engine = os.path.dirname(os.path.abspath(__file__))
+    stamps = []
+    for name in READERS:
+        info = os.stat(os.path.join(engine, name))
+        stamps.append([info.st_size, info.st_mtime_ns])
+    return stamps
 
 
 def _file(kind: str, text: str) -> Any:
@@ -47,6 +61,7 @@ def lookup(kind: str, text: str) -> dict[str, Any] | None:
             and entry.get("text") == text
             and entry.get("version") == __version__
             and entry.get("format") == CACHE_FORMAT
+            and entry.get("readers") == _readers()
         ):
             return entry
     except (OSError, ValueError, RuntimeError):  # RuntimeError: no home directory
@@ -58,9 +73,14 @@ def store(kind: str, text: str, data: Any, values: Positions, keys: Positions) -
     """Keep what reading ``text`` gave, if JSON holds it exactly (else nothing)."""
     if not _exact(data):
         return
+    try:
+        readers = _readers()
+    except OSError:  # sources not on disk (a zip): nothing to tell an edit by
+        return
     entry = {
         "format": CACHE_FORMAT,
         "version": __version__,
+        "readers": readers,
         "text": text,
         "data": data,
         "values": values,

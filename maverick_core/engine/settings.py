@@ -148,13 +148,16 @@ def parse_settings(text: str, filename: str) -> SettingsFile:
     """
     settings = SettingsFile(filename)
     entry = parsecache.lookup("settings", text)
-    if entry is not None:  # read before, without error: no YAML to read now
-        settings.data = entry["data"]
-        for path, line, column in entry["values"]:
-            settings.values[tuple(path)] = Location(filename, line, column)
-        for path, line, column in entry["keys"]:
-            settings.keys[tuple(path)] = Location(filename, line, column)
-        return settings
+    if entry is not None and type(entry.get("data")) is dict:  # read before, without error
+        try:
+            for path, line, column in entry["values"]:
+                settings.values[tuple(path)] = Location(filename, line, column)
+            for path, line, column in entry["keys"]:
+                settings.keys[tuple(path)] = Location(filename, line, column)
+            settings.data = entry["data"]
+            return settings
+        except (KeyError, TypeError, ValueError):  # an entry of another shape
+            settings = SettingsFile(filename)
     _parse_yaml(text, settings)
     parsecache.store(
         "settings",

@@ -106,6 +106,26 @@ def test_a_damaged_cache_entry_is_read_past(models: Any) -> None:
     assert load(WITH_EXPRESSIONS, models) == first
 
 
+def test_an_entry_of_another_shape_or_from_other_reader_sources_is_read_past(
+    models: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load(WITH_EXPRESSIONS, models)
+    file = parsecache._file("workflow", WITH_EXPRESSIONS)
+    entry = json.loads(file.read_text(encoding="utf-8"))
+    file.write_text(json.dumps({**entry, "values": [[1, 2]], "keys": None}), encoding="utf-8")
+    assert load(WITH_EXPRESSIONS, models) == first
+    settings_text = "project: demo\n"
+    settings.parse_settings(settings_text, "maverick.yaml")
+    settings_file = parsecache._file("settings", settings_text)
+    shaped = json.loads(settings_file.read_text(encoding="utf-8"))
+    settings_file.write_text(json.dumps({**shaped, "values": 3}), encoding="utf-8")
+    assert settings.parse_settings(settings_text, "maverick.yaml").data == {"project": "demo"}
+    # an edited or upgraded reader module reads the YAML again
+    stamps = parsecache._readers()
+    monkeypatch.setattr(parsecache, "_readers", lambda: [[0, 0], *stamps[1:]])
+    assert parsecache.lookup("workflow", WITH_EXPRESSIONS) is None
+
+
 def test_settings_read_again_come_from_the_cache_with_their_positions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

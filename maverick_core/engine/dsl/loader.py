@@ -799,10 +799,13 @@ def _restored(
     :raises _Declined: when an expression no longer compiles (the YAML read says why).
     """
     marks = _Marks(filename)
-    for path, line, column in entry["values"]:
-        marks.values[tuple(path)] = Location(filename, line, column)
-    for path, line, column in entry["keys"]:
-        marks.keys[tuple(path)] = Location(filename, line, column)
+    try:
+        for path, line, column in entry["values"]:
+            marks.values[tuple(path)] = Location(filename, line, column)
+        for path, line, column in entry["keys"]:
+            marks.keys[tuple(path)] = Location(filename, line, column)
+    except (KeyError, TypeError, ValueError):  # an entry of another shape: read the YAML
+        raise _Declined from None
     expressions: Any = None
 
     def restore(value: Any, path: PathKey) -> Any:
@@ -821,10 +824,10 @@ def _restored(
             )
         except ExpressionError:
             raise _Declined from None
-        marks.raw[id(template)] = (path, marks.values[path], None)
+        marks.raw[id(template)] = (path, marks.nearest(path), None)
         return template
 
-    return restore(entry["data"], ()), marks
+    return restore(entry.get("data"), ()), marks
 
 
 def _checked(
