@@ -9,13 +9,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+import pytest
+
 from maverick_core.builtin.filestore import segments
 from maverick_core.builtin.filestore.segments import Segment
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 WRITERS = 8
 
@@ -81,34 +81,25 @@ def test_concurrent_commits_share_syncs_and_each_returns_once_its_frame_is_durab
     ]
 
 
-def test_a_failed_sync_reaches_every_waiter_and_none_hangs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("failing", "error"),
+    [
+        ("sync_file", OSError(5, "Input/output error")),
+        ("_write_all", OSError(28, "No space left on device")),  # the leader's write
+    ],
+)
+def test_a_failed_write_or_sync_reaches_every_waiter_and_none_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str, error: OSError
 ) -> None:
-    def failing_sync(fd: int) -> None:
+    def fail(*_: object) -> None:
         time.sleep(0.02)
-        raise OSError(5, "Input/output error")
+        raise error
 
     segment = open_segment(tmp_path)
-    monkeypatch.setattr(segments, "sync_file", failing_sync)
+    monkeypatch.setattr(segments, failing, fail)
     seen, errors = commit_all(segment)
     # a writer that came after the failure is refused at write; every other one
-    # that waited is told its sync failed; none returned as if durable
-    assert seen == []
-    assert len(errors) == WRITERS
-    assert all(isinstance(error, OSError) for error in errors)
-    assert segment.closed
-
-
-def test_a_failed_write_of_the_queued_frames_reaches_every_waiter(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def full_disk(fd: int, data: bytes, offset: int) -> None:
-        time.sleep(0.02)
-        raise OSError(28, "No space left on device")
-
-    segment = open_segment(tmp_path)
-    monkeypatch.setattr(segments, "_write_all", full_disk)
-    seen, errors = commit_all(segment)
+    # that waited is told its write or sync failed; none returned as if durable
     assert seen == []
     assert len(errors) == WRITERS
     assert all(isinstance(error, OSError) for error in errors)
