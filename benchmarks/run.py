@@ -38,6 +38,8 @@ SCALING_ITERATIONS = 10_000
 SCALING_WINDOW = 50
 RESUME_SMALL = 10
 CHAIN_STEPS = 300
+ALTERNATED = "peer_ratio_burr_wal"
+"""The peer whose chain rounds alternate with maverick's (see _alternating_with_burr_wal)."""
 
 JSON_KEYS = (
     "fsync_floor_ms",
@@ -538,7 +540,7 @@ def _measure_peers(base: Path, profile: Profile, progress: Progress, results: Re
                 return peers.dbos_chain(CHAIN_STEPS, rounds, dbos_url, "PostgreSQL")
 
         contenders: list[tuple[str, str, Callable[[], PeerResult], PeerResult | None]] = [
-            ("peer_ratio_burr_wal", "Burr (WAL)", burr_wal, ours),
+            (ALTERNATED, "Burr (WAL)", burr_wal, ours),
             (
                 "peer_ratio_langgraph",
                 "LangGraph",
@@ -625,7 +627,10 @@ def _measure_peer(
         results.notes.append(f"{label}: not measured: maverick's store for it is not available")
         return
     try:
-        peer = progress.step(f"chain of {CHAIN_STEPS} steps: {label} x {rounds}", run_peer)
+        if key == ALTERNATED:  # measured already, its rounds alternating with maverick's
+            peer = run_peer()
+        else:
+            peer = progress.step(f"chain of {CHAIN_STEPS} steps: {label} x {rounds}", run_peer)
     except peers.PeerUnavailable as error:
         results.figure(key, None, "n/a, see below", title)
         results.notes.append(f"{label}: not measured: {error}")
