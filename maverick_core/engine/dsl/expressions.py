@@ -30,6 +30,7 @@ from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn, Self, TypeVar
 
+from maverick_core.engine.dsl.render import is_list as _is_list
 from maverick_core.engine.errors import EvaluationError, ExpressionError, closest
 from maverick_core.engine.secrets import shorten_value
 
@@ -88,7 +89,6 @@ _WRAP_PREFIX = 1
 _PARSE_LOCK = threading.Lock()
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-_NOT_LISTS = (str, bytes, bytearray, memoryview)
 _UNSET: Any = object()
 
 
@@ -118,12 +118,6 @@ class _Scope:
 
 
 _Run = Callable[[_Scope], Any]
-
-
-def _is_list(value: Any) -> bool:
-    return type(value) is list or (
-        isinstance(value, Sequence) and not isinstance(value, _NOT_LISTS)
-    )
 
 
 def _is_number(value: Any) -> bool:

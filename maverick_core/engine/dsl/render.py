@@ -7,7 +7,8 @@ ask here: until the engine is imported nothing is a template, and a value withou
 ``${{`` in any string renders as the engine's
 :func:`~maverick_core.engine.dsl.expressions.render_value` renders it (a string to
 itself, lists and mappings to copies), without importing it (docs/benchmarks.md,
-start-up). Anything else goes to the engine.
+start-up). Anything else goes to the engine, which takes its test of what is a list
+from here (:func:`is_list`), so both walk the same values.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def render_value(value: Any, names: Mapping[str, Any]) -> Any:
     return engine.render_value(value, names)
 
 
-def _is_list(value: Any) -> bool:
-    # what the engine renders item by item
+def is_list(value: Any) -> bool:
+    """What the engine renders item by item (and indexes, iterates, joins as a list)."""
     return type(value) is list or (
         isinstance(value, Sequence) and not isinstance(value, _NOT_LISTS)
     )
@@ -61,7 +62,7 @@ def _holds_marker(value: Any) -> bool:
         return MARKER in value
     if isinstance(value, Mapping):
         return any(_holds_marker(item) for item in value.values())
-    if _is_list(value):
+    if is_list(value):
         return any(_holds_marker(item) for item in value)
     return False
 
@@ -72,6 +73,6 @@ def _copied(value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         return {key: _copied(item) for key, item in value.items()}
-    if _is_list(value):
+    if is_list(value):
         return [_copied(item) for item in value]
     return value
