@@ -21,10 +21,13 @@ import json
 import os
 import threading
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maverick_core import __version__
 from maverick_core.engine.entrypoints import user_cache_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 CACHE_FORMAT = 1
 READERS = ("safeyaml.py", "textfile.py", "settings.py", "parsecache.py", "dsl/loader.py")
@@ -69,9 +72,18 @@ def lookup(kind: str, text: str) -> dict[str, Any] | None:
     return None
 
 
+def positions(locations: Mapping[tuple[Any, ...], Any]) -> Positions:
+    """``[[path as a list, line, column], ...]`` of a reader's locations by path (anything
+    with ``line`` and ``column``)."""
+    return [[list(path), at.line, at.column] for path, at in locations.items()]
+
+
 def store(kind: str, text: str, data: Any, values: Positions, keys: Positions) -> None:
     """Keep what reading ``text`` gave, if JSON holds it exactly (else nothing)."""
-    if not _exact(data):
+    from maverick_core.engine.plaindata import find_non_plain  # once per new text
+
+    # only what JSON gives back exactly: no tuples, str keys only, no subclasses
+    if find_non_plain(data, exact=True) is not None:
         return
     try:
         readers = _readers()
@@ -103,16 +115,6 @@ def store(kind: str, text: str, data: Any, values: Positions, keys: Positions) -
         _prune(file.parent)
     except (OSError, ValueError, RuntimeError):
         return
-
-
-def _exact(value: Any) -> bool:
-    """True when ``json`` gives back exactly ``value`` (no tuples, str keys only)."""
-    kind = type(value)
-    if kind is dict:
-        return all(type(k) is str and _exact(v) for k, v in value.items())
-    if kind is list:
-        return all(_exact(v) for v in value)
-    return kind in (str, int, float, bool) or value is None
 
 
 def _prune(directory: Any) -> None:

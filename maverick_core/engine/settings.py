@@ -24,7 +24,7 @@ the same as leaving it out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from maverick_core.engine import parsecache
 from maverick_core.engine.errors import (
@@ -163,8 +163,8 @@ def parse_settings(text: str, filename: str) -> SettingsFile:
         "settings",
         text,
         settings.data,
-        [[list(path), at.line, at.column] for path, at in settings.values.items()],
-        [[list(path), at.line, at.column] for path, at in settings.keys.items()],
+        parsecache.positions(settings.values),
+        parsecache.positions(settings.keys),
     )
     return settings
 
@@ -202,11 +202,14 @@ class _Builder:
     """Plain data from YAML nodes, recording positions, counting expanded values."""
 
     def __init__(self, settings: SettingsFile) -> None:
+        import yaml  # here: settings read before come from the parse cache
+
         from maverick_core.engine import safeyaml
 
         self.settings = settings
         self.constructor = safeyaml.BoundedLoader("")
         self.count = 0
+        self.mapping, self.sequence = yaml.MappingNode, yaml.SequenceNode
 
     def location(self, mark: yaml.Mark) -> Location:
         return Location(self.settings.filename, mark.line + 1, mark.column + 1)
@@ -224,12 +227,8 @@ class _Builder:
                 self.location(node.start_mark),
             )
         self.settings.values[path] = self.location(node.start_mark)
-        if (
-            getattr(node, "id", None) == "mapping"
-        ):  # yaml.MappingNode, by its id (yaml is imported late)
-            self.constructor.flatten_mapping(
-                cast("yaml.MappingNode", node)
-            )  # merge keys (<<: *base)
+        if isinstance(node, self.mapping):
+            self.constructor.flatten_mapping(node)  # merge keys (<<: *base)
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.constructor.construct_object(key_node, deep=True)
@@ -247,7 +246,7 @@ class _Builder:
                 self.settings.keys[(*path, key)] = self.location(key_node.start_mark)
                 result[key] = self.build(value_node, (*path, key), depth + 1)
             return result
-        if getattr(node, "id", None) == "sequence":
+        if isinstance(node, self.sequence):
             return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
         return self.constructor.construct_object(node, deep=True)
 

@@ -755,7 +755,11 @@ def load_workflow_text(
     data, marks, errors = _composed(text, filename, table)
     workflow = _checked(data, marks, errors, step_models, source_dir, filename)
     parsecache.store(
-        "workflow", text, _to_source(data), _positions(marks.values), _positions(marks.keys)
+        "workflow",
+        text,
+        _to_source(data),
+        parsecache.positions(marks.values),
+        parsecache.positions(marks.keys),
     )
     return workflow
 
@@ -785,10 +789,6 @@ def _composed(
     except yaml.YAMLError as exc:
         raise DefinitionErrors([safeyaml.located(exc, filename)]) from None
     return data, marks, errors
-
-
-def _positions(locations: dict[PathKey, Location]) -> parsecache.Positions:
-    return [[list(path), at.line, at.column] for path, at in locations.items()]
 
 
 def _restored(
