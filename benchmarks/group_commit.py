@@ -32,12 +32,16 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 from disk import append_fdatasync_seconds, prealloc_overwrite_seconds
 from harness import install_workflow, make_project, run_workflow, scrub_environment
 
 from maverick_core.api import Status
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 PARALLEL = "parallel.yaml"
 
@@ -80,6 +84,26 @@ class GroupCommit:
         return self.per_checkpoint_seconds / self.prealloc_floor_seconds
 
 
+def parallel_loop_seconds(
+    directory: Path, iterations: int, checkpoints: bool, objects: Sequence[object] = ()
+) -> float:
+    """Wall time of one run of the parallel loop in a new project at ``directory``.
+
+    ``objects`` are plugins registered beside the built-in ones (``benchmarks/bounds.py``
+    passes commits of its own that way).
+    """
+    project = make_project(directory.parent, directory.name)
+    workflow = install_workflow(project, PARALLEL)
+    result = run_workflow(
+        project, workflow, {"count": iterations, "checkpoints": checkpoints}, objects=objects
+    )
+    if result.outcome.status != Status.COMPLETED:
+        raise RuntimeError(f"the parallel loop ended {result.outcome.status}")
+    if checkpoints and len(result.commit_seconds) != iterations:
+        raise RuntimeError(f"expected {iterations} commits, timed {len(result.commit_seconds)}")
+    return result.seconds
+
+
 def measure_group_commit(base: Path, record_size: int, iterations: int, rounds: int) -> GroupCommit:
     """Alternate the floors, the checkpointing loop and the loop without checkpoints."""
     with_checkpoints: list[float] = []
@@ -90,18 +114,8 @@ def measure_group_commit(base: Path, record_size: int, iterations: int, rounds: 
         floors.append(append_fdatasync_seconds(base, record_size, 100))
         preallocs.append(prealloc_overwrite_seconds(base, record_size, 100))
         for checkpoints, times in ((True, with_checkpoints), (False, without)):
-            project = make_project(base, f"group-{index}-{int(checkpoints)}")
-            workflow = install_workflow(project, PARALLEL)
-            result = run_workflow(
-                project, workflow, {"count": iterations, "checkpoints": checkpoints}
-            )
-            if result.outcome.status != Status.COMPLETED:
-                raise RuntimeError(f"the parallel loop ended {result.outcome.status}")
-            if checkpoints and len(result.commit_seconds) != iterations:
-                raise RuntimeError(
-                    f"expected {iterations} commits, timed {len(result.commit_seconds)}"
-                )
-            times.append(result.seconds)
+            name = f"group-{index}-{int(checkpoints)}"
+            times.append(parallel_loop_seconds(base / name, iterations, checkpoints))
     return GroupCommit(
         iterations=iterations,
         with_checkpoints_seconds=statistics.median(with_checkpoints),

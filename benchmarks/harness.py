@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,24 @@ def install_workflow(project: Path, name: str, text: str | None = None) -> Path:
     path = project / name
     path.write_text(text if text is not None else (WORKFLOWS / name).read_text("utf-8"), "utf-8")
     return path
+
+
+@attrs.frozen
+class Spread:
+    """The median of some per-round ratios and their quartiles."""
+
+    median: float
+    q1: float
+    q3: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        """Median and quartiles (both quartiles the median with fewer than two values)."""
+        if len(values) < 2:
+            only = statistics.median(values)
+            return cls(only, only, only)
+        q1, median, q3 = statistics.quantiles(values, n=4)
+        return cls(median, q1, q3)
 
 
 @attrs.frozen

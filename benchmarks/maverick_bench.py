@@ -36,7 +36,7 @@ from maverick_core import hookimpl
 from maverick_core.api import Status
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
 LOOP = "loop.yaml"
 LOOP_PLAIN = "loop_nockpt.yaml"
@@ -541,12 +541,15 @@ def chain_workflow(steps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def maverick_chain(base: Path, steps: int, rounds: int, store: str | None) -> PeerResult:
+def maverick_chain(
+    base: Path, steps: int, rounds: int, store: str | None, objects: Sequence[object] = ()
+) -> PeerResult:
     """The peers' chain on maverick: median seconds per checkpointed step.
 
     ``store`` None is the default file store; ``SQLITE_URL`` is maverick-sqlite
     (WAL, ``synchronous=FULL``), loaded as ``-p maverick_sqlite``; a
     ``postgresql://`` URL is maverick-postgres (``-p maverick_postgres``).
+    ``objects`` are plugins registered beside the built-in ones.
     """
     label = "file" if store is None else store.split(":", 1)[0].removesuffix("ql")
     project = make_project(base, f"chain-{label}")
@@ -555,7 +558,9 @@ def maverick_chain(base: Path, steps: int, rounds: int, store: str | None) -> Pe
     plugins = {"file": (), "sqlite": ("maverick_sqlite",), "postgres": ("maverick_postgres",)}
 
     def once() -> float:
-        result = run_workflow(project, workflow, options=options, plugins=plugins[label])
+        result = run_workflow(
+            project, workflow, options=options, plugins=plugins[label], objects=objects
+        )
         _expect(result.outcome.status, Status.COMPLETED, f"chain on the {label} store")
         if result.outcome.outputs != {} or len(result.commit_seconds) != steps:
             raise RuntimeError(f"the chain committed {len(result.commit_seconds)} of {steps}")

@@ -26,7 +26,7 @@ import attrs
 import machine
 import maverick_bench as mb
 import peers
-from harness import can_count_bytes, scrub_environment
+from harness import Spread, can_count_bytes, scrub_environment
 from peers import PeerResult
 
 if TYPE_CHECKING:
@@ -104,10 +104,11 @@ class Profile:
     hook_rounds: int
     cli_rounds: int
     chain_rounds: int
+    pair_rounds: int
 
 
-FULL = Profile("full", 1000, 1000, 7, 5, 9, 5000, 7, 9, 15, 7)
-QUICK = Profile("quick", 300, 300, 3, 3, 5, 2000, 3, 3, 5, 3)
+FULL = Profile("full", 1000, 1000, 7, 5, 9, 5000, 7, 9, 15, 7, 15)
+QUICK = Profile("quick", 300, 300, 3, 3, 5, 2000, 3, 3, 5, 3, 9)
 
 
 @attrs.define
@@ -503,10 +504,15 @@ def _measure_peers(base: Path, profile: Profile, progress: Progress, results: Re
     """
     rounds = profile.chain_rounds
     chain = f"chain of {CHAIN_STEPS} steps"
-    ours, burr_wal = progress.step(
-        f"{chain}: maverick file store and Burr (WAL), alternating x {rounds}",
-        lambda: _alternating_with_burr_wal(base, rounds),
+    ours, burr_wal, paired = progress.step(
+        f"{chain}: maverick file store and Burr (WAL), alternating x {profile.pair_rounds}",
+        lambda: _alternating_with_burr_wal(base, profile.pair_rounds),
     )
+    if paired is not None:
+        results.info(
+            f"  maverick / Burr (WAL), round by round ({profile.pair_rounds} rounds)",
+            f"median {paired.median:.2f}, quartiles {paired.q1:.2f}-{paired.q3:.2f}",
+        )
     measured: list[peers.PeerResult] = [ours]
     ours_sqlite: peers.PeerResult | None = None
     if importlib.util.find_spec("maverick_sqlite") is None:
@@ -574,15 +580,17 @@ def _measure_peers(base: Path, profile: Profile, progress: Progress, results: Re
 
 def _alternating_with_burr_wal(
     base: Path, rounds: int
-) -> tuple[peers.PeerResult, Callable[[], peers.PeerResult]]:
+) -> tuple[peers.PeerResult, Callable[[], peers.PeerResult], Spread | None]:
     """maverick's file-store chain and Burr's with WAL, one round of each in turn.
 
     The two are the closest pair of the table (a ratio near its target), so their
     rounds alternate: a drift of the disk's sync time over the run then reaches
     both sides of the ratio alike, instead of whichever ran in the slower minute.
     Each round runs in its own directory after its own warm-up chain. Returns
-    maverick's result and a function giving Burr's (or raising why it was not
-    measured).
+    maverick's result, a function giving Burr's (or raising why it was not
+    measured), and the spread of the rounds' own ratios (None without Burr): one
+    round's ratio moves between about 0.6 and 1.4 here, so the pair takes more
+    rounds than the other chains.
     """
     ours: list[peers.PeerResult] = []
     theirs: list[peers.PeerResult] = []
@@ -606,7 +614,11 @@ def _alternating_with_burr_wal(
             raise missing
         return median_of(theirs)
 
-    return median_of(ours), burr
+    paired = None
+    if missing is None:
+        pairs = zip(ours, theirs, strict=True)
+        paired = Spread.of([a.seconds_per_step / b.seconds_per_step for a, b in pairs])
+    return median_of(ours), burr, paired
 
 
 def _measure_peer(
