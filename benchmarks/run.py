@@ -508,11 +508,6 @@ def _measure_peers(base: Path, profile: Profile, progress: Progress, results: Re
         f"{chain}: maverick file store and Burr (WAL), alternating x {profile.pair_rounds}",
         lambda: _alternating_with_burr_wal(base, profile.pair_rounds),
     )
-    if paired is not None:
-        results.info(
-            f"  maverick / Burr (WAL), round by round ({profile.pair_rounds} rounds)",
-            f"median {paired.median:.2f}, quartiles {paired.q1:.2f}-{paired.q3:.2f}",
-        )
     measured: list[peers.PeerResult] = [ours]
     ours_sqlite: peers.PeerResult | None = None
     if importlib.util.find_spec("maverick_sqlite") is None:
@@ -571,6 +566,11 @@ def _measure_peers(base: Path, profile: Profile, progress: Progress, results: Re
             _measure_peer(
                 progress, results, rounds, key, label, run_peer, mine, ours_sqlite, measured
             )
+            if key == ALTERNATED and paired is not None:
+                results.info(
+                    f"file store / Burr (WAL), round by round ({profile.pair_rounds} rounds)",
+                    f"median {paired.median:.2f}, quartiles {paired.q1:.2f}-{paired.q3:.2f}",
+                )
     for result in measured:
         results.info(
             f"{result.name} {result.version}: {result.settings}",
