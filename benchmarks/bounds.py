@@ -77,6 +77,10 @@ class _Slots:
         os.fsync(self.fd)
         self.offset = 0
 
+    def close(self) -> None:
+        """Close the file (it stays where it is, for the temporary directory to remove)."""
+        os.close(self.fd)
+
     def claim(self, size: int) -> int:
         """The offset of the next ``size`` bytes, from the start again at the end."""
         if self.offset + size > CAPACITY:
@@ -209,8 +213,13 @@ def measure_chain(base: Path, rounds: int) -> dict[str, list[float]]:
 def _chain_seconds(variant: str, directory: Path) -> float:
     if variant == "burr":
         return peers.burr_chain(directory, CHAIN_STEPS, 1, "wal").seconds_per_step
-    objects = [BareCommit(directory / "bare.frames")] if variant == "bare" else []
-    chain = maverick_bench.maverick_chain(directory, CHAIN_STEPS, 1, None, objects=objects)
+    if variant == "file":
+        return maverick_bench.maverick_chain(directory, CHAIN_STEPS, 1, None).seconds_per_step
+    bare = BareCommit(directory / "bare.frames")
+    try:
+        chain = maverick_bench.maverick_chain(directory, CHAIN_STEPS, 1, None, objects=[bare])
+    finally:
+        bare.slots.close()
     return chain.seconds_per_step
 
 
@@ -223,16 +232,20 @@ def measure_group(base: Path, rounds: int) -> tuple[dict[str, list[float]], list
         directory.mkdir(parents=True)
         floors.append(append_fdatasync_seconds(directory, RECORD_SIZE, 100))
         for variant in _rotated(list(seconds), index):
-            objects: list[object] = []
-            if variant == "bare":
-                objects.append(BareGroupCommit(directory / "bare.frames"))
-            elif variant == "none":
-                objects.append(NoCommit())
-            elapsed = parallel_loop_seconds(
-                directory / variant, LOOP_ITERATIONS, variant != "without", objects
-            )
-            seconds[variant].append(elapsed)
+            seconds[variant].append(_loop_seconds(variant, directory))
     return seconds, floors
+
+
+def _loop_seconds(variant: str, directory: Path) -> float:
+    checkpoints = variant != "without"
+    if variant != "bare":
+        objects = [NoCommit()] if variant == "none" else []
+        return parallel_loop_seconds(directory / variant, LOOP_ITERATIONS, checkpoints, objects)
+    bare = BareGroupCommit(directory / "bare.frames")
+    try:
+        return parallel_loop_seconds(directory / variant, LOOP_ITERATIONS, checkpoints, [bare])
+    finally:
+        bare.slots.close()
 
 
 def measure(base: Path, chain_rounds: int, group_rounds: int) -> Bounds:
