@@ -49,7 +49,7 @@ import maverick_bench
 import peers
 from disk import append_fdatasync_seconds
 from group_commit import RECORD_SIZE, parallel_loop_seconds
-from harness import Spread, scrub_environment
+from harness import Spread, existing_directory, scrub_environment
 
 from maverick_core import hookimpl
 from maverick_core.api import CheckpointInfo
@@ -318,7 +318,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chain-rounds", type=int, default=30)
     parser.add_argument("--group-rounds", type=int, default=9)
-    parser.add_argument("--tmpdir", help="directory for the stores (default: the system's)")
+    parser.add_argument(
+        "--tmpdir",
+        type=existing_directory,
+        help="directory for the stores (default: the system's)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.chain_rounds < 1 or args.group_rounds < 1:

@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 from disk import append_fdatasync_seconds, prealloc_overwrite_seconds
-from harness import install_workflow, make_project, run_workflow, scrub_environment
+from harness import (
+    existing_directory,
+    install_workflow,
+    make_project,
+    run_workflow,
+    scrub_environment,
+)
 
 from maverick_core.api import Status
 
@@ -131,7 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--record-size", type=int, default=RECORD_SIZE)
-    parser.add_argument("--tmpdir", help="directory for the stores (default: the system's)")
+    parser.add_argument(
+        "--tmpdir",
+        type=existing_directory,
+        help="directory for the stores (default: the system's)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     scrub_environment()

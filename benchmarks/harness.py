@@ -11,6 +11,7 @@ delta, serializer, checksum, store append and fsync, ``after_checkpoint``.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import statistics
@@ -78,6 +79,14 @@ class TimedExecutor(Executor):
         if self.count_bytes:
             self.commit_bytes.append(bytes_written() - before)
         return info
+
+
+def existing_directory(text: str) -> Path:
+    """An argparse ``type`` for ``--tmpdir``: a directory that exists, or a usage error
+    (exit 2, one line) instead of a traceback from ``tempfile`` later."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"not an existing directory: {text!r}")
+    return Path(text)
 
 
 def make_project(base: Path, name: str) -> Path:

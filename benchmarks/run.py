@@ -26,7 +26,7 @@ import attrs
 import machine
 import maverick_bench as mb
 import peers
-from harness import Spread, can_count_bytes, scrub_environment
+from harness import Spread, can_count_bytes, existing_directory, scrub_environment
 from peers import PeerResult
 
 if TYPE_CHECKING:
@@ -707,7 +707,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--tmpdir",
-        type=Path,
+        type=existing_directory,
         default=None,
         help="where to create the stores (default: the system's temporary directory); "
         "the fsync floor is measured there too",
